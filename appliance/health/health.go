@@ -1,0 +1,85 @@
+// Package health records the state of each of the appliance's services, for
+// /healthz, `thecure status`, the admin page and the support bot.
+package health
+
+import (
+	"sync"
+	"time"
+)
+
+// State is where a service is in its life.
+type State string
+
+// The states a service goes through. Down means it runs but cannot do its job
+// (for example ffmpeg is missing); Failed means it stopped with an error.
+const (
+	Starting State = "starting"
+	Up       State = "up"
+	Down     State = "down"
+	Stopping State = "stopping"
+	Stopped  State = "stopped"
+	Failed   State = "failed"
+	Disabled State = "disabled"
+)
+
+// OK reports whether the state counts as healthy.
+func (s State) OK() bool { return s == Up || s == Starting || s == Disabled }
+
+// Service is one service's state.
+type Service struct {
+	Name   string    `json:"name"`
+	State  State     `json:"state"`
+	Since  time.Time `json:"since"`
+	Detail string    `json:"detail,omitempty"` // listen address, reason for down or failed
+}
+
+// Registry holds the states of all services; safe for concurrent use.
+type Registry struct {
+	mu    sync.Mutex
+	order []string
+	svcs  map[string]*Service
+	now   func() time.Time
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{svcs: map[string]*Service{}, now: time.Now}
+}
+
+// Set records a service's state and a detail (listen address, or why it is
+// down or failed). Setting the same state again only updates the detail.
+func (r *Registry) Set(name string, st State, detail string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.svcs[name]
+	if !ok {
+		s = &Service{Name: name}
+		r.svcs[name] = s
+		r.order = append(r.order, name)
+	}
+	if s.State != st {
+		s.State, s.Since = st, r.now()
+	}
+	s.Detail = detail
+}
+
+// Snapshot returns every service's state in registration order.
+func (r *Registry) Snapshot() []Service {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Service, 0, len(r.order))
+	for _, n := range r.order {
+		out = append(out, *r.svcs[n])
+	}
+	return out
+}
+
+// Healthy reports whether every service is in a healthy state.
+func (r *Registry) Healthy() bool {
+	for _, s := range r.Snapshot() {
+		if !s.State.OK() {
+			return false
+		}
+	}
+	return true
+}

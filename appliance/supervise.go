@@ -1,0 +1,81 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"thecure/appliance/health"
+)
+
+// stopGrace is added to shutdown_timeout before a service that has not
+// returned is given up on.
+const stopGrace = 2 * time.Second
+
+// run starts every service under one errgroup. It returns nil after ctx is
+// cancelled and every service has stopped, or the first service's error after
+// the others have stopped. A service returning early without error is an error
+// too: nothing in the appliance is meant to end by itself.
+func (a *app) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range a.services {
+		a.health.Set(s.name, health.Starting, s.detail)
+	}
+	for _, s := range a.services {
+		g.Go(func() error {
+			a.health.Set(s.name, health.Up, s.detail)
+			err := s.run(gctx)
+			switch {
+			case err != nil:
+				a.health.Set(s.name, health.Failed, err.Error())
+				a.log.Error("service failed", "svc", s.name, "err", err)
+				return fmt.Errorf("%s: %w", s.name, err)
+			case gctx.Err() == nil:
+				a.health.Set(s.name, health.Failed, "stopped unexpectedly")
+				return fmt.Errorf("%s: stopped unexpectedly", s.name)
+			}
+			a.health.Set(s.name, health.Stopped, "")
+			return nil
+		})
+	}
+	a.log.Info("thecure is running", "services", len(a.services), "took", time.Since(a.started).Round(time.Millisecond))
+
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-gctx.Done():
+	}
+	if ctx.Err() != nil {
+		a.log.Info("stopping", "timeout", a.cfg.ShutdownTimeout.Std())
+	} else {
+		a.log.Error("a service failed; stopping the others")
+	}
+	for _, s := range a.health.Snapshot() {
+		if s.State == health.Up || s.State == health.Starting {
+			a.health.Set(s.Name, health.Stopping, s.Detail)
+		}
+	}
+	timer := time.NewTimer(a.cfg.ShutdownTimeout.Std() + stopGrace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err == nil {
+			a.log.Info("stopped")
+		}
+		return err
+	case <-timer.C:
+		var stuck []string
+		for _, s := range a.health.Snapshot() {
+			if s.State == health.Stopping {
+				stuck = append(stuck, s.Name)
+			}
+		}
+		return errors.New("services did not stop within shutdown_timeout: " + strings.Join(stuck, ", "))
+	}
+}

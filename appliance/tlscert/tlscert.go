@@ -1,0 +1,116 @@
+// Package tlscert provides the appliance's TLS certificate: the operator's own
+// (certificate and key files) or, failing that, a self-signed one generated on
+// the first start and kept in the data directory, so clients that pinned it
+// keep trusting it across restarts.
+package tlscert
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Self-signed certificate files, relative to the data directory.
+const (
+	SelfSignedCert = "tls/selfsigned.crt"
+	SelfSignedKey  = "tls/selfsigned.key"
+)
+
+// Load returns the certificate in certFile/keyFile when both are set, else the
+// self-signed one in dataDir, generating it for hosts (names and addresses)
+// when it does not exist yet. created reports a new self-signed certificate.
+func Load(certFile, keyFile, dataDir string, hosts []string) (cert tls.Certificate, created bool, err error) {
+	if certFile != "" || keyFile != "" {
+		cert, err = tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return cert, false, fmt.Errorf("load tls certificate: %w", err)
+		}
+		return cert, false, nil
+	}
+	cf, kf := filepath.Join(dataDir, SelfSignedCert), filepath.Join(dataDir, SelfSignedKey)
+	cert, err = tls.LoadX509KeyPair(cf, kf)
+	if err == nil {
+		return cert, false, nil
+	}
+	if _, statErr := os.Stat(cf); !errors.Is(statErr, os.ErrNotExist) {
+		return cert, false, fmt.Errorf("load self-signed certificate (delete %s to make a new one): %w", cf, err)
+	}
+	if err := generate(cf, kf, hosts, time.Now()); err != nil {
+		return cert, false, err
+	}
+	cert, err = tls.LoadX509KeyPair(cf, kf)
+	if err != nil {
+		return cert, false, fmt.Errorf("load new self-signed certificate: %w", err)
+	}
+	return cert, true, nil
+}
+
+func generate(certFile, keyFile string, hosts []string, now time.Time) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return fmt.Errorf("generate serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "thecure", Organization: []string{"thecure self-signed"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	seen := map[string]bool{}
+	for _, h := range append([]string{"localhost", "127.0.0.1", "::1"}, hosts...) {
+		if h == "" || seen[h] {
+			continue
+		}
+		seen[h] = true
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return fmt.Errorf("create certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encode key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(certFile), 0o700); err != nil {
+		return fmt.Errorf("create tls dir: %w", err)
+	}
+	if err := writeAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return err
+	}
+	return writeAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

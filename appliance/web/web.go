@@ -1,0 +1,144 @@
+// Package web is the appliance's one HTTP server: HLS, the JSON API, pages,
+// /healthz and /metrics. Other subsystems add their routes with Handle before
+// Serve is called; nothing here lists directories.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"thecure/appliance/health"
+)
+
+// Health is the view of service states that /healthz reports.
+type Health interface {
+	Snapshot() []health.Service
+}
+
+// Server is the HTTP server.
+type Server struct {
+	log             *slog.Logger
+	mux             *http.ServeMux
+	health          Health
+	shutdownTimeout time.Duration
+	requests        *prometheus.CounterVec
+}
+
+// New builds the server with /healthz and /metrics (served from gatherer);
+// it registers its own metrics on reg.
+func New(log *slog.Logger, h Health, reg prometheus.Registerer, gatherer prometheus.Gatherer, shutdownTimeout time.Duration) *Server {
+	s := &Server{
+		log:             log,
+		mux:             http.NewServeMux(),
+		health:          h,
+		shutdownTimeout: shutdownTimeout,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thecure_http_requests_total",
+			Help: "HTTP requests answered, by method and status code.",
+		}, []string{"method", "code"}),
+	}
+	reg.MustRegister(s.requests)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	return s
+}
+
+// Handle adds a route, in net/http.ServeMux pattern syntax.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler is the server's whole handler, with request logging and metrics.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+		s.mux.ServeHTTP(rec, r)
+		s.requests.WithLabelValues(r.Method, strconv.Itoa(rec.code)).Inc()
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("code", rec.code), slog.Int64("bytes", rec.bytes),
+			slog.Duration("took", time.Since(start)), slog.String("remote", r.RemoteAddr))
+	})
+}
+
+// Serve answers on ln until ctx is cancelled, then lets running requests
+// finish for at most the shutdown timeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("requests still running at the shutdown timeout; closing them", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
+
+// healthz answers each service's state; 503 when one is not healthy.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	svcs := s.health.Snapshot()
+	ok := true
+	for _, sv := range svcs {
+		ok = ok && sv.State.OK()
+	}
+	status, code := "ok", http.StatusOK
+	if !ok {
+		status, code = "unhealthy", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(struct {
+		Status   string           `json:"status"`
+		Services []health.Service `json:"services"`
+	}{status, svcs})
+}
+
+// recorder remembers the status code and body size of a response.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
