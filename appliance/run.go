@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,18 +52,18 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// service is one supervised piece of the appliance.
+// service is one supervised piece of the appliance. It names the TCP
+// addresses it needs (config key and address; an empty address is skipped);
+// build binds them all before anything runs and hands run the listeners in the
+// same order (nil for a skipped one).
 type service struct {
 	name   string
-	detail string // shown in status: the listen address
-	run    func(ctx context.Context) error
+	listen []listenSpec
+	run    func(ctx context.Context, lns []net.Listener) error
 }
 
-// listener is a TCP address a service needs, bound before anything starts.
-type listener struct {
-	key, addr string
-	ln        net.Listener
-}
+// listenSpec is one TCP address a service needs.
+type listenSpec struct{ key, addr string }
 
 func cmdRun(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) error {
 	l, err := loadConfig(fset)
@@ -86,9 +88,15 @@ func cmdRun(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) error {
 type app struct {
 	cfg      *config.Config
 	log      *slog.Logger
+	dataDir  string // absolute
 	store    *store.Store
 	health   *health.Registry
+	reg      *prometheus.Registry
+	cert     tls.Certificate
+	web      *web.Server
+	ctl      *control.Server
 	services []service
+	bound    map[string][]net.Listener // service name -> its listeners
 	closers  []io.Closer
 	started  time.Time
 }
@@ -99,22 +107,24 @@ func (a *app) close() {
 	}
 }
 
+// add registers a service to run; see service.
+func (a *app) add(s service) { a.services = append(a.services, s) }
+
 // build opens the store, makes the certificate, builds every service and
 // binds every listener. Nothing runs yet; on error everything opened is closed.
 func build(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, health: health.NewRegistry(), started: time.Now()}
+	a := &app{cfg: cfg, log: log, health: health.NewRegistry(), started: time.Now(), bound: map[string][]net.Listener{}}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	dataDir, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
+	if a.dataDir, err = filepath.Abs(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := store.Open(dataDir, storeLockTimeout)
+	st, err := store.Open(a.dataDir, storeLockTimeout)
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("another thecure is using data dir %s", dataDir)
+		return nil, fmt.Errorf("another thecure is using data dir %s", a.dataDir)
 	}
 	if err != nil {
 		return nil, err
@@ -122,14 +132,17 @@ func build(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	a.store = st
 	a.closers = append(a.closers, st)
 
-	if _, created, err := tlscert.Load("", "", dataDir, []string{cfg.PublicHost}); err != nil {
+	cert, created, err := tlscert.Load("", "", a.dataDir, []string{cfg.PublicHost})
+	if err != nil {
 		return nil, err
-	} else if created {
-		log.Info("created a self-signed TLS certificate", "cert", filepath.Join(dataDir, tlscert.SelfSignedCert))
 	}
+	if created {
+		log.Info("created a self-signed TLS certificate", "cert", filepath.Join(a.dataDir, tlscert.SelfSignedCert))
+	}
+	a.cert = cert
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -138,37 +151,70 @@ func build(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 			ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
 		}, func() float64 { return 1 }),
 	)
+	a.web = web.New(log.With("svc", "http"), a.health, a.reg, a.reg, cfg.ShutdownTimeout.Std())
+	a.ctl = control.New(log.With("svc", "control"))
+	a.ctl.Handle("GET /status", http.HandlerFunc(a.statusHandler))
 
-	// Bind every listener first: a port clash fails before anything starts.
-	lns := []*listener{{key: "http.listen", addr: cfg.HTTP.Listen}}
-	for _, l := range lns {
-		if l.addr == "" {
-			continue
+	// Each subsystem adds its routes and services here (wire_*.go).
+	for _, wire := range []func() error{} {
+		if err := wire(); err != nil {
+			return nil, err
 		}
-		ln, err := net.Listen("tcp", l.addr)
-		if err != nil {
-			return nil, fmt.Errorf("cannot listen on %s (%s): %w", l.addr, l.key, errors.Unwrap(errors.Unwrap(err)))
-		}
-		l.ln = ln
-		a.closers = append(a.closers, ln)
 	}
-	ctlPath := control.SocketPath(dataDir)
-	ctlLn, err := control.Listen(ctlPath)
+
+	// The HTTP server and the control socket come last: every route is in.
+	a.add(service{name: "http", listen: []listenSpec{{"http.listen", cfg.HTTP.Listen}},
+		run: func(ctx context.Context, lns []net.Listener) error { return a.web.Serve(ctx, lns[0]) }})
+	if err := a.bind(); err != nil {
+		return nil, err
+	}
+	ctlLn, err := control.Listen(control.SocketPath(a.dataDir))
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, ctlLn)
-
-	httpLn := lns[0].ln
-	w := web.New(log.With("svc", "http"), a.health, reg, reg, cfg.ShutdownTimeout.Std())
-	ctl := control.New(log.With("svc", "control"))
-	ctl.Handle("GET /status", http.HandlerFunc(a.statusHandler(dataDir)))
-
-	a.services = append(a.services,
-		service{name: "http", detail: httpLn.Addr().String(), run: func(ctx context.Context) error { return w.Serve(ctx, httpLn) }},
-		service{name: "control", detail: ctlPath, run: func(ctx context.Context) error { return ctl.Serve(ctx, ctlLn) }},
-	)
+	a.add(service{name: "control", run: func(ctx context.Context, _ []net.Listener) error { return a.ctl.Serve(ctx, ctlLn) }})
+	a.bound["control"] = []net.Listener{ctlLn}
 	return a, nil
+}
+
+// bind binds every TCP address of every service not bound yet, before any of
+// them runs: a port clash fails here with the address and its config key.
+func (a *app) bind() error {
+	for _, s := range a.services {
+		if _, done := a.bound[s.name]; done {
+			continue
+		}
+		lns := make([]net.Listener, len(s.listen))
+		for i, l := range s.listen {
+			if l.addr == "" {
+				continue
+			}
+			ln, err := net.Listen("tcp", l.addr)
+			if err != nil {
+				var se *os.SyscallError
+				if errors.As(err, &se) {
+					err = se.Err
+				}
+				return fmt.Errorf("cannot listen on %s (%s): %w", l.addr, l.key, err)
+			}
+			lns[i] = ln
+			a.closers = append(a.closers, ln)
+		}
+		a.bound[s.name] = lns
+	}
+	return nil
+}
+
+// detail is what status shows for a service: its listen addresses.
+func (a *app) detail(name string) string {
+	var addrs []string
+	for _, ln := range a.bound[name] {
+		if ln != nil {
+			addrs = append(addrs, ln.Addr().String())
+		}
+	}
+	return strings.Join(addrs, " ")
 }
 
 // statusReport is what GET /status on the control socket answers.
@@ -181,11 +227,9 @@ type statusReport struct {
 	Services []health.Service `json:"services"`
 }
 
-func (a *app) statusHandler(dataDir string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		control.JSON(w, http.StatusOK, statusReport{
-			Version: version, Commit: commit, PID: os.Getpid(), Started: a.started,
-			DataDir: dataDir, Services: a.health.Snapshot(),
-		})
-	}
+func (a *app) statusHandler(w http.ResponseWriter, r *http.Request) {
+	control.JSON(w, http.StatusOK, statusReport{
+		Version: version, Commit: commit, PID: os.Getpid(), Started: a.started,
+		DataDir: a.dataDir, Services: a.health.Snapshot(),
+	})
 }

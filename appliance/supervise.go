@@ -23,12 +23,12 @@ const stopGrace = 2 * time.Second
 func (a *app) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range a.services {
-		a.health.Set(s.name, health.Starting, s.detail)
+		a.health.Set(s.name, health.Starting, a.detail(s.name))
 	}
 	for _, s := range a.services {
 		g.Go(func() error {
-			a.health.Set(s.name, health.Up, s.detail)
-			err := s.run(gctx)
+			a.health.Set(s.name, health.Up, a.detail(s.name))
+			err := s.run(gctx, a.bound[s.name])
 			switch {
 			case err != nil:
 				a.health.Set(s.name, health.Failed, err.Error())

@@ -19,10 +19,11 @@ type Config struct {
 	// requests get this long to finish.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 
-	Log  Log  `toml:"log"`
-	HTTP HTTP `toml:"http"`
-	FTP  FTP  `toml:"ftp"`
-	RTMP RTMP `toml:"rtmp"`
+	Log     Log     `toml:"log"`
+	HTTP    HTTP    `toml:"http"`
+	FTP     FTP     `toml:"ftp"`
+	RTMP    RTMP    `toml:"rtmp"`
+	Library Library `toml:"library"`
 }
 
 // Log configures the process log (stderr; journald under systemd).
@@ -40,6 +41,31 @@ type HTTP struct {
 type FTP struct {
 	Listen       string    `toml:"listen"`        // explicit FTPS (AUTH TLS)
 	PassivePorts PortRange `toml:"passive_ports"` // data connections
+	Folders      []Folder  `toml:"folders"`       // the library folders users see at the FTP root
+}
+
+// Folder kinds: what the VOD pipeline does with a finished upload.
+const (
+	KindMovies = "movies" // films: one title per file, title and year from the name
+	KindSeries = "series" // episodes: show, season and episode from the name or folders
+	KindMusic  = "music"  // tracks: audio-only HLS, tags for title/artist/album
+	KindFiles  = "files"  // plain files, not processed
+)
+
+// Folder is one top-level folder of the library (and of the FTP root).
+type Folder struct {
+	Name        string   `toml:"name"`
+	Kind        string   `toml:"kind"`
+	WriteGroups []string `toml:"write_groups"`
+	ReadGroups  []string `toml:"read_groups"` // empty: every user may read
+}
+
+// Library configures where media lives on disk.
+type Library struct {
+	// MediaDir holds the folders ([[ftp.folders]]) with the uploaded sources.
+	MediaDir string `toml:"media_dir"`
+	// HLSDir holds the HLS output of the VOD pipeline.
+	HLSDir string `toml:"hls_dir"`
 }
 
 // RTMP configures the live RTMP server.
@@ -59,7 +85,14 @@ func Default() *Config {
 		FTP: FTP{
 			Listen:       ":2121",
 			PassivePorts: PortRange{First: 50000, Last: 50100},
+			Folders: []Folder{
+				{Name: "pelis", Kind: KindMovies, WriteGroups: []string{"innovatech"}},
+				{Name: "series", Kind: KindSeries, WriteGroups: []string{"innovatech"}},
+				{Name: "musica", Kind: KindMusic, WriteGroups: []string{"innovatech"}},
+				{Name: "admin", Kind: KindFiles, WriteGroups: []string{"admin"}, ReadGroups: []string{"admin"}},
+			},
 		},
-		RTMP: RTMP{Listen: ":1935"},
+		RTMP:    RTMP{Listen: ":1935"},
+		Library: Library{MediaDir: "media", HLSDir: "hls"},
 	}
 }

@@ -198,7 +198,11 @@ func (d *decoder) value(path string, v any, fv reflect.Value) {
 		for i, item := range items {
 			d.value(fmt.Sprintf("%s[%d]", path, i), item, out.Index(i))
 		}
-		if len(d.probs) == before {
+		switch {
+		case len(d.probs) != before:
+		case len(items) == 0:
+			fv.SetZero() // "[]" is the same as absent: nil, as in Default()
+		default:
 			fv.Set(out)
 		}
 	case reflect.Map:

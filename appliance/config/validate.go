@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 )
 
 // Validate checks the meaning of every value and returns every problem found,
@@ -17,6 +18,9 @@ func (c *Config) Validate() Problems {
 	v.listen(c.HTTP.Listen, "http.listen", true)
 	v.listen(c.FTP.Listen, "ftp.listen", true)
 	v.portRange(c.FTP.PassivePorts, "ftp.passive_ports")
+	v.folders(c.FTP.Folders)
+	v.check(c.Library.MediaDir != "", "library.media_dir", "must not be empty")
+	v.check(c.Library.HLSDir != "", "library.hls_dir", "must not be empty")
 	v.listen(c.RTMP.Listen, "rtmp.listen", true)
 	v.distinct(map[string]string{
 		"http.listen": c.HTTP.Listen,
@@ -97,5 +101,28 @@ func (v *validator) distinct(addrs map[string]string) {
 			continue
 		}
 		seen[a] = key
+	}
+}
+
+func (v *validator) folders(fs []Folder) {
+	seen := map[string]bool{}
+	for i, f := range fs {
+		key := fmt.Sprintf("ftp.folders[%d]", i)
+		switch {
+		case f.Name == "":
+			v.fail(key+".name", "must not be empty")
+		case strings.ContainsAny(f.Name, `/\`) || f.Name == "." || f.Name == ".." || strings.HasPrefix(f.Name, "."):
+			v.fail(key+".name", "%q must be a plain folder name (no slashes, not hidden)", f.Name)
+		case seen[f.Name]:
+			v.fail(key+".name", "folder %q is declared twice", f.Name)
+		}
+		seen[f.Name] = true
+		v.oneOf(f.Kind, key+".kind", KindMovies, KindSeries, KindMusic, KindFiles)
+		for j, g := range f.WriteGroups {
+			v.check(g != "", fmt.Sprintf("%s.write_groups[%d]", key, j), "group name must not be empty")
+		}
+		for j, g := range f.ReadGroups {
+			v.check(g != "", fmt.Sprintf("%s.read_groups[%d]", key, j), "group name must not be empty")
+		}
 	}
 }
