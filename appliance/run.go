@@ -200,6 +200,7 @@ func (a *app) bind() error {
 			}
 			lns[i] = ln
 			a.closers = append(a.closers, ln)
+			a.log.Info("listening", "svc", s.name, "key", l.key, "addr", ln.Addr().String())
 		}
 		a.bound[s.name] = lns
 	}

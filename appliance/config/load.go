@@ -32,7 +32,12 @@ func Parse(file string, data []byte) (*Config, []string, error) {
 	if _, err := toml.Decode(src, &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, nil, Problems{{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: "syntax error: " + pe.Message}}
+			line := pe.Position.Line
+			if pe.Position.Start > 0 && pe.Position.Start <= len(src) {
+				// The parser counts an offending newline on the next line.
+				line = 1 + strings.Count(src[:pe.Position.Start], "\n")
+			}
+			return nil, nil, Problems{{File: file, Line: line, Key: pe.LastKey, Msg: "syntax error: " + pe.Message}}
 		}
 		return nil, nil, Problems{{File: file, Msg: "syntax error: " + err.Error()}}
 	}
@@ -40,7 +45,12 @@ func Parse(file string, data []byte) (*Config, []string, error) {
 	cfg := Default()
 	d.structure("", raw, reflect.ValueOf(cfg).Elem())
 	warnings := d.secrets(cfg, reflect.ValueOf(cfg).Elem(), "")
-	probs := append(d.probs, cfg.Validate()...)
+	probs := d.probs
+	for _, p := range cfg.Validate() {
+		if !d.failed(p.Key) {
+			probs = append(probs, p)
+		}
+	}
 	if len(probs) == 0 {
 		return cfg, warnings, nil
 	}
@@ -81,6 +91,18 @@ type decoder struct {
 
 func (d *decoder) fail(path, format string, args ...any) {
 	d.probs = append(d.probs, Problem{Key: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// failed reports whether decoding already found a problem at key or below or
+// above it: validation problems there would only repeat it.
+func (d *decoder) failed(key string) bool {
+	for _, p := range d.probs {
+		if p.Key == key || strings.HasPrefix(key, p.Key+".") || strings.HasPrefix(key, p.Key+"[") ||
+			strings.HasPrefix(p.Key, key+".") || strings.HasPrefix(p.Key, key+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -194,12 +216,10 @@ func (d *decoder) value(path string, v any, fv reflect.Value) {
 			return
 		}
 		out := reflect.MakeSlice(fv.Type(), len(items), len(items))
-		before := len(d.probs)
 		for i, item := range items {
 			d.value(fmt.Sprintf("%s[%d]", path, i), item, out.Index(i))
 		}
 		switch {
-		case len(d.probs) != before:
 		case len(items) == 0:
 			fv.SetZero() // "[]" is the same as absent: nil, as in Default()
 		default:

@@ -1,0 +1,30 @@
+package health
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRegistry(t *testing.T) {
+	r := NewRegistry()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return now }
+	r.Set("http", Up, ":8080")
+	r.Set("transcode", Starting, "")
+	if !r.Healthy() {
+		t.Error("up and starting services are healthy")
+	}
+	now = now.Add(time.Minute)
+	r.Set("transcode", Down, "ffmpeg not found")
+	if r.Healthy() {
+		t.Error("a down service is unhealthy")
+	}
+	r.Set("transcode", Down, "ffmpeg still not found")
+	s := r.Snapshot()
+	if len(s) != 2 || s[0].Name != "http" || s[1].Name != "transcode" {
+		t.Fatalf("snapshot order: %+v", s)
+	}
+	if s[1].Detail != "ffmpeg still not found" || !s[1].Since.Equal(now) {
+		t.Errorf("same state again keeps Since and updates Detail: %+v", s[1])
+	}
+}
