@@ -25,9 +25,9 @@ vet:
 	$(GO) vet ./...
 
 # Benchmarks: Go benchmarks plus scripts that print figures.
+# BenchmarkColdStart measures the release binary: start to /healthz 200, idle RSS, size.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-	.ci/bench-foundation bin/thecure
+	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 
 # A short run of every fuzz target (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
