@@ -1,0 +1,105 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"thecure/appliance/health"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func serve(t *testing.T, reg *health.Registry, logs io.Writer) (string, func()) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pr := prometheus.NewRegistry()
+	s := New(log, reg, pr, pr, time.Second)
+	s.Handle("GET /slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "done")
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve returned %v", err)
+		}
+	}
+}
+
+func TestHealthzReflectsServices(t *testing.T) {
+	reg := health.NewRegistry()
+	reg.Set("http", health.Up, "")
+	reg.Set("transcode", health.Up, "")
+	var logs syncBuf
+	url, stop := serve(t, reg, &logs)
+	defer stop()
+
+	get := func() (int, map[string]any) {
+		resp, err := http.Get(url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if code, body := get(); code != 200 || body["status"] != "ok" {
+		t.Errorf("all up: %d %v", code, body)
+	}
+	reg.Set("transcode", health.Down, "ffmpeg not found")
+	code, body := get()
+	if code != 503 || body["status"] != "unhealthy" || !strings.Contains(toJSON(body), "ffmpeg not found") {
+		t.Errorf("one down: %d %v", code, body)
+	}
+	if !strings.Contains(logs.String(), "msg=request method=GET path=/healthz code=503") {
+		t.Errorf("no debug request log line:\n%s", logs.String())
+	}
+}
+
+func TestShutdownLetsRequestsFinish(t *testing.T) {
+	reg := health.NewRegistry()
+	url, stop := serve(t, reg, io.Discard)
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(url + "/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+	stop()
+	if s := <-got; s != "done" {
+		t.Errorf("request during shutdown got %q, want done", s)
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
