@@ -24,6 +24,7 @@ type Config struct {
 	FTP     FTP     `toml:"ftp"`
 	RTMP    RTMP    `toml:"rtmp"`
 	Library Library `toml:"library"`
+	Bot     Bot     `toml:"bot"`
 }
 
 // Log configures the process log (stderr; journald under systemd).
@@ -94,5 +95,6 @@ func Default() *Config {
 		},
 		RTMP:    RTMP{Listen: ":1935"},
 		Library: Library{MediaDir: "media", HLSDir: "hls"},
+		Bot:     defaultBot(),
 	}
 }

@@ -22,6 +22,7 @@ func (c *Config) Validate() Problems {
 	v.check(c.Library.MediaDir != "", "library.media_dir", "must not be empty")
 	v.check(c.Library.HLSDir != "", "library.hls_dir", "must not be empty")
 	v.listen(c.RTMP.Listen, "rtmp.listen", true)
+	v.bot(&c.Bot)
 	v.distinct(map[string]string{
 		"http.listen": c.HTTP.Listen,
 		"ftp.listen":  c.FTP.Listen,
