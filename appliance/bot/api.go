@@ -1,0 +1,169 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/NicoNex/echotron/v3"
+)
+
+// apiError is an error answer of the Bot API.
+type apiError struct {
+	Code       int
+	Desc       string
+	RetryAfter time.Duration // from a 429's parameters.retry_after
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("bot api: %d %s", e.Code, e.Desc) }
+
+// poller long-polls getUpdates itself: echotron's client has no context and
+// no timeout, so a poll could not be stopped when the appliance stops.
+type poller struct {
+	base  string // api_url + "/bot" + token + "/"
+	token string
+	hc    *http.Client
+}
+
+type updatesResponse struct {
+	OK          bool                         `json:"ok"`
+	Result      []*echotron.Update           `json:"result"`
+	ErrorCode   int                          `json:"error_code"`
+	Description string                       `json:"description"`
+	Parameters  *echotron.ResponseParameters `json:"parameters"`
+}
+
+// getUpdates asks for the updates from offset on, waiting up to timeout for
+// one to arrive.
+func (p *poller) getUpdates(ctx context.Context, offset int, timeout time.Duration) ([]*echotron.Update, error) {
+	q := url.Values{}
+	q.Set("offset", strconv.Itoa(offset))
+	q.Set("timeout", strconv.Itoa(int(timeout/time.Second)))
+	q.Set("allowed_updates", `["message","callback_query"]`)
+	ctx, cancel := context.WithTimeout(ctx, timeout+15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"getUpdates?"+q.Encode(), nil)
+	if err != nil {
+		return nil, redact(err, p.token)
+	}
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		return nil, redact(err, p.token)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, redact(err, p.token)
+	}
+	var r updatesResponse
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("getUpdates: %s: not a Bot API answer", resp.Status)
+	}
+	if !r.OK {
+		e := &apiError{Code: r.ErrorCode, Desc: r.Description}
+		if r.Parameters != nil {
+			e.RetryAfter = time.Duration(r.Parameters.RetryAfter) * time.Second
+		}
+		return nil, fmt.Errorf("getUpdates: %w", e)
+	}
+	return r.Result, nil
+}
+
+// redact removes the token from an error (net/http errors carry the URL,
+// and the URL carries the token).
+func redact(err error, token string) error {
+	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s bot api: %w", strings.ToLower(ue.Op), ue.Err)
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), token, "<token>"))
+}
+
+var retryAfterRE = regexp.MustCompile(`retry after (\d+)`)
+
+// asAPIError converts echotron's error (which keeps only code and
+// description) to ours, reading retry_after from the description.
+func asAPIError(err error) (*apiError, bool) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae, true
+	}
+	var ee *echotron.APIError
+	if !errors.As(err, &ee) {
+		return nil, false
+	}
+	ae = &apiError{Code: ee.ErrorCode(), Desc: ee.Description()}
+	if m := retryAfterRE.FindStringSubmatch(ee.Description()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		ae.RetryAfter = time.Duration(n) * time.Second
+	}
+	return ae, true
+}
+
+// maxRetryAfter bounds how long one call waits on a 429.
+const maxRetryAfter = 5 * time.Minute
+
+// call runs one Bot API call through echotron, retrying a 429 after its
+// retry_after, and server or network errors with back-off. Other API errors
+// (400 bad request, 403 blocked by the user) are not retried.
+func (b *Bot) call(ctx context.Context, method string, fn func() error) error {
+	delay := b.backoff
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		b.metrics.apiErrors.WithLabelValues(method).Inc()
+		wait := time.Duration(0)
+		if ae, ok := asAPIError(err); ok {
+			err = ae
+			switch {
+			case ae.Code == http.StatusTooManyRequests && attempt <= 5:
+				wait = min(max(ae.RetryAfter, time.Second), maxRetryAfter)
+			case ae.Code >= 500 && attempt <= 3:
+				wait = delay
+			default:
+				return fmt.Errorf("%s: %w", method, err)
+			}
+		} else {
+			err = redact(err, b.token)
+			if attempt > 3 {
+				return fmt.Errorf("%s: %w", method, err)
+			}
+			wait = delay
+		}
+		b.log.Debug("bot api call failed; retrying", "method", method, "err", err, "in", wait)
+		if wait == delay {
+			delay = min(delay*2, 30*time.Second)
+		}
+		if !sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,491 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"thecure/appliance/config"
+	"thecure/appliance/health"
+	"thecure/appliance/store"
+)
+
+const (
+	userOK    = 100
+	userNope  = 666
+	adminID   = 1
+	opsChat   = -500
+	operator1 = 7
+)
+
+func testConfig(apiURL string) config.Bot {
+	c := config.Default().Bot
+	c.Enabled = true
+	c.Token = "123456:TEST-token"
+	c.APIURL = apiURL
+	c.AllowedUsers = []int64{userOK}
+	c.Admins = []int64{adminID}
+	c.OperatorsChat = opsChat
+	c.PollTimeout = config.Duration(time.Second)
+	return c
+}
+
+type harness struct {
+	t      *testing.T
+	fake   *fakeAPI
+	st     *store.Store
+	health *health.Registry
+	bot    *Bot
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func openStore(t testing.TB, dir string) *store.Store {
+	st, err := store.Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func testLog(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// start builds a bot on st against fake and runs it until the test ends.
+func start(t *testing.T, fake *fakeAPI, st *store.Store, cfg config.Bot) *harness {
+	t.Helper()
+	h := &harness{t: t, fake: fake, st: st, health: health.NewRegistry(), done: make(chan error, 1)}
+	b, err := New(Options{Config: cfg, Store: st, Log: testLog(t), Health: h.health, Unthrottled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bot = b
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- b.Run(ctx) }()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop cancels Run and checks it returns nil in time.
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		if err != nil {
+			h.t.Errorf("Run returned %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		h.t.Fatal("Run did not return within 15s of cancel")
+	}
+}
+
+func newHarness(t *testing.T) *harness {
+	fake := newFakeAPI(t)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	return start(t, fake, st, testConfig(fake.URL()))
+}
+
+func toChat(id int64) func(call) bool {
+	return func(c call) bool { return c.int("chat_id") == id }
+}
+
+func and(ps ...func(call) bool) func(call) bool {
+	return func(c call) bool {
+		for _, p := range ps {
+			if !p(c) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func textHas(s string) func(call) bool {
+	return func(c call) bool { return strings.Contains(c.Params["text"], s) }
+}
+
+func TestAllowedUserWalksTreeToAnswer(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	f.waitCall("setMyCommands", func(c call) bool { return strings.Contains(c.Params["commands"], `"close"`) })
+
+	f.push(textMsg(userOK, userOK, 1, "/start"))
+	first := f.waitCall("sendMessage", toChat(userOK))
+	if !strings.Contains(first.Params["text"], "Hola, User100") || !strings.Contains(first.Params["reply_markup"], `"callback_data":"n:conn"`) {
+		t.Fatalf("/start answer: %v", first.Params)
+	}
+	if first.Params["parse_mode"] != "Markdown" {
+		t.Errorf("parse_mode %q, want Markdown", first.Params["parse_mode"])
+	}
+	menuMsg := messageIDOf(f, "sendMessage", first)
+
+	f.push(press(userOK, menuMsg, "n:conn"))
+	f.waitCall("answerCallbackQuery", func(c call) bool { return c.Params["callback_query_id"] == "cb1n:conn" })
+	e := f.waitCall("editMessageText", textHas("Problemas de conexión"))
+	if e.int("message_id") != int64(menuMsg) || !strings.Contains(e.Params["reply_markup"], `"n:conn_none"`) ||
+		!strings.Contains(e.Params["reply_markup"], `"n:root"`) {
+		t.Fatalf("edit after conn: %v", e.Params)
+	}
+
+	f.push(press(userOK, menuMsg, "n:conn_none"))
+	answer := f.waitCall("editMessageText", textHas("Reinicia el router"))
+	if !strings.Contains(answer.Params["reply_markup"], `"n:human"`) {
+		t.Errorf("answer should offer a technician: %v", answer.Params["reply_markup"])
+	}
+
+	// A forged or stale button falls back to the root menu.
+	f.push(press(userOK, menuMsg, "n:../../etc"))
+	f.waitCall("editMessageText", textHas("Ese menú ya no existe"))
+
+	// The conversation is in the log, in and out.
+	h.stop()
+	entries, err := ReadLog(h.st, userOK, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in, out int
+	for _, e := range entries {
+		switch e.Dir {
+		case "in":
+			in++
+		case "out":
+			out++
+		}
+	}
+	if in != 4 || out != 4 {
+		t.Errorf("log has %d in and %d out for the user, want 4 and 4: %+v", in, out, entries)
+	}
+}
+
+func TestUnauthorisedUserRefusedOnce(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	ids := f.push(textMsg(userNope, userNope, 1, "/start"), textMsg(userNope, userNope, 2, "hola?"),
+		press(userNope, 3, "n:conn"), textMsg(userNope, userNope, 4, "/help"))
+	f.waitOffset(ids[len(ids)-1] + 1)
+	refusal := f.waitCall("sendMessage", toChat(userNope))
+	if !strings.Contains(refusal.Params["text"], "usuarios autorizados") {
+		t.Errorf("refusal text: %q", refusal.Params["text"])
+	}
+	// Let the worker finish its queue, then check nothing more went out.
+	h.stop()
+	if n := len(f.find("sendMessage", toChat(userNope))); n != 1 {
+		t.Errorf("%d messages to the refused user, want 1:\n%s", n, f.dump())
+	}
+	if n := len(f.find("answerCallbackQuery", nil)) + len(f.find("editMessageText", nil)); n != 0 {
+		t.Errorf("refused user got %d menu answers", n)
+	}
+	// Once ever: after a restart too.
+	h2 := start(t, f, h.st, testConfig(f.URL()))
+	ids = f.push(textMsg(userNope, userNope, 5, "/start"))
+	f.waitOffset(ids[0] + 1)
+	h2.stop()
+	if n := len(f.find("sendMessage", toChat(userNope))); n != 1 {
+		t.Errorf("after restart: %d messages to the refused user, want 1", n)
+	}
+	entries, _ := ReadLog(h.st, userNope, time.Time{})
+	if len(entries) != 6 { // 5 in + 1 out
+		t.Errorf("the refused user's log has %d entries, want 6", len(entries))
+	}
+}
+
+func TestEscalationRoundTrip(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	f.push(press(userOK, 9, "n:human"))
+	e := f.waitCall("editMessageText", textHas("Consulta #1 abierta"))
+	if e.int("chat_id") != userOK {
+		t.Fatalf("ticket notice went to %d", e.int("chat_id"))
+	}
+	notice := f.waitCall("sendMessage", and(toChat(opsChat), textHas("Consulta #1 de User100")))
+	_ = notice
+
+	f.push(textMsg(userOK, userOK, 10, "El vídeo de ayer no carga"))
+	fwd := f.waitCall("forwardMessage", toChat(opsChat))
+	if fwd.int("from_chat_id") != userOK || fwd.int("message_id") != 10 {
+		t.Fatalf("forward: %v", fwd.Params)
+	}
+	// The forwarded copy's id in the operators' chat: the fake numbers every
+	// sent or forwarded message; find it from the call order.
+	fwdID := messageIDOf(f, "forwardMessage", fwd)
+
+	f.push(replyMsg(operator1, opsChat, 500, fwdID, "Reinicia el reproductor, por favor"))
+	cp := f.waitCall("copyMessage", toChat(userOK))
+	if cp.int("from_chat_id") != opsChat || cp.int("message_id") != 500 {
+		t.Fatalf("copy to user: %v", cp.Params)
+	}
+
+	f.push(textMsg(operator1, opsChat, 501, "/tickets"))
+	f.waitCall("sendMessage", and(toChat(opsChat), textHas("#1 User100")))
+
+	f.push(textMsg(userOK, userOK, 11, "/close"))
+	f.waitCall("sendMessage", and(toChat(userOK), textHas("Consulta #1 cerrada")))
+	f.waitCall("sendMessage", and(toChat(opsChat), textHas("ha cerrado la consulta #1")))
+
+	// A late reply to a closed ticket does not reach the user.
+	f.push(replyMsg(operator1, opsChat, 502, fwdID, "¿Sigue?"))
+	f.waitCall("sendMessage", and(toChat(opsChat), textHas("ya está cerrada")))
+	if n := len(f.find("copyMessage", nil)); n != 1 {
+		t.Errorf("%d copies to the user, want 1", n)
+	}
+	// After /close, plain text goes back to the menu, not to the operators.
+	f.push(textMsg(userOK, userOK, 12, "gracias"))
+	f.waitCall("sendMessage", and(toChat(userOK), textHas("Usa los botones")))
+	if n := len(f.find("forwardMessage", nil)); n != 1 {
+		t.Errorf("%d forwards, want 1", n)
+	}
+	ts, err := OpenTickets(h.st)
+	if err != nil || len(ts) != 0 {
+		t.Errorf("open tickets after close: %v %v", ts, err)
+	}
+}
+
+// messageIDOf finds the message id the fake gave to a recorded call: the
+// fake numbers sendMessage, forwardMessage and copyMessage results in order.
+func messageIDOf(f *fakeAPI, method string, target call) int {
+	id := 1
+	for _, c := range f.snapshot() {
+		switch c.Method {
+		case "sendMessage", "forwardMessage", "copyMessage":
+			if c.Method == method && c.At.Equal(target.At) && c.Params["message_id"] == target.Params["message_id"] {
+				return id
+			}
+			id++
+		}
+	}
+	return -1
+}
+
+func TestRetryAfter429(t *testing.T) {
+	fake := newFakeAPI(t)
+	fake.failNext("getUpdates", 429)
+	fake.failNext("sendMessage", 429)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	start(t, fake, st, testConfig(fake.URL()))
+	fake.push(textMsg(userOK, userOK, 1, "/help"))
+	fake.waitCall("sendMessage", and(toChat(userOK), textHas("/status")))
+	deadline := time.Now().Add(20 * time.Second)
+	for len(fake.find("sendMessage", nil)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	all := fake.find("sendMessage", toChat(userOK))
+
+	if len(all) != 2 {
+		t.Fatalf("%d sendMessage calls, want 2 (one 429, one retry):\n%s", len(all), fake.dump())
+	}
+	if gap := all[1].At.Sub(all[0].At); gap < 900*time.Millisecond {
+		t.Errorf("retried after %v, before retry_after (1s)", gap)
+	}
+	if all[0].Params["text"] != all[1].Params["text"] {
+		t.Errorf("the retry sent another message: %q", all[1].Params["text"])
+	}
+	// getUpdates got a 429 too, and polling went on after it.
+	if n := len(fake.find("getUpdates", nil)); n != 1 {
+		t.Errorf("%d failed getUpdates recorded, want 1", n)
+	}
+}
+
+func TestRestartDoesNotReprocess(t *testing.T) {
+	fake := newFakeAPI(t)
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	h := start(t, fake, st, testConfig(fake.URL()))
+	ids := fake.push(textMsg(userOK, userOK, 1, "/help"), textMsg(userOK, userOK, 2, "/status"))
+	fake.waitCall("sendMessage", textHas("Cola de conversión"))
+	h.stop()
+	st.Close()
+
+	// The fake keeps every update (as Telegram does until it is confirmed):
+	// only the stored offset keeps the new process from handling them again.
+	st = openStore(t, dir)
+	t.Cleanup(func() { st.Close() })
+	h = start(t, fake, st, testConfig(fake.URL()))
+	fake.waitOffset(ids[1] + 1)
+	more := fake.push(textMsg(userOK, userOK, 3, "/help"))
+	fake.waitOffset(more[0] + 1)
+	h.stop()
+	if n := len(fake.find("sendMessage", textHas("/close: cerrar"))); n != 2 {
+		t.Errorf("/help answered %d times, want 2 (once per /help, none re-processed):\n%s", n, fake.dump())
+	}
+	if n := len(fake.find("sendMessage", textHas("Cola de conversión"))); n != 1 {
+		t.Errorf("/status answered %d times, want 1", n)
+	}
+}
+
+func TestNetworkLossNeverStopsTheBot(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing answers there
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	cfg := testConfig("http://" + addr)
+	h := &harness{t: t, health: health.NewRegistry(), done: make(chan error, 1)}
+	b, err := New(Options{Config: cfg, Store: st, Log: testLog(t), Health: h.health, Unthrottled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.backoff = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- b.Run(ctx) }()
+	t.Cleanup(h.stop)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := h.health.Snapshot()
+		if len(s) == 1 && s[0].State == health.Down {
+			if strings.Contains(s[0].Detail, cfg.Token) {
+				t.Errorf("health detail leaks the token: %s", s[0].Detail)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bot never reported Down: %+v", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-h.done:
+		t.Fatalf("Run returned while the network is down: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// Alerts queue without blocking while the API is unreachable.
+	for range 100 {
+		b.Alert(context.Background(), "backup failed")
+	}
+}
+
+func TestWebhook(t *testing.T) {
+	fake := newFakeAPI(t)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	cfg := testConfig(fake.URL())
+	cfg.WebhookURL = "https://box.example.org/telegram/hook"
+	cfg.WebhookSecret = "s3cret-Token"
+	h := start(t, fake, st, cfg)
+	set := fake.waitCall("setWebhook", nil)
+	if set.Params["secret_token"] != cfg.WebhookSecret || set.Params["url"] != cfg.WebhookURL {
+		t.Errorf("setWebhook: %v", set.Params)
+	}
+	if p := WebhookPath(cfg.WebhookURL); p != "/telegram/hook" {
+		t.Errorf("WebhookPath = %q", p)
+	}
+	srv := httptest.NewServer(h.bot)
+	defer srv.Close()
+	post := func(secret, body string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/telegram/hook", strings.NewReader(body))
+		if secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := `{"update_id": 77, "message": {"message_id": 1, "date": 1, "text": "/help",
+		"from": {"id": 100, "is_bot": false, "first_name": "Ana"}, "chat": {"id": 100, "type": "private"}}}`
+	if code := post("", body); code != http.StatusForbidden {
+		t.Errorf("no secret: %d, want 403", code)
+	}
+	if code := post("wrong", body); code != http.StatusForbidden {
+		t.Errorf("wrong secret: %d, want 403", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for post(cfg.WebhookSecret, body) != http.StatusOK { // 503 until Run has connected
+		if time.Now().After(deadline) {
+			t.Fatal("webhook never accepted the update")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fake.waitCall("sendMessage", toChat(userOK))
+	if code := post(cfg.WebhookSecret, body); code != http.StatusOK { // Telegram redelivers
+		t.Errorf("redelivery: %d", code)
+	}
+	h.stop()
+	if n := len(fake.find("sendMessage", toChat(userOK))); n != 1 {
+		t.Errorf("webhook update handled %d times, want 1", n)
+	}
+	if n := len(fake.find("getUpdates", nil)); n != 0 {
+		t.Errorf("webhook mode polled %d times", n)
+	}
+}
+
+func TestAdminAllowDenyAndAlerts(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	const newcomer = 555
+	f.push(textMsg(userOK, userOK, 1, "/allow 555")) // not an admin
+	f.waitCall("sendMessage", and(toChat(userOK), textHas("solo para administradores")))
+	f.push(textMsg(adminID, adminID, 2, "/allow 555"))
+	f.waitCall("sendMessage", and(toChat(adminID), textHas("Usuario 555 autorizado")))
+	f.push(textMsg(newcomer, newcomer, 3, "/help"))
+	f.waitCall("sendMessage", and(toChat(newcomer), textHas("/status")))
+	f.push(textMsg(adminID, adminID, 4, "/deny 100")) // overrides allowed_users
+	f.waitCall("sendMessage", and(toChat(adminID), textHas("Usuario 100 sin acceso")))
+	f.push(textMsg(userOK, userOK, 5, "/help"))
+	f.waitCall("sendMessage", and(toChat(userOK), textHas("usuarios autorizados")))
+
+	h.bot.Alert(context.Background(), "backup *nightly* failed")
+	h.bot.Alert(context.Background(), "backup *nightly* failed") // throttled
+	a := f.waitCall("sendMessage", and(toChat(adminID), textHas("Alerta")))
+	if !strings.Contains(a.Params["text"], `backup \*nightly\* failed`) {
+		t.Errorf("alert text not escaped: %q", a.Params["text"])
+	}
+	h.stop()
+	if n := len(f.find("sendMessage", and(toChat(adminID), textHas("Alerta")))); n != 1 {
+		t.Errorf("%d alerts sent, want 1 (throttled)", n)
+	}
+}
+
+func TestBuiltinMenusAreValid(t *testing.T) {
+	for _, lang := range []string{"es", "en"} {
+		c := config.Default()
+		c.Bot.Menu = BuiltinMenu(lang)
+		for _, p := range c.Validate() {
+			t.Errorf("%s: %s", lang, p)
+		}
+		if len(c.Bot.Menu) != len(BuiltinMenu("es")) {
+			t.Errorf("%s: %d nodes, es has %d", lang, len(c.Bot.Menu), len(BuiltinMenu("es")))
+		}
+	}
+}
+
+func TestTokenNeverInErrors(t *testing.T) {
+	p := &poller{base: "http://127.0.0.1:1/bot123:SECRET/", token: "123:SECRET", hc: &http.Client{}}
+	_, err := p.getUpdates(context.Background(), 0, time.Second)
+	if err == nil || strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("error %v (should exist and not carry the token)", err)
+	}
+	if e := redact(errors.New("x 123:SECRET y"), "123:SECRET"); strings.Contains(e.Error(), "SECRET") {
+		t.Errorf("redact: %v", e)
+	}
+}
