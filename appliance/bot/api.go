@@ -114,6 +114,14 @@ func asAPIError(err error) (*apiError, bool) {
 // maxRetryAfter bounds how long one call waits on a 429.
 const maxRetryAfter = 5 * time.Minute
 
+// maxInflight bounds the Bot API calls in flight at once. echotron's client
+// uses net/http's default transport, which keeps 2 idle connections per
+// host: with more calls at once every extra one dials and closes a new
+// connection (TLS included, against the real API), which costs more than it
+// gains. Waits (429 retry_after, back-off) happen outside the bound, so one
+// throttled chat does not hold up the others.
+const maxInflight = 2
+
 // call runs one Bot API call through echotron, retrying a 429 after its
 // retry_after, and server or network errors with back-off. Other API errors
 // (400 bad request, 403 blocked by the user) are not retried.
@@ -123,7 +131,13 @@ func (b *Bot) call(ctx context.Context, method string, fn func() error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		select {
+		case b.inflight <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		err := fn()
+		<-b.inflight
 		if err == nil {
 			return nil
 		}

@@ -112,6 +112,7 @@ type Bot struct {
 	tx       *texts
 	metrics  metrics
 	backoff  time.Duration // first retry delay
+	inflight chan struct{} // see maxInflight
 	now      func() time.Time
 
 	allowCfg map[int64]bool
@@ -158,9 +159,10 @@ func New(o Options) (*Bot, error) {
 		cfg: c, st: o.Store, log: o.Log, health: o.Health, name: o.Name,
 		streams: o.Streams, jobs: o.Jobs, cat: o.Catalogue, backups: o.Backups, diskPath: o.DiskPath,
 		api:   echotron.CustomAPI(base, c.Token),
-		poll:  &poller{base: base, token: c.Token, hc: &http.Client{}},
+		poll:  &poller{base: base, token: c.Token, hc: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}},
 		token: c.Token, tree: newTree(nodes), tx: textsFor(c.Language),
 		backoff:  time.Second,
+		inflight: make(chan struct{}, maxInflight),
 		now:      time.Now,
 		allowCfg: map[int64]bool{}, admins: map[int64]bool{}, opChats: map[int64]bool{},
 		queues: map[int64]*chatQueue{}, rates: map[int64]*rate{}, names: map[int64]string{},
