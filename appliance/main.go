@@ -37,6 +37,7 @@ func commandList() []command {
 		{name: "run", summary: "start the appliance", run: cmdRun},
 		{name: "check-config", summary: "check the configuration and print every problem", run: cmdCheckConfig},
 		{name: "status", summary: "show each service's state, from the running appliance", run: cmdStatus},
+		{name: "bot", args: botUsage, summary: "manage the support bot's users, read its log and open tickets", run: cmdBot},
 		{name: "version", summary: "print version, commit and Go version", run: cmdVersion},
 		{name: "help", args: "[COMMAND]", summary: "show help for thecure or for one command", run: nil},
 	}

@@ -156,7 +156,9 @@ func build(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	a.ctl.Handle("GET /status", http.HandlerFunc(a.statusHandler))
 
 	// Each subsystem adds its routes and services here (wire_*.go).
-	for _, wire := range []func() error{} {
+	for _, wire := range []func() error{
+		a.wireBot,
+	} {
 		if err := wire(); err != nil {
 			return nil, err
 		}

@@ -126,6 +126,12 @@ const maxInflight = 2
 // retry_after, and server or network errors with back-off. Other API errors
 // (400 bad request, 403 blocked by the user) are not retried.
 func (b *Bot) call(ctx context.Context, method string, fn func() error) error {
+	return b.callRetry(ctx, method, 3, fn)
+}
+
+// callRetry is call with at most retries retries of network and server
+// errors (429s are always retried, up to 5 times).
+func (b *Bot) callRetry(ctx context.Context, method string, retries int, fn func() error) error {
 	delay := b.backoff
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -148,14 +154,14 @@ func (b *Bot) call(ctx context.Context, method string, fn func() error) error {
 			switch {
 			case ae.Code == http.StatusTooManyRequests && attempt <= 5:
 				wait = min(max(ae.RetryAfter, time.Second), maxRetryAfter)
-			case ae.Code >= 500 && attempt <= 3:
+			case ae.Code >= 500 && attempt <= retries:
 				wait = delay
 			default:
 				return fmt.Errorf("%s: %w", method, err)
 			}
 		} else {
 			err = redact(err, b.token)
-			if attempt > 3 {
+			if attempt > retries {
 				return fmt.Errorf("%s: %w", method, err)
 			}
 			wait = delay

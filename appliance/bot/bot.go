@@ -295,7 +295,8 @@ func (b *Bot) mode() string {
 
 func (b *Bot) setup(ctx context.Context) error {
 	var me echotron.APIResponseUser
-	if err := b.call(ctx, "getMe", func() (err error) { me, err = b.api.GetMe(); return err }); err != nil {
+	// No retries here: connect retries with back-off and reports Down meanwhile.
+	if err := b.callRetry(ctx, "getMe", 0, func() (err error) { me, err = b.api.GetMe(); return err }); err != nil {
 		return err
 	}
 	if me.Result != nil {

@@ -56,7 +56,7 @@ func (b *Bot) isAllowed(user int64) bool {
 	if b.admins[user] {
 		return true
 	}
-	allowed, known, err := access(b.st, user)
+	allowed, known, err := Access(b.st, user)
 	if err != nil {
 		b.log.Error("cannot read the bot allow-list", "err", err)
 	}

@@ -103,9 +103,9 @@ func SetAccess(st *store.Store, user int64, allowed bool) error {
 	return nil
 }
 
-// access reports the store's word on a user: known is false when the store
-// says nothing.
-func access(st *store.Store, user int64) (allowed, known bool, err error) {
+// Access reports the store's word on a user: known is false when the store
+// says nothing (then the config's allowed_users decides).
+func Access(st *store.Store, user int64) (allowed, known bool, err error) {
 	err = st.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAccess)
 		if b == nil {
