@@ -113,6 +113,7 @@ type Bot struct {
 	metrics  metrics
 	backoff  time.Duration // first retry delay
 	inflight chan struct{} // see maxInflight
+	watch    time.Duration // how often services and the disk are checked
 	now      func() time.Time
 
 	allowCfg map[int64]bool
@@ -163,6 +164,7 @@ func New(o Options) (*Bot, error) {
 		token: c.Token, tree: newTree(nodes), tx: textsFor(c.Language),
 		backoff:  time.Second,
 		inflight: make(chan struct{}, maxInflight),
+		watch:    15 * time.Second,
 		now:      time.Now,
 		allowCfg: map[int64]bool{}, admins: map[int64]bool{}, opChats: map[int64]bool{},
 		queues: map[int64]*chatQueue{}, rates: map[int64]*rate{}, names: map[int64]string{},
@@ -544,7 +546,7 @@ func (b *Bot) housekeeping(ctx context.Context) {
 	prune()
 	down := map[string]bool{}
 	diskWarned := false
-	tick := time.NewTicker(15 * time.Second)
+	tick := time.NewTicker(b.watch)
 	defer tick.Stop()
 	lastPrune := b.now()
 	for {

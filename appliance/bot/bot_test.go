@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/NicoNex/echotron/v3"
+
 	"thecure/appliance/config"
 	"thecure/appliance/health"
 	"thecure/appliance/store"
@@ -487,5 +489,115 @@ func TestTokenNeverInErrors(t *testing.T) {
 	}
 	if e := redact(errors.New("x 123:SECRET y"), "123:SECRET"); strings.Contains(e.Error(), "SECRET") {
 		t.Errorf("redact: %v", e)
+	}
+}
+
+func TestSlowConversationDoesNotBlockOthers(t *testing.T) {
+	fake := newFakeAPI(t)
+	const slowUser = 101
+	fake.mu.Lock()
+	fake.slow[slowUser] = 4 * time.Second
+	fake.mu.Unlock()
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	cfg := testConfig(fake.URL())
+	cfg.AllowedUsers = []int64{userOK, slowUser}
+	start(t, fake, st, cfg)
+	fake.push(textMsg(slowUser, slowUser, 1, "/help"), textMsg(userOK, userOK, 2, "/help"))
+	fast := fake.waitCall("sendMessage", toChat(userOK))
+	slow := fake.waitCall("sendMessage", toChat(slowUser))
+	if !fast.At.Before(slow.At) {
+		t.Errorf("the fast chat was answered at %v, after the slow one (%v)", fast.At, slow.At)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	fake := newFakeAPI(t)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	cfg := testConfig(fake.URL())
+	cfg.RateLimit = 3
+	h := start(t, fake, st, cfg)
+	var us []echotron.Update
+	for i := range 8 {
+		us = append(us, textMsg(userOK, userOK, i+1, "/help"))
+	}
+	ids := fake.push(us...)
+	fake.waitOffset(ids[len(ids)-1] + 1)
+	fake.waitCall("sendMessage", textHas("muy rápido"))
+	h.stop()
+	if n := len(fake.find("sendMessage", textHas("/close: cerrar"))); n != 3 {
+		t.Errorf("%d answers, want 3 (the limit)", n)
+	}
+	if n := len(fake.find("sendMessage", textHas("muy rápido"))); n != 1 {
+		t.Errorf("%d slow-down notices, want 1", n)
+	}
+}
+
+func TestEnglishAndServiceAlerts(t *testing.T) {
+	fake := newFakeAPI(t)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	cfg := testConfig(fake.URL())
+	cfg.Language = "en"
+	reg := health.NewRegistry()
+	b, err := New(Options{Config: cfg, Store: st, Log: testLog(t), Health: reg, Unthrottled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.watch = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	fake.push(textMsg(userOK, userOK, 1, "/start"))
+	m := fake.waitCall("sendMessage", toChat(userOK))
+	if !strings.Contains(m.Params["text"], "Hello, User100") || !strings.Contains(m.Params["reply_markup"], "Connection problems") {
+		t.Errorf("English /start: %v", m.Params)
+	}
+	reg.Set("ftp", health.Up, "")
+	fake.push(textMsg(userOK, userOK, 2, "/status"))
+	st1 := fake.waitCall("sendMessage", textHas("services up"))
+	for _, want := range []string{"Live streams: not available", "Transcode queue: not available", "Last backup: not available"} {
+		if !strings.Contains(st1.Params["text"], want) {
+			t.Errorf("/status without views should say %q: %q", want, st1.Params["text"])
+		}
+	}
+	reg.Set("ftp", health.Down, "no certificate")
+	a := fake.waitCall("sendMessage", and(toChat(adminID), textHas("Alert")))
+	if !strings.Contains(a.Params["text"], "ftp is down: no certificate") {
+		t.Errorf("alert: %q", a.Params["text"])
+	}
+}
+
+func TestLogRetention(t *testing.T) {
+	fake := newFakeAPI(t)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	old := []LogEntry{{Time: now.Add(-100 * 24 * time.Hour), User: 5, Chat: 5, Dir: "in", Text: "old"},
+		{Time: now.Add(-time.Hour), User: 5, Chat: 5, Dir: "in", Text: "new"}}
+	if err := writeLog(st, old); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, fake, st, testConfig(fake.URL()))
+	fake.waitCall("getMe", nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		es, err := ReadLog(st, 5, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) == 1 && es[0].Text == "new" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log not pruned to 90 days: %+v", es)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.stop()
+	if es, _ := ReadLog(st, 0, now.Add(-2*time.Hour)); len(es) != 1 {
+		t.Errorf("-since: %d entries, want 1", len(es))
 	}
 }

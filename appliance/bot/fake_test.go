@@ -27,9 +27,10 @@ type fakeAPI struct {
 	nextUpd int
 	nextMsg int
 	calls   []call
-	offsets []int            // offsets asked for by getUpdates, in order
-	fail    map[string][]int // method -> HTTP error codes to answer with, in order
-	quiet   bool             // do not record calls (benchmarks)
+	offsets []int                   // offsets asked for by getUpdates, in order
+	fail    map[string][]int        // method -> HTTP error codes to answer with, in order
+	quiet   bool                    // do not record calls (benchmarks)
+	slow    map[int64]time.Duration // chat -> delay before answering calls about it
 	counts  map[string]int
 }
 
@@ -46,7 +47,7 @@ func (c call) int(key string) int64 {
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
-	f := &fakeAPI{t: t, token: "123456:TEST-token", nextUpd: 1000, nextMsg: 1, fail: map[string][]int{}, counts: map[string]int{}}
+	f := &fakeAPI{t: t, token: "123456:TEST-token", nextUpd: 1000, nextMsg: 1, fail: map[string][]int{}, slow: map[int64]time.Duration{}, counts: map[string]int{}}
 	f.cond = sync.NewCond(&f.mu)
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(func() {
@@ -83,6 +84,12 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		params[k] = v[0]
 	}
 	f.mu.Lock()
+	if chat, _ := strconv.ParseInt(params["chat_id"], 10, 64); f.slow[chat] > 0 {
+		d := f.slow[chat]
+		f.mu.Unlock()
+		time.Sleep(d)
+		f.mu.Lock()
+	}
 	if codes := f.fail[method]; len(codes) > 0 {
 		code := codes[0]
 		f.fail[method] = codes[1:]
