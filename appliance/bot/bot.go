@@ -186,11 +186,14 @@ func New(o Options) (*Bot, error) {
 			b.opChats[id] = true
 		}
 	}
+	// No client-side per-chat limit: echotron's would block inside a call
+	// (holding an in-flight slot); Telegram's own per-chat limits answer 429
+	// with retry_after, which call waits out on that chat's worker alone.
+	b.api.SetChatRequestLimit(0, 1)
 	if o.Unthrottled {
 		b.api.SetGlobalRequestLimit(0, 1)
-		b.api.SetChatRequestLimit(0, 1)
 	} else {
-		b.api.SetChatRequestLimit(time.Second, 20)
+		b.api.SetGlobalRequestLimit(time.Second/30, 30) // Telegram's bulk limit
 	}
 	b.metrics = metrics{
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "thecure_bot_updates_total",

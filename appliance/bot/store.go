@@ -318,6 +318,7 @@ func writeLog(st *store.Store, entries []LogEntry) error {
 		if err != nil {
 			return err
 		}
+		b.FillPercent = 0.95 // keys are (nearly) always appended: pack the pages
 		for _, e := range entries {
 			seq, err := b.NextSequence()
 			if err != nil {

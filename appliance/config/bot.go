@@ -100,6 +100,8 @@ func (v *validator) bot(c *Bot) {
 	if c.WebhookURL != "" {
 		if u, err := url.Parse(c.WebhookURL); err != nil || u.Scheme != "https" || u.Host == "" {
 			v.fail("bot.webhook_url", "%q is not an https URL (Telegram only posts to https)", c.WebhookURL)
+		} else if u.Path == "" || u.Path == "/" || u.RawQuery != "" {
+			v.fail("bot.webhook_url", "%q needs a path of its own (such as /telegram/SOMETHING) and no query: the web server routes it to the bot", c.WebhookURL)
 		}
 		if !secretToken.MatchString(c.WebhookSecret) {
 			v.fail("bot.webhook_secret", "a webhook needs a secret of 1-256 characters A-Z a-z 0-9 _ - (webhook_secret, webhook_secret_file or THECURE_BOT_WEBHOOK_SECRET)")
