@@ -126,6 +126,7 @@ type Bot struct {
 	queues  map[int64]*chatQueue
 	workers sync.WaitGroup
 	rates   map[int64]*rate
+	refused map[int64]bool   // users refused already (cache of bot_refused)
 	names   map[int64]string // display names of allowed users, for tickets
 	lastID  int              // highest update id accepted (webhook de-duplication)
 
@@ -167,7 +168,7 @@ func New(o Options) (*Bot, error) {
 		watch:    15 * time.Second,
 		now:      time.Now,
 		allowCfg: map[int64]bool{}, admins: map[int64]bool{}, opChats: map[int64]bool{},
-		queues: map[int64]*chatQueue{}, rates: map[int64]*rate{}, names: map[int64]string{},
+		queues: map[int64]*chatQueue{}, rates: map[int64]*rate{}, refused: map[int64]bool{}, names: map[int64]string{},
 		logc: make(chan LogEntry, 4096), alertc: make(chan string, 64), alerts: map[string]time.Time{},
 	}
 	if b.name == "" {
@@ -236,6 +237,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.mu.Unlock()
 
 	var bg sync.WaitGroup
+	b.logc = make(chan LogEntry, 4096) // closed when Run ends
 	logDone := make(chan struct{})
 	go func() { defer close(logDone); b.logWriter() }()
 	bgctx, stopBG := context.WithCancel(ctx)
@@ -251,7 +253,6 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.workers.Wait()
 		close(b.logc)
 		<-logDone
-		b.logc = make(chan LogEntry, cap(b.logc)) // a later Run gets a fresh writer
 	}()
 
 	if !b.connect(ctx) {
@@ -514,6 +515,13 @@ func (b *Bot) Alert(_ context.Context, text string) {
 		return
 	}
 	b.alerts[text] = now
+	if len(b.alerts) > 1000 { // forget alerts whose interval is over
+		for k, t := range b.alerts {
+			if now.Sub(t) >= b.cfg.AlertInterval.Std() {
+				delete(b.alerts, k)
+			}
+		}
+	}
 	b.amu.Unlock()
 	select {
 	case b.alertc <- text:

@@ -601,3 +601,23 @@ func TestLogRetention(t *testing.T) {
 		t.Errorf("-since: %d entries, want 1", len(es))
 	}
 }
+
+func TestUneditableMessageIsSentAnew(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	f.failNext("editMessageText", 400)
+	f.push(press(userOK, 3, "n:video"))
+	m := f.waitCall("sendMessage", and(toChat(userOK), textHas("Errores de reproducción")))
+	if !strings.Contains(m.Params["reply_markup"], `"n:video_nostart"`) {
+		t.Errorf("node sent anew without its buttons: %v", m.Params)
+	}
+	// Messages in groups other than the operators' are ignored.
+	u := textMsg(userOK, -9999, 4, "/start")
+	u.Message.Chat.Type = "group"
+	ids := f.push(u)
+	f.waitOffset(ids[0] + 1)
+	h.stop()
+	if n := len(f.find("sendMessage", toChat(-9999))); n != 0 {
+		t.Errorf("answered in a foreign group %d times", n)
+	}
+}

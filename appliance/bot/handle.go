@@ -103,6 +103,13 @@ func (b *Bot) rateOK(ctx context.Context, user, chat int64) bool {
 
 // refuse answers a user who is not allowed, once ever.
 func (b *Bot) refuse(ctx context.Context, user, chat int64) {
+	b.mu.Lock()
+	seen := b.refused[user]
+	b.refused[user] = true
+	b.mu.Unlock()
+	if seen {
+		return
+	}
 	first, err := markRefused(b.st, user, b.now())
 	if err != nil {
 		b.log.Error("cannot record a refusal", "err", err)
@@ -133,8 +140,8 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 			return
 		}
 	}
-	if m.From == nil || m.From.IsBot {
-		return
+	if m.From == nil || m.From.IsBot || m.Chat.Type != "private" {
+		return // users talk to the bot in private; other groups are ignored
 	}
 	if !b.isAllowed(user) {
 		b.refuse(ctx, user, chat)
@@ -200,6 +207,9 @@ func (b *Bot) command(ctx context.Context, m *echotron.Message, cmd string, args
 			return
 		}
 		b.log.Info("bot access changed", "user", id, "allowed", cmd == "allow", "by", user)
+		b.mu.Lock()
+		delete(b.refused, id) // refused again once, if denied later
+		b.mu.Unlock()
 		msg := t.denied
 		if cmd == "allow" {
 			msg = t.allowed
@@ -329,6 +339,9 @@ func (b *Bot) edit(ctx context.Context, user, chat int64, msgID int, text string
 		case strings.Contains(ae.Desc, "parse"):
 			opts.ParseMode = ""
 			err = do()
+		default: // too old to edit, deleted...: send the node anew
+			b.send(ctx, user, chat, text, &kb)
+			return
 		}
 	}
 	if err != nil {

@@ -122,6 +122,15 @@ func Access(st *store.Store, user int64) (allowed, known bool, err error) {
 // markRefused records the one refusal a user gets; first is false when the
 // user was refused before.
 func markRefused(st *store.Store, user int64, now time.Time) (first bool, err error) {
+	err = st.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketRefused); b != nil && b.Get(idKey(user)) != nil {
+			err = errRefusedBefore
+		}
+		return err
+	})
+	if err == errRefusedBefore {
+		return false, nil
+	}
 	err = st.Update(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketRefused)
 		if err != nil {
@@ -217,7 +226,10 @@ func userTicket(st *store.Store, user int64) (t Ticket, ok bool, err error) {
 	return t, ok, err
 }
 
-var errNoTicket = errors.New("no such ticket")
+var (
+	errNoTicket      = errors.New("no such ticket")
+	errRefusedBefore = errors.New("refused before")
+)
 
 // closeTicket closes ticket id; it returns the ticket and whether it was
 // open until now.

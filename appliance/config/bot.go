@@ -107,6 +107,9 @@ func (v *validator) bot(c *Bot) {
 			v.fail("bot.webhook_secret", "a webhook needs a secret of 1-256 characters A-Z a-z 0-9 _ - (webhook_secret, webhook_secret_file or THECURE_BOT_WEBHOOK_SECRET)")
 		}
 	}
+	if c.Enabled && c.OperatorsChat == 0 && len(c.Admins) == 0 {
+		v.fail("bot.operators_chat", "with no operators_chat and no admins, tickets and alerts reach nobody: set one of them")
+	}
 	v.menu(c.Menu)
 }
 
