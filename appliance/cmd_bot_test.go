@@ -1,91 +1,97 @@
 package appliance
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"thecure/appliance/bot"
-	"thecure/appliance/control"
 	"thecure/appliance/store"
 )
 
-func runMain(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := Main(ctx, args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
+// TestBotCommands runs `thecure bot ...` against a stopped appliance (the
+// store directly) and a running one (the control socket).
 func TestBotCommands(t *testing.T) {
 	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte("data_dir = \""+dataDir+"\"\n[http]\nlisten = \"127.0.0.1:0\"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	cfg := writeConfig(t, dir, "")
+	if out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "42"); code != 0 || !strings.Contains(out, "user 42 may use the bot") {
+		t.Fatalf("allow, stopped: %d %q %q", code, out, errOut)
 	}
-	ctx := context.Background()
-
-	// Stopped appliance: straight to the store.
-	if code, out, errs := runMain(t, ctx, "bot", "-c", cfg, "allow", "42"); code != 0 || !strings.Contains(out, "user 42 may use the bot") {
-		t.Fatalf("allow: %d %q %q", code, out, errs)
-	}
-	if code, _, _ := runMain(t, ctx, "bot", "-c", cfg, "allow", "nope"); code != 1 {
+	if _, _, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "nope"); code != 1 {
 		t.Errorf("allow nope: exit %d, want 1", code)
 	}
-	if code, _, _ := runMain(t, ctx, "bot", "-c", cfg, "frob"); code != 2 {
-		t.Errorf("unknown subcommand: exit %d, want 2", code)
+	if _, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "frob"); code != 2 || !strings.Contains(errOut, "usage: thecure bot") {
+		t.Errorf("unknown subcommand: exit %d, %q", code, errOut)
 	}
 
-	// Running appliance: through the control socket (the store is locked).
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan int, 1)
-	go func() { c, _, _ := runMain(t, rctx, "run", "-c", cfg); done <- c }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("the appliance did not stop")
-		}
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for control.NewClient(control.SocketPath(dataDir)).Do(ctx, "GET", "/status", nil, nil) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the appliance never answered on its control socket")
-		}
-		time.Sleep(20 * time.Millisecond)
+	p := start(t, dir, "run", "-c", cfg)
+	p.waitLine(t, `thecure is running`)
+	if out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "deny", "42"); code != 0 || !strings.Contains(out, "may not use") {
+		t.Fatalf("deny, running: %d %q %q", code, out, errOut)
 	}
-	if code, out, errs := runMain(t, ctx, "bot", "-c", cfg, "deny", "42"); code != 0 || !strings.Contains(out, "may not use") {
-		t.Fatalf("deny: %d %q %q", code, out, errs)
+	if out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "log", "-since", "1h", "-user", "42"); code != 0 || !strings.HasPrefix(out, "TIME") {
+		t.Fatalf("log, running: %d %q %q", code, out, errOut)
 	}
-	if code, out, errs := runMain(t, ctx, "bot", "-c", cfg, "log", "-since", "1h", "-user", "42"); code != 0 || !strings.HasPrefix(out, "TIME") {
-		t.Fatalf("log: %d %q %q", code, out, errs)
+	if out, _, code := runCmd(t, dir, "bot", "-c", cfg, "tickets"); code != 0 || !strings.HasPrefix(out, "TICKET") {
+		t.Fatalf("tickets, running: %d %q", code, out)
 	}
-	if code, out, _ := runMain(t, ctx, "bot", "-c", cfg, "tickets"); code != 0 || !strings.HasPrefix(out, "TICKET") {
-		t.Fatalf("tickets: %d %q", code, out)
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
 	}
-	cancel()
-	if c := <-done; c != 0 {
-		t.Fatalf("run exited %d", c)
-	}
-	done <- 0
 
-	st, err := store.Open(dataDir, time.Second)
+	st, err := store.Open(filepath.Join(dir, "data"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	// 42 was allowed directly, then denied through the running appliance.
+	// Allowed while stopped, then denied through the running appliance.
 	if allowed, known, err := bot.Access(st, 42); err != nil || !known || allowed {
 		t.Errorf("user 42: allowed %v known %v err %v; want denied", allowed, known, err)
 	}
-	entries, err := bot.ReadLog(st, 0, time.Time{})
-	if err != nil || len(entries) != 0 {
-		t.Errorf("log: %v %v", entries, err)
+}
+
+// TestBotWithoutNetwork enables the bot with a Bot API nobody answers: the
+// appliance runs on, the bot shows as down, and the token (from a file that
+// others may read: a warning) appears nowhere.
+func TestBotWithoutNetwork(t *testing.T) {
+	dir := t.TempDir()
+	const token = "987654:SECRET-bot-token"
+	tokenFile := filepath.Join(dir, "bot-token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dir, "[bot]\nenabled = true\napi_url = \"http://127.0.0.1:1\"\ntoken_file = \""+tokenFile+"\"\nadmins = [1]\n")
+	p := start(t, dir, "run", "-c", cfg)
+	p.waitLine(t, `bot.token_file: .* is readable by every user`)
+	addr := p.waitLine(t, `msg=listening svc=http key=http.listen addr=(\S+)`)[1]
+	p.waitLine(t, `cannot reach the Bot API; retrying" svc=bot`)
+	var h healthz
+	if code := getJSON(t, "http://"+addr+"/healthz", &h); code != 503 {
+		t.Errorf("/healthz = %d with the bot down, want 503", code)
+	}
+	states := map[string]string{}
+	for _, s := range h.Services {
+		states[s.Name] = s.State
+		if strings.Contains(s.Detail, "SECRET") {
+			t.Errorf("/healthz shows the token: %s", s.Detail)
+		}
+	}
+	if states["bot"] != "down" || states["http"] != "up" {
+		t.Errorf("states %v, want bot down and http up", states)
+	}
+	out, _, code := runCmd(t, dir, "status", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "bot") || strings.Contains(out, "SECRET") {
+		t.Errorf("status: %d\n%s", code, out)
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(p.output(), "SECRET") {
+		t.Errorf("the log shows the token:\n%s", p.output())
 	}
 }
