@@ -243,6 +243,15 @@ func TestEscalationRoundTrip(t *testing.T) {
 
 	f.push(textMsg(operator1, opsChat, 501, "/tickets"))
 	f.waitCall("sendMessage", and(toChat(opsChat), textHas("#1 User100")))
+	// A command in reply to a relayed message is not passed on.
+	f.push(replyMsg(operator1, opsChat, 503, fwdID, "/tickets"))
+	deadline := time.Now().Add(20 * time.Second)
+	for len(f.find("sendMessage", and(toChat(opsChat), textHas("#1 User100")))) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("/tickets in reply not answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	f.push(textMsg(userOK, userOK, 11, "/close"))
 	f.waitCall("sendMessage", and(toChat(userOK), textHas("Consulta #1 cerrada")))

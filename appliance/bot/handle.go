@@ -517,8 +517,16 @@ func (b *Bot) relayToOperators(ctx context.Context, m *echotron.Message, t Ticke
 
 // operatorReply handles an operator's reply to a relayed message.
 func (b *Bot) operatorReply(ctx context.Context, m *echotron.Message, t Ticket) {
-	if cmd, _, ok := parseCommand(m.Text, b.username()); ok && cmd == "close" {
-		b.closeByOperator(ctx, m.Chat.ID, strconv.FormatUint(t.ID, 10))
+	if cmd, args, ok := parseCommand(m.Text, b.username()); ok {
+		// A command is never passed on to the user.
+		switch {
+		case cmd == "close" && len(args) == 0: // "/close" in reply: this ticket
+			b.closeByOperator(ctx, m.Chat.ID, strconv.FormatUint(t.ID, 10))
+		case m.Chat.ID == b.cfg.OperatorsChat:
+			b.operatorCommand(ctx, m)
+		case m.From != nil:
+			b.command(ctx, m, cmd, args)
+		}
 		return
 	}
 	if !t.Open() {
