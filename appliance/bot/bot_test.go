@@ -315,6 +315,13 @@ func TestRetryAfter429(t *testing.T) {
 	if all[0].Params["text"] != all[1].Params["text"] {
 		t.Errorf("the retry sent another message: %q", all[1].Params["text"])
 	}
+	// A server error is retried after a back-off.
+	fake.failNext("answerCallbackQuery", 502)
+	fake.push(press(userOK, 5, "n:ftp"))
+	fake.waitCall("editMessageText", textHas("FTP y subidas"))
+	if n := len(fake.find("answerCallbackQuery", nil)); n != 2 {
+		t.Errorf("%d answerCallbackQuery calls, want 2 (one 502, one retry)", n)
+	}
 	// getUpdates got a 429 too, and polling went on after it.
 	if n := len(fake.find("getUpdates", nil)); n != 1 {
 		t.Errorf("%d failed getUpdates recorded, want 1", n)
