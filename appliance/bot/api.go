@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/NicoNex/echotron/v3"
+
+	"thecure/appliance/health"
 )
 
 // apiError is an error answer of the Bot API.
@@ -145,6 +147,10 @@ func (b *Bot) callRetry(ctx context.Context, method string, retries int, fn func
 		err := fn()
 		<-b.inflight
 		if err == nil {
+			if b.sendDown.CompareAndSwap(true, false) {
+				b.setHealth(health.Up, "@"+b.username())
+				b.log.Info("the Bot API answers again")
+			}
 			return nil
 		}
 		b.metrics.apiErrors.WithLabelValues(method).Inc()
@@ -162,6 +168,11 @@ func (b *Bot) callRetry(ctx context.Context, method string, retries int, fn func
 		} else {
 			err = redact(err, b.token)
 			if attempt > retries {
+				// In webhook mode nothing polls: failed calls are what
+				// tells that the Bot API is out of reach.
+				if b.cfg.WebhookURL != "" && ctx.Err() == nil && !b.sendDown.Swap(true) {
+					b.setHealth(health.Down, "calling the Bot API: "+err.Error())
+				}
 				return fmt.Errorf("%s: %w", method, err)
 			}
 			wait = delay

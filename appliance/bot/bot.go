@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -114,6 +115,7 @@ type Bot struct {
 	backoff  time.Duration // first retry delay
 	inflight chan struct{} // see maxInflight
 	watch    time.Duration // how often services and the disk are checked
+	sendDown atomic.Bool   // webhook mode: the last call failed for want of the network
 	now      func() time.Time
 
 	allowCfg map[int64]bool
