@@ -22,12 +22,12 @@ const stopGrace = 2 * time.Second
 // too: nothing in the appliance is meant to end by itself.
 func (a *app) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	// Listeners are bound already: a service is up (accepting) as it starts.
 	for _, s := range a.services {
-		a.health.Set(s.name, health.Starting, a.detail(s.name))
+		a.health.Set(s.name, health.Up, a.detail(s.name))
 	}
 	for _, s := range a.services {
 		g.Go(func() error {
-			a.health.Set(s.name, health.Up, a.detail(s.name))
 			err := s.run(gctx, a.bound[s.name])
 			switch {
 			case err != nil:
