@@ -25,6 +25,7 @@ type Config struct {
 	RTMP    RTMP    `toml:"rtmp"`
 	Library Library `toml:"library"`
 	Bot     Bot     `toml:"bot"`
+	Backup  Backup  `toml:"backup"`
 }
 
 // Log configures the process log (stderr; journald under systemd).
@@ -96,5 +97,6 @@ func Default() *Config {
 		RTMP:    RTMP{Listen: ":1935"},
 		Library: Library{MediaDir: "media", HLSDir: "hls"},
 		Bot:     defaultBot(),
+		Backup:  defaultBackup(),
 	}
 }

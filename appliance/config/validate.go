@@ -23,6 +23,7 @@ func (c *Config) Validate() Problems {
 	v.check(c.Library.HLSDir != "", "library.hls_dir", "must not be empty")
 	v.listen(c.RTMP.Listen, "rtmp.listen", true)
 	v.bot(&c.Bot)
+	v.backup(&c.Backup)
 	v.distinct(map[string]string{
 		"http.listen": c.HTTP.Listen,
 		"ftp.listen":  c.FTP.Listen,
