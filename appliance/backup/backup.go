@@ -1,0 +1,542 @@
+// Package backup is thecure's self-backup: a hot, consistent snapshot of the
+// store, the config file, the TLS certificates and (optionally) the media
+// library, written incrementally by content hash to a local folder and/or an
+// S3-compatible bucket; scheduled runs, restic-like retention, verification
+// and restore.
+//
+// A repository holds content-addressed objects and one manifest per backup
+// (see Repo). A backup is complete only once its commit marker, written last,
+// matches its manifest; a failed backup never deletes anything.
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"thecure/appliance/config"
+	"thecure/appliance/store"
+)
+
+// Snapshotter writes a consistent copy of the database (store.Store.Backup).
+type Snapshotter interface {
+	Backup(w io.Writer) (int64, error)
+}
+
+// Alerter tells a human that something went wrong (the support bot).
+type Alerter interface {
+	Alert(ctx context.Context, text string)
+}
+
+// Options says what to back up and where.
+type Options struct {
+	Config     config.Backup
+	DataDir    string   // absolute
+	ConfigFile string   // the config file the appliance runs with; "" for built-in defaults
+	MediaDir   string   // absolute library.media_dir
+	HLSDir     string   // absolute library.hls_dir
+	ExtraFiles []string // operator-given files to keep too (certificate, key), absolute
+	Version    string
+}
+
+// Deps are the optional collaborators; every field may be nil.
+type Deps struct {
+	Alerter  Alerter
+	Registry prometheus.Registerer
+	// Health is told when backups start failing (ok false) and recover.
+	Health func(ok bool, detail string)
+	Clock  func() time.Time
+}
+
+// Service runs backups: on its schedule in Run, or on demand.
+type Service struct {
+	opts  Options
+	st    Snapshotter
+	log   *slog.Logger
+	deps  Deps
+	repos []*Repo
+	now   func() time.Time
+
+	running sync.Mutex // one backup at a time
+	// prunePolicyLoc is the zone retention counts days and weeks in.
+	prunePolicyLoc *time.Location
+	trigger        chan struct{}
+
+	mu     sync.Mutex
+	status Status
+
+	mFailures, mRuns                                prometheus.Counter
+	mLastSuccess, mDuration, mSize, mCopied, mFiles prometheus.Gauge
+}
+
+// Status is what a running appliance reports about its backups.
+type Status struct {
+	Running     bool      `json:"running"`
+	Phase       string    `json:"phase,omitempty"`
+	Done        int64     `json:"done"`
+	Total       int64     `json:"total"`
+	Requested   uint64    `json:"requested"` // on-demand runs asked for
+	Served      uint64    `json:"served"`    // requests answered by a finished run
+	LastID      string    `json:"last_id,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastSuccess time.Time `json:"last_success"`
+	LastCopied  int64     `json:"last_copied"`
+	LastSize    int64     `json:"last_size"`
+	LastTook    float64   `json:"last_took_seconds"`
+}
+
+// New builds the service; it starts nothing and connects nowhere.
+func New(opts Options, st Snapshotter, log *slog.Logger, deps Deps) (*Service, error) {
+	repos, err := Repos(opts.Config, opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{opts: opts, st: st, log: log, deps: deps, repos: repos, now: deps.Clock, trigger: make(chan struct{}, 1), prunePolicyLoc: time.Local}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.mFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "thecure_backup_failures_total", Help: "Backups that failed."})
+	s.mRuns = prometheus.NewCounter(prometheus.CounterOpts{Name: "thecure_backup_runs_total", Help: "Backups attempted."})
+	s.mLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Name: "thecure_backup_last_success_timestamp_seconds", Help: "Time of the last successful backup (Unix seconds)."})
+	s.mDuration = prometheus.NewGauge(prometheus.GaugeOpts{Name: "thecure_backup_last_duration_seconds", Help: "How long the last successful backup took."})
+	s.mSize = prometheus.NewGauge(prometheus.GaugeOpts{Name: "thecure_backup_last_size_bytes", Help: "Total size of the files in the last successful backup."})
+	s.mCopied = prometheus.NewGauge(prometheus.GaugeOpts{Name: "thecure_backup_last_copied_bytes", Help: "Bytes the last successful backup wrote (new content only)."})
+	s.mFiles = prometheus.NewGauge(prometheus.GaugeOpts{Name: "thecure_backup_last_files", Help: "Files in the last successful backup."})
+	if deps.Registry != nil {
+		for _, c := range []prometheus.Collector{s.mFailures, s.mRuns, s.mLastSuccess, s.mDuration, s.mSize, s.mCopied, s.mFiles} {
+			if err := deps.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("backup metrics: %w", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Repos opens the configured repositories: the local folder first, then S3.
+func Repos(c config.Backup, dataDir string) ([]*Repo, error) {
+	var repos []*Repo
+	if c.Dir != "" {
+		dir := c.Dir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(dataDir, dir)
+		}
+		repos = append(repos, OpenDir(dir))
+	}
+	if c.S3.Enabled {
+		t, err := newS3Target(c.S3)
+		if err != nil {
+			return nil, err
+		}
+		repos = append(repos, &Repo{t: t})
+	}
+	if len(repos) == 0 {
+		return nil, errors.New("no backup repository configured (backup.dir or [backup.s3])")
+	}
+	return repos, nil
+}
+
+// Repos are the service's repositories, local folder first.
+func (s *Service) Repos() []*Repo { return s.repos }
+
+// LastBackup is the time of the last successful backup known to this process
+// (read from the repository when Run starts).
+func (s *Service) LastBackup() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status.LastSuccess, !s.status.LastSuccess.IsZero()
+}
+
+// Status reports the current or last run.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Request asks Run for a backup as soon as possible and returns a ticket:
+// the request is answered once Status().Served reaches it.
+func (s *Service) Request() uint64 {
+	s.mu.Lock()
+	s.status.Requested++
+	n := s.status.Requested
+	s.mu.Unlock()
+	select {
+	case s.trigger <- struct{}{}:
+	default:
+	}
+	return n
+}
+
+// Run runs backups on the schedule and on request until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error {
+	if t, ok := s.latestComplete(ctx); ok {
+		s.mu.Lock()
+		if s.status.LastSuccess.IsZero() {
+			s.status.LastSuccess = t
+			s.mLastSuccess.Set(float64(t.Unix()))
+		}
+		s.mu.Unlock()
+	}
+	sched := s.opts.Config.Schedule
+	for {
+		last, _ := s.LastBackup()
+		next := sched.Next(s.now(), last)
+		var timer <-chan time.Time
+		var t *time.Timer
+		if !next.IsZero() {
+			s.log.Debug("next scheduled backup", "at", next)
+			t = time.NewTimer(next.Sub(s.now()))
+			timer = t.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-s.trigger:
+		case <-timer:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.mu.Lock()
+		serving := s.status.Requested
+		s.mu.Unlock()
+		_, err := s.Backup(ctx, nil)
+		s.mu.Lock()
+		s.status.Served = serving
+		s.mu.Unlock()
+		if err != nil && ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func (s *Service) latestComplete(ctx context.Context) (time.Time, bool) {
+	list, err := s.repos[0].List(ctx)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].State == StateComplete {
+			return list[i].Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// source is one file to back up and where it is read from.
+type source struct {
+	File
+	from string
+}
+
+// Backup makes one backup into every repository, then prunes each by the
+// retention policy. It returns the manifest written to the first repository
+// that succeeded. progress may be nil. On failure nothing is deleted, the
+// failure is counted and alerted.
+func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, error) {
+	s.running.Lock()
+	defer s.running.Unlock()
+	start := s.now()
+	s.mRuns.Inc()
+	s.setStatus(func(st *Status) { st.Running, st.Phase, st.Done, st.Total = true, "starting", 0, 0 })
+	report := func(phase string, done, total int64) {
+		s.setStatus(func(st *Status) { st.Phase, st.Done, st.Total = phase, done, total })
+		progress.report(phase, done, total)
+	}
+	m, err := s.backup(ctx, start, report)
+	took := s.now().Sub(start)
+	s.setStatus(func(st *Status) {
+		st.Running, st.Phase = false, ""
+		if err != nil {
+			st.LastError = err.Error()
+			return
+		}
+		st.LastError = ""
+		st.LastID, st.LastSuccess, st.LastCopied, st.LastSize, st.LastTook = m.ID, m.Time, m.Copied, m.Size, took.Seconds()
+	})
+	if err != nil {
+		s.mFailures.Inc()
+		s.log.Error("backup failed", "err", err, "took", took.Round(time.Millisecond))
+		if s.deps.Health != nil {
+			s.deps.Health(false, "last backup failed: "+err.Error())
+		}
+		if s.deps.Alerter != nil {
+			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure backup failed: "+err.Error())
+		}
+		return nil, err
+	}
+	s.mLastSuccess.Set(float64(m.Time.Unix()))
+	s.mDuration.Set(took.Seconds())
+	s.mSize.Set(float64(m.Size))
+	s.mCopied.Set(float64(m.Copied))
+	s.mFiles.Set(float64(len(m.Files)))
+	if s.deps.Health != nil {
+		s.deps.Health(true, "last backup "+m.ID)
+	}
+	s.log.Info("backup done", "id", m.ID, "files", len(m.Files), "size", m.Size, "copied", m.Copied, "took", took.Round(time.Millisecond))
+	return m, nil
+}
+
+func (s *Service) setStatus(fn func(*Status)) {
+	s.mu.Lock()
+	fn(&s.status)
+	s.mu.Unlock()
+}
+
+func (s *Service) backup(ctx context.Context, start time.Time, report Progress) (*Manifest, error) {
+	id := newID(start)
+	host, _ := os.Hostname()
+	m := &Manifest{ID: id, Time: start.UTC(), Version: s.opts.Version, Host: host, DataDir: s.opts.DataDir}
+
+	// The parent (the newest complete backup) lends its checksums to files
+	// whose size and modification time have not changed.
+	parent := map[string]File{}
+	for _, r := range s.repos {
+		if pid, err := r.Resolve(ctx, "latest"); err == nil {
+			if pm, err := r.Manifest(ctx, pid); err == nil {
+				for _, f := range pm.Files {
+					parent[f.Kind+"\x00"+f.Path] = f
+				}
+				break
+			}
+		}
+	}
+
+	// 1. The store, first and quickly, into a temporary file: the read
+	// transaction is held only for the time of a local copy.
+	report("store snapshot", 0, 0)
+	tmp, err := os.CreateTemp(s.opts.DataDir, ".backup-*.db")
+	if err != nil {
+		return nil, fmt.Errorf("store snapshot: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := s.st.Backup(io.MultiWriter(tmp, h))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	srcs := []source{{File: File{Kind: KindStore, Path: store.FileName, Size: n, Mode: 0o600, MTime: start.UTC(), SHA256: hex.EncodeToString(h.Sum(nil))}, from: tmp.Name()}}
+
+	// 2. Everything else, listed.
+	var files []source
+	add := func(kind, rel, from string) error {
+		fi, err := os.Stat(from)
+		if err != nil {
+			return err
+		}
+		files = append(files, source{File: File{Kind: kind, Path: rel, Size: fi.Size(), Mode: uint32(fi.Mode().Perm()), MTime: fi.ModTime().UTC()}, from: from})
+		return nil
+	}
+	if s.opts.ConfigFile != "" {
+		abs, err := filepath.Abs(s.opts.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(KindConfig, abs, abs); err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+	}
+	if err := s.walk(filepath.Join(s.opts.DataDir, "tls"), func(rel, p string) error {
+		return add(KindTLS, filepath.ToSlash(filepath.Join("tls", rel)), p)
+	}); err != nil {
+		return nil, fmt.Errorf("tls certificates: %w", err)
+	}
+	for _, p := range s.opts.ExtraFiles {
+		if err := add(KindFile, p, p); err != nil {
+			return nil, fmt.Errorf("certificate files: %w", err)
+		}
+	}
+	if s.opts.Config.IncludeMedia {
+		for _, d := range []struct{ kind, dir string }{{KindMedia, s.opts.MediaDir}, {KindHLS, s.opts.HLSDir}} {
+			if d.dir == "" {
+				continue
+			}
+			if err := s.walk(d.dir, func(rel, p string) error { return add(d.kind, filepath.ToSlash(rel), p) }); err != nil {
+				return nil, fmt.Errorf("%s: %w", d.kind, err)
+			}
+		}
+	}
+
+	// 3. Checksums: reused from the parent when size and time match.
+	var hashTotal, hashDone int64
+	for i := range files {
+		f := &files[i]
+		if p, ok := parent[f.Kind+"\x00"+f.Path]; ok && p.Size == f.Size && p.MTime.Equal(f.MTime) && len(p.SHA256) == 64 {
+			f.SHA256 = p.SHA256
+			continue
+		}
+		hashTotal += f.Size
+	}
+	for i := range files {
+		f := &files[i]
+		if f.SHA256 != "" {
+			continue
+		}
+		sum, err := hashFile(ctx, f.from, func(k int64) { hashDone += k; report("checksums", hashDone, hashTotal) })
+		if errors.Is(err, fs.ErrNotExist) && f.Kind != KindConfig {
+			continue // deleted since it was listed: not part of this backup
+		}
+		if err != nil {
+			return nil, err
+		}
+		f.SHA256 = sum
+	}
+	for _, f := range files {
+		if f.SHA256 != "" {
+			srcs = append(srcs, f)
+		}
+	}
+	for _, f := range srcs {
+		m.Files = append(m.Files, f.File)
+		m.Size += f.Size
+	}
+
+	// 4. Each repository: missing objects, then the manifest, then the commit.
+	var first *Manifest
+	var errs []error
+	for _, r := range s.repos {
+		rm := *m
+		copied, err := s.upload(ctx, r, srcs, report)
+		if err == nil {
+			rm.Copied = copied
+			rm.Duration = s.now().Sub(start)
+			err = r.writeManifest(ctx, &rm)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+			continue
+		}
+		if first == nil {
+			first = &rm
+		}
+		removed, freed, err := r.prune(ctx, PolicyOf(s.opts.Config.Retention, s.prunePolicyLoc))
+		if err != nil {
+			// The backup itself is complete; a failed prune is retried next time.
+			s.log.Warn("prune failed", "repo", r.String(), "err", err)
+		} else if len(removed) > 0 {
+			s.log.Info("pruned old backups", "repo", r.String(), "removed", removed, "freed", freed)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("backup %s: %w", id, errors.Join(errs...))
+	}
+	return first, nil
+}
+
+// walk calls fn for every regular file under dir (relative path, full path),
+// skipping hidden files and folders (uploads in progress, staging) and the
+// backup repository itself. A missing dir is empty.
+func (s *Service) walk(dir string, fn func(rel, p string) error) error {
+	var skip string
+	if s.opts.Config.Dir != "" {
+		skip = s.opts.Config.Dir
+		if !filepath.IsAbs(skip) {
+			skip = filepath.Join(s.opts.DataDir, skip)
+		}
+	}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if p != dir && strings.HasPrefix(e.Name(), ".") || p == skip {
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		return fn(rel, p)
+	})
+	return err
+}
+
+func hashFile(ctx context.Context, p string, fn func(int64)) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, &progressReader{r: f, fn: fn}}); err != nil {
+		return "", fmt.Errorf("read %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// upload writes the objects r does not hold yet and returns the bytes written.
+func (s *Service) upload(ctx context.Context, r *Repo, srcs []source, report Progress) (int64, error) {
+	have, err := r.t.list(ctx, objectsPrefix)
+	if err != nil {
+		return 0, err
+	}
+	var total, done int64
+	var todo []source
+	queued := map[string]bool{}
+	for _, f := range srcs {
+		if size, ok := have[objectKey(f.SHA256)]; (ok && size == f.Size) || queued[f.SHA256] {
+			continue
+		}
+		queued[f.SHA256] = true
+		todo = append(todo, f)
+		total += f.Size
+	}
+	phase := "upload to " + r.String()
+	report(phase, 0, total)
+	for _, f := range todo {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		if err := putFile(ctx, r, f, func(k int64) { done += k; report(phase, done, total) }); err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// putFile stores one file as the object named by its checksum, checking the
+// checksum again while it is read: a file changed since it was hashed is an
+// error, and its object is removed.
+func putFile(ctx context.Context, r *Repo, f source, fn func(int64)) error {
+	in, err := os.Open(f.from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	h := sha256.New()
+	key := objectKey(f.SHA256)
+	body := io.TeeReader(io.LimitReader(&progressReader{r: in, fn: fn}, f.Size), h)
+	if err := r.t.put(ctx, key, body, f.Size); err != nil {
+		return err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
+		_ = r.t.remove(ctx, key)
+		return fmt.Errorf("%s changed while it was backed up; the next backup will take it", f.from)
+	}
+	return nil
+}

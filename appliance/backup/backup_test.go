@@ -1,0 +1,529 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	bolt "go.etcd.io/bbolt"
+
+	"thecure/appliance/config"
+	"thecure/appliance/store"
+	"thecure/appliance/tlscert"
+)
+
+var bucketRecords = []byte("records")
+
+// box is a data dir with a store, a certificate, a config file and media.
+type box struct {
+	dir, configFile string
+	st              *store.Store
+	opts            Options
+}
+
+func newBox(t *testing.T, c config.Backup) *box {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, _, err := tlscert.Load("", "", dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, cfgFile, "data_dir = \""+dir+"\"\n")
+	b := &box{dir: dir, configFile: cfgFile, st: st}
+	b.opts = Options{Config: c, DataDir: dir, ConfigFile: cfgFile,
+		MediaDir: filepath.Join(dir, "media"), HLSDir: filepath.Join(dir, "hls"), Version: "test"}
+	writeFile(t, filepath.Join(dir, "media", "pelis", "film.mp4"), strings.Repeat("film", 50000))
+	writeFile(t, filepath.Join(dir, "media", "musica", "song.mp3"), strings.Repeat("song", 3000))
+	writeFile(t, filepath.Join(dir, "media", "pelis", ".upload-123.part"), "half an upload")
+	writeFile(t, filepath.Join(dir, "hls", "film", "index.m3u8"), "#EXTM3U\n")
+	writeFile(t, filepath.Join(dir, "hls", "film", "seg0.m4s"), strings.Repeat("\x01\x02", 20000))
+	writeFile(t, filepath.Join(dir, "hls", ".staging", "x", "seg0.m4s"), "staging")
+	return b
+}
+
+func (b *box) service(t *testing.T, deps Deps) *Service {
+	t.Helper()
+	s, err := New(b.opts, b.st, slog.New(slog.DiscardHandler), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func writeFile(t *testing.T, p, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func localConfig() config.Backup {
+	c := config.Default().Backup
+	c.IncludeMedia = true
+	return c
+}
+
+func recordValue(i uint64) []byte {
+	return bytes.Repeat(binary.BigEndian.AppendUint64(nil, i*7919), 64)
+}
+
+// putRecord writes record i in its own transaction, as the services do.
+func putRecord(st *store.Store, i uint64) error {
+	return st.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketRecords)
+		if err != nil {
+			return err
+		}
+		return b.Put(binary.BigEndian.AppendUint64(nil, i), recordValue(i))
+	})
+}
+
+// checkRecords opens the store in dir and checks that it holds records
+// 0..n-1 exactly, each intact; it returns n.
+func checkRecords(t *testing.T, dir string) uint64 {
+	t.Helper()
+	st, err := store.Open(dir, time.Second)
+	if err != nil {
+		t.Fatalf("open restored store: %v", err)
+	}
+	defer st.Close()
+	var n uint64
+	err = st.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRecords)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			i := binary.BigEndian.Uint64(k)
+			if i != n {
+				return fmt.Errorf("record %d missing (found %d): not a consistent snapshot", n, i)
+			}
+			if !bytes.Equal(v, recordValue(i)) {
+				return fmt.Errorf("record %d damaged", i)
+			}
+			n++
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func sameFile(t *testing.T, a, b string) {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatalf("restored file: %v", err)
+	}
+	if !bytes.Equal(x, y) {
+		t.Errorf("%s differs from %s", b, a)
+	}
+}
+
+func TestBackupWhileWritingThenRestore(t *testing.T) {
+	ctx := t.Context()
+	b := newBox(t, localConfig())
+	reg := prometheus.NewRegistry()
+	s := b.service(t, Deps{Registry: reg})
+
+	// A writer keeps adding records through the store during the backup.
+	var written atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := putRecord(b.st, i); err != nil {
+				t.Error(err)
+				return
+			}
+			written.Store(i + 1)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for written.Load() < 200 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	before := written.Load()
+	m, err := s.Backup(ctx, nil)
+	during := written.Load()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during == before {
+		t.Logf("note: the writer made no progress during the backup")
+	}
+
+	kinds := map[string]int{}
+	for _, f := range m.Files {
+		kinds[f.Kind]++
+		if strings.Contains(f.Path, "/.") || strings.HasPrefix(f.Path, ".") {
+			t.Errorf("hidden file backed up: %s", f.Path)
+		}
+	}
+	if kinds[KindStore] != 1 || kinds[KindConfig] != 1 || kinds[KindTLS] != 2 || kinds[KindMedia] != 2 || kinds[KindHLS] != 2 {
+		t.Errorf("files by kind = %v", kinds)
+	}
+	if got := testutil.ToFloat64(s.mLastSuccess); got != float64(m.Time.Unix()) {
+		t.Errorf("last success metric = %v, want %v", got, m.Time.Unix())
+	}
+	if last, ok := s.LastBackup(); !ok || !last.Equal(m.Time) {
+		t.Errorf("LastBackup = %v %v", last, ok)
+	}
+
+	list, err := s.Repos()[0].List(ctx)
+	if err != nil || len(list) != 1 || list[0].State != StateComplete || list[0].ID != m.ID || list[0].Files != len(m.Files) {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+
+	fresh := filepath.Join(t.TempDir(), "data")
+	cfgTo := filepath.Join(fresh, "config.toml")
+	if _, err := s.Repos()[0].Restore(ctx, m.ID, RestoreOptions{DataDir: fresh, ConfigTo: cfgTo,
+		MediaDir: filepath.Join(fresh, "media"), HLSDir: filepath.Join(fresh, "hls")}); err != nil {
+		t.Fatal(err)
+	}
+	n := checkRecords(t, fresh)
+	if n < before || n > during+1 {
+		t.Errorf("restored %d records; %d were written before the backup started and %d when it ended", n, before, during)
+	}
+	sameFile(t, b.configFile, cfgTo)
+	for _, rel := range []string{tlscert.SelfSignedCert, tlscert.SelfSignedKey, "media/pelis/film.mp4", "media/musica/song.mp3", "hls/film/index.m3u8", "hls/film/seg0.m4s"} {
+		sameFile(t, filepath.Join(b.dir, rel), filepath.Join(fresh, rel))
+	}
+	if _, err := os.Stat(filepath.Join(fresh, "media/pelis/.upload-123.part")); err == nil {
+		t.Error("an upload in progress was restored")
+	}
+	if _, _, err := tlscert.Load("", "", fresh, nil); err != nil {
+		t.Errorf("restored certificate: %v", err)
+	}
+
+	// Incremental: one new file and a changed store are all that is copied.
+	if err := putRecord(b.st, during+1000); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(b.dir, "media", "pelis", "new.mp4"), strings.Repeat("new!", 10000))
+	m2, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var storeSize int64
+	for _, f := range m2.Files {
+		if f.Kind == KindStore {
+			storeSize = f.Size
+		}
+	}
+	if want := storeSize + 40000; m2.Copied != want {
+		t.Errorf("incremental backup copied %d bytes, want %d (store %d + new file 40000)", m2.Copied, want, storeSize)
+	}
+	if got := testutil.ToFloat64(s.mCopied); got != float64(m2.Copied) {
+		t.Errorf("copied metric = %v", got)
+	}
+}
+
+type recordingAlerter struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (a *recordingAlerter) Alert(_ context.Context, text string) {
+	a.mu.Lock()
+	a.msgs = append(a.msgs, text)
+	a.mu.Unlock()
+}
+
+func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
+	ctx := t.Context()
+	b := newBox(t, localConfig())
+	al := &recordingAlerter{}
+	var healthOK []bool
+	s := b.service(t, Deps{Alerter: al, Registry: prometheus.NewRegistry(), Health: func(ok bool, _ string) { healthOK = append(healthOK, ok) }})
+	m1, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(b.dir, "media", "pelis", "big.mp4"), strings.Repeat("x", 1<<20))
+	// Cancel in the middle of the upload.
+	cctx, cancel := context.WithCancel(ctx)
+	_, err = s.Backup(cctx, func(phase string, done, total int64) {
+		if strings.HasPrefix(phase, "upload") && done > 0 {
+			cancel()
+		}
+	})
+	if err == nil {
+		t.Fatal("backup cancelled mid-upload succeeded")
+	}
+	if got := testutil.ToFloat64(s.mFailures); got != 1 {
+		t.Errorf("failures metric = %v", got)
+	}
+	if len(al.msgs) != 1 || !strings.Contains(al.msgs[0], "backup failed") {
+		t.Errorf("alerts = %q", al.msgs)
+	}
+	if len(healthOK) != 2 || !healthOK[0] || healthOK[1] {
+		t.Errorf("health reports = %v", healthOK)
+	}
+	repo := s.Repos()[0]
+	if id, err := repo.Resolve(ctx, "latest"); err != nil || id != m1.ID {
+		t.Errorf("latest = %s, %v; want %s", id, err, m1.ID)
+	}
+	if _, probs, err := repo.Verify(ctx, m1.ID, nil); err != nil || len(probs) > 0 {
+		t.Errorf("older backup after a failure: %v %v", probs, err)
+	}
+
+	// A manifest without its commit marker (a crash between the two) is incomplete.
+	m := *m1
+	m.ID = newID(time.Now().Add(time.Hour))
+	data := []byte(`{"id":"` + m.ID + `"}`)
+	if err := repo.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	list, err := repo.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, in := range list {
+		states[in.ID] = in.State
+	}
+	if states[m.ID] != StateIncomplete || states[m1.ID] != StateComplete {
+		t.Errorf("states = %v", states)
+	}
+	if id, _ := repo.Resolve(ctx, "latest"); id != m1.ID {
+		t.Errorf("latest = %s, want the complete %s", id, m1.ID)
+	}
+}
+
+func TestVerifyCatchesCorruption(t *testing.T) {
+	ctx := t.Context()
+	b := newBox(t, localConfig())
+	s := b.service(t, Deps{})
+	m, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := s.Repos()[0]
+	if _, probs, err := repo.Verify(ctx, m.ID, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fresh backup: %v %v", probs, err)
+	}
+	var film File
+	for _, f := range m.Files {
+		if f.Path == "pelis/film.mp4" {
+			film = f
+		}
+	}
+	obj := repo.t.(dirTarget).file(objectKey(film.SHA256))
+	data, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x20
+	if err := os.WriteFile(obj, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, probs, err := repo.Verify(ctx, m.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) != 1 || !strings.Contains(probs[0].String(), "media:pelis/film.mp4") || !strings.Contains(probs[0].Msg, "checksum mismatch") {
+		t.Errorf("problems = %v", probs)
+	}
+	_, err = repo.Restore(ctx, m.ID, RestoreOptions{DataDir: t.TempDir(), MediaDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "corrupted") {
+		t.Errorf("restore from a corrupted object: %v", err)
+	}
+
+	// A changed manifest no longer matches its commit marker.
+	mk := repo.t.(dirTarget).file(snapshotKey(m.ID, manifestName))
+	mdata, _ := os.ReadFile(mk)
+	if err := os.WriteFile(mk, bytes.Replace(mdata, []byte(`"version": "test"`), []byte(`"version": "evil"`), 1), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := repo.Verify(ctx, m.ID, nil); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("verify of a changed manifest: %v", err)
+	}
+}
+
+func TestRestoreRefusesWhileRunning(t *testing.T) {
+	ctx := t.Context()
+	b := newBox(t, localConfig())
+	s := b.service(t, Deps{})
+	m, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b.st holds the store open, as a running appliance does.
+	_, err = s.Repos()[0].Restore(ctx, m.ID, RestoreOptions{DataDir: b.dir})
+	if err != ErrRunning {
+		t.Fatalf("restore into a data dir in use: %v", err)
+	}
+}
+
+func TestRunServesRequests(t *testing.T) {
+	b := newBox(t, localConfig())
+	s := b.service(t, Deps{})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	ticket := s.Request()
+	deadline := time.Now().Add(60 * time.Second)
+	for s.Status().Served < ticket {
+		if time.Now().After(deadline) {
+			t.Fatalf("request not served: %+v", s.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := s.Status()
+	if st.LastError != "" || st.LastID == "" || st.Running {
+		t.Errorf("status = %+v", st)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	// A new service reads the last backup time from the repository.
+	s2 := b.service(t, Deps{})
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	go func() { done <- s2.Run(ctx2) }()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if last, ok := s2.LastBackup(); ok {
+			if last.Unix() != st.LastSuccess.Unix() {
+				t.Errorf("LastBackup after restart = %v, want %v", last, st.LastSuccess)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("LastBackup not loaded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel2()
+	<-done
+}
+
+func TestRetention(t *testing.T) {
+	ctx := t.Context()
+	c := localConfig()
+	c.Retention = config.Retention{KeepLast: 2, KeepDaily: 3, KeepWeekly: 2}
+	b := newBox(t, c)
+	var now time.Time
+	s := b.service(t, Deps{Clock: func() time.Time { return now }})
+	s.now = func() time.Time { return now }
+	s.prunePolicyLoc = time.UTC
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.DateTime, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	// Mon 2026-11-02 .. Thu 2026-11-19.
+	times := []string{
+		"2026-11-02 10:00:00", // week 45
+		"2026-11-03 10:00:00", // week 45: newest of week 45
+		"2026-11-09 10:00:00", // week 46
+		"2026-11-10 09:00:00", // week 46, newest of 11-10 is 18:00
+		"2026-11-10 18:00:00", // week 46: newest of week 46
+		"2026-11-17 08:00:00", // week 47
+		"2026-11-18 08:00:00", // week 47
+		"2026-11-19 07:00:00", // week 47
+		"2026-11-19 20:00:00", // week 47: newest
+	}
+	ids := map[string]string{}
+	for i, ts := range times {
+		now = at(ts)
+		// Each backup has its own store content, so each has its own object.
+		if err := putRecord(b.st, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Backup(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[m.ID] = ts
+	}
+	list, err := s.Repos()[0].List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, in := range list {
+		kept = append(kept, ids[in.ID])
+	}
+	// last 2: 11-19 20:00, 11-19 07:00; daily 3: 11-19 20:00, 11-18, 11-17;
+	// weekly 2: 11-19 20:00 (week 47), 11-10 18:00 (week 46).
+	want := []string{"2026-11-10 18:00:00", "2026-11-17 08:00:00", "2026-11-18 08:00:00", "2026-11-19 07:00:00", "2026-11-19 20:00:00"}
+	if fmt.Sprint(kept) != fmt.Sprint(want) {
+		t.Errorf("kept %v\nwant %v", kept, want)
+	}
+	// Pruning removed every object no kept backup references.
+	used := map[string]bool{}
+	for _, in := range list {
+		m, err := s.Repos()[0].Manifest(ctx, in.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range m.Files {
+			used[f.SHA256] = true
+		}
+	}
+	objs, err := s.Repos()[0].t.list(ctx, objectsPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != len(used) {
+		t.Errorf("%d objects in the repository, %d referenced", len(objs), len(used))
+	}
+	for _, in := range list {
+		if _, probs, err := s.Repos()[0].Verify(ctx, in.ID, nil); err != nil || len(probs) > 0 {
+			t.Errorf("verify %s after pruning: %v %v", in.ID, probs, err)
+		}
+	}
+}
+
+func TestPolicyKeepsEverythingWhenZero(t *testing.T) {
+	list := []Info{{ID: "a", Time: time.Unix(1, 0)}, {ID: "b", Time: time.Unix(2, 0)}}
+	if k := (Policy{}).Keep(list); len(k) != 2 {
+		t.Errorf("zero policy kept %v", k)
+	}
+	if k := (Policy{Last: 1}).Keep(list); len(k) != 1 || !k["b"] {
+		t.Errorf("keep_last 1 kept %v", k)
+	}
+}

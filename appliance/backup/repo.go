@@ -1,0 +1,384 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Repository layout (the same in a folder and under an S3 prefix):
+//
+//	objects/ab/abcdef...         file contents, named by their SHA-256
+//	snapshots/ID/manifest.json   what one backup holds, with every checksum
+//	snapshots/ID/commit          SHA-256 of manifest.json, written last
+//
+// A backup without a commit (or whose manifest does not match it) is not
+// complete: it is never listed as such, restored from or kept by retention.
+const (
+	objectsPrefix   = "objects/"
+	snapshotsPrefix = "snapshots/"
+	manifestName    = "manifest.json"
+	commitName      = "commit"
+)
+
+// File kinds in a manifest.
+const (
+	KindStore  = "store"  // the database; Path is its file name in the data dir
+	KindConfig = "config" // the config file; Path is where it was (absolute)
+	KindTLS    = "tls"    // Path is relative to the data dir (tls/...)
+	KindFile   = "file"   // an operator-given file (certificate, key); Path is absolute
+	KindMedia  = "media"  // Path is relative to library.media_dir
+	KindHLS    = "hls"    // Path is relative to library.hls_dir
+)
+
+// File is one file in a backup.
+type File struct {
+	Kind   string    `json:"kind"`
+	Path   string    `json:"path"`
+	Size   int64     `json:"size"`
+	Mode   uint32    `json:"mode"`
+	MTime  time.Time `json:"mtime"`
+	SHA256 string    `json:"sha256"`
+}
+
+// Manifest describes one backup.
+type Manifest struct {
+	ID       string        `json:"id"`
+	Time     time.Time     `json:"time"`
+	Version  string        `json:"version"`
+	Host     string        `json:"host"`
+	DataDir  string        `json:"data_dir"`
+	Duration time.Duration `json:"duration_ns"`
+	Size     int64         `json:"size"`   // sum of the files' sizes
+	Copied   int64         `json:"copied"` // bytes this backup wrote to the repository
+	Files    []File        `json:"files"`
+}
+
+// States of a backup in a repository.
+const (
+	StateComplete   = "complete"
+	StateIncomplete = "incomplete" // no commit marker: failed or still running
+	StateDamaged    = "damaged"    // the manifest does not match its commit marker
+)
+
+// Info is one backup as `backup list` shows it.
+type Info struct {
+	ID    string    `json:"id"`
+	Time  time.Time `json:"time"`
+	Size  int64     `json:"size"`
+	Files int       `json:"files"`
+	State string    `json:"state"`
+}
+
+// Repo is one backup repository.
+type Repo struct {
+	t target
+}
+
+// OpenDir is the repository in a local folder.
+func OpenDir(dir string) *Repo { return &Repo{t: dirTarget{root: dir}} }
+
+func (r *Repo) String() string { return r.t.String() }
+
+func objectKey(sum string) string { return objectsPrefix + sum[:2] + "/" + sum }
+
+func snapshotKey(id, name string) string { return snapshotsPrefix + id + "/" + name }
+
+// ids returns every backup ID in the repository, complete or not, oldest first.
+func (r *Repo) ids(ctx context.Context) ([]string, map[string]int64, error) {
+	keys, err := r.t.list(ctx, snapshotsPrefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for k := range keys {
+		id, _, ok := strings.Cut(strings.TrimPrefix(k, snapshotsPrefix), "/")
+		if ok && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids) // IDs start with the UTC time
+	return ids, keys, nil
+}
+
+// List returns every backup, oldest first.
+func (r *Repo) List(ctx context.Context) ([]Info, error) {
+	ids, keys, err := r.ids(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, id := range ids {
+		in := Info{ID: id, State: StateIncomplete}
+		if t, err := idTime(id); err == nil {
+			in.Time = t
+		}
+		if _, ok := keys[snapshotKey(id, manifestName)]; ok {
+			m, err := r.Manifest(ctx, id)
+			switch {
+			case err == nil:
+				in.State = StateComplete
+			case errors.Is(err, errDamaged):
+				in.State = StateDamaged
+			}
+			if m != nil {
+				in.Time, in.Size, in.Files = m.Time, m.Size, len(m.Files)
+			}
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+var (
+	errIncomplete = errors.New("backup is incomplete (no commit marker)")
+	errDamaged    = errors.New("backup manifest does not match its commit marker")
+)
+
+func (r *Repo) readKey(ctx context.Context, key string, limit int64) ([]byte, error) {
+	rc, err := r.t.get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, limit))
+}
+
+// Manifest reads a backup's manifest and checks it against its commit
+// marker. An incomplete or damaged backup returns an error (with the
+// manifest when it could be parsed).
+func (r *Repo) Manifest(ctx context.Context, id string) (*Manifest, error) {
+	data, err := r.readKey(ctx, snapshotKey(id, manifestName), 1<<30)
+	if errors.Is(err, errNotFound) {
+		return nil, fmt.Errorf("backup %s: %w", id, errIncomplete)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", id, err)
+	}
+	var m *Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		m = nil
+	}
+	commit, err := r.readKey(ctx, snapshotKey(id, commitName), 1024)
+	if errors.Is(err, errNotFound) {
+		return m, fmt.Errorf("backup %s: %w", id, errIncomplete)
+	}
+	if err != nil {
+		return m, fmt.Errorf("backup %s: %w", id, err)
+	}
+	sum := sha256.Sum256(data)
+	if strings.TrimSpace(string(commit)) != hex.EncodeToString(sum[:]) || m == nil {
+		return m, fmt.Errorf("backup %s: %w", id, errDamaged)
+	}
+	return m, nil
+}
+
+// Resolve turns "latest" into the newest complete backup's ID.
+func (r *Repo) Resolve(ctx context.Context, id string) (string, error) {
+	if id != "latest" {
+		return id, nil
+	}
+	list, err := r.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].State == StateComplete {
+			return list[i].ID, nil
+		}
+	}
+	return "", fmt.Errorf("no complete backup in %s", r)
+}
+
+// writeManifest stores the manifest and then its commit marker.
+func (r *Repo) writeManifest(ctx context.Context, m *Manifest) error {
+	data, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := r.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data))); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	commit := []byte(hex.EncodeToString(sum[:]) + "\n")
+	return r.t.put(ctx, snapshotKey(m.ID, commitName), bytes.NewReader(commit), int64(len(commit)))
+}
+
+// Problem is one thing verify found wrong.
+type Problem struct {
+	Path string `json:"path"`
+	Msg  string `json:"msg"`
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Msg }
+
+// Verify re-reads every object of backup id and checks every checksum. It
+// returns the problems found; the error is for a backup it could not read at all.
+func (r *Repo) Verify(ctx context.Context, id string, progress Progress) (*Manifest, []Problem, error) {
+	m, err := r.Manifest(ctx, id)
+	if err != nil {
+		return m, nil, err
+	}
+	var total, done int64
+	for _, f := range m.Files {
+		total += f.Size
+	}
+	var probs []Problem
+	checked := map[string]bool{}
+	for _, f := range m.Files {
+		if err := ctx.Err(); err != nil {
+			return m, probs, err
+		}
+		name := f.Kind + ":" + f.Path
+		if checked[f.SHA256] {
+			done += f.Size
+			continue
+		}
+		checked[f.SHA256] = true
+		if len(f.SHA256) != 64 {
+			probs = append(probs, Problem{name, "invalid checksum in manifest"})
+			continue
+		}
+		rc, err := r.t.get(ctx, objectKey(f.SHA256))
+		if err != nil {
+			probs = append(probs, Problem{name, fmt.Sprintf("object %s: %v", f.SHA256[:12], err)})
+			continue
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, &progressReader{r: rc, fn: func(k int64) {
+			done += k
+			progress.report("verify", done, total)
+		}})
+		rc.Close()
+		switch {
+		case err != nil:
+			probs = append(probs, Problem{name, fmt.Sprintf("read object %s: %v", f.SHA256[:12], err)})
+		case n != f.Size:
+			probs = append(probs, Problem{name, fmt.Sprintf("object %s has %d bytes, manifest says %d", f.SHA256[:12], n, f.Size)})
+		case hex.EncodeToString(h.Sum(nil)) != f.SHA256:
+			probs = append(probs, Problem{name, fmt.Sprintf("object %s: checksum mismatch (content is corrupted)", f.SHA256[:12])})
+		}
+	}
+	return m, probs, nil
+}
+
+// prune deletes the backups the policy does not keep (and incomplete ones
+// older than the newest complete backup), then every object no remaining
+// backup references.
+func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int64, err error) {
+	list, err := r.List(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var complete []Info
+	for _, in := range list {
+		if in.State == StateComplete {
+			complete = append(complete, in)
+		}
+	}
+	keep := p.Keep(complete)
+	var newest string
+	if len(complete) > 0 {
+		newest = complete[len(complete)-1].ID
+	}
+	_, keys, err := r.ids(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, in := range list {
+		drop := (in.State == StateComplete && !keep[in.ID]) || (in.State != StateComplete && in.ID < newest)
+		if !drop {
+			continue
+		}
+		// The commit marker goes first: a half-deleted backup is incomplete, never complete.
+		for _, name := range []string{commitName, manifestName} {
+			if err := r.t.remove(ctx, snapshotKey(in.ID, name)); err != nil {
+				return removed, freed, fmt.Errorf("remove backup %s: %w", in.ID, err)
+			}
+		}
+		for k := range keys {
+			if strings.HasPrefix(k, snapshotsPrefix+in.ID+"/") {
+				_ = r.t.remove(ctx, k)
+			}
+		}
+		removed = append(removed, in.ID)
+	}
+	// Objects referenced by any remaining backup, complete or not (an
+	// incomplete one may be running or be the newest failed attempt).
+	used := map[string]bool{}
+	ids, _, err := r.ids(ctx)
+	if err != nil {
+		return removed, freed, err
+	}
+	for _, id := range ids {
+		m, err := r.Manifest(ctx, id)
+		if m == nil {
+			if errors.Is(err, errIncomplete) {
+				continue
+			}
+			return removed, freed, fmt.Errorf("prune: cannot read backup %s, keeping every object: %w", id, err)
+		}
+		for _, f := range m.Files {
+			used[f.SHA256] = true
+		}
+	}
+	objs, err := r.t.list(ctx, objectsPrefix)
+	if err != nil {
+		return removed, freed, err
+	}
+	for k, size := range objs {
+		if used[path.Base(k)] {
+			continue
+		}
+		if err := r.t.remove(ctx, k); err != nil {
+			return removed, freed, err
+		}
+		freed += size
+	}
+	return removed, freed, nil
+}
+
+// idTime is the time encoded at the start of a backup ID.
+func idTime(id string) (time.Time, error) {
+	ts, _, _ := strings.Cut(id, "-")
+	return time.Parse(idTimeFormat, ts)
+}
+
+const idTimeFormat = "20060102T150405Z"
+
+func newID(t time.Time) string { return t.UTC().Format(idTimeFormat) + "-" + randomHex(3) }
+
+// progressReader reports bytes read.
+type progressReader struct {
+	r  io.Reader
+	fn func(n int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(int64(n))
+	}
+	return n, err
+}
+
+// Progress is told how far a long operation is: phase, bytes done, bytes in
+// all. It may be nil.
+type Progress func(phase string, done, total int64)
+
+func (p Progress) report(phase string, done, total int64) {
+	if p != nil {
+		p(phase, done, total)
+	}
+}

@@ -1,0 +1,233 @@
+package backup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"thecure/appliance/config"
+)
+
+// target is where a repository's keys live: a local folder or an S3 bucket.
+// Keys are slash-separated ("objects/ab/abcd...", "snapshots/ID/manifest.json").
+// put is atomic: a key is either absent or holds everything that was written.
+type target interface {
+	put(ctx context.Context, key string, r io.Reader, size int64) error
+	get(ctx context.Context, key string) (io.ReadCloser, error)
+	// list returns every key under prefix (recursively) with its size.
+	list(ctx context.Context, prefix string) (map[string]int64, error)
+	remove(ctx context.Context, key string) error
+	String() string
+}
+
+// errNotFound is returned by get for a missing key.
+var errNotFound = errors.New("not found")
+
+// dirTarget is a repository in a local folder.
+type dirTarget struct{ root string }
+
+func (d dirTarget) String() string { return d.root }
+
+func (d dirTarget) file(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
+
+func (d dirTarget) put(ctx context.Context, key string, r io.Reader, _ int64) error {
+	p := d.file(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := os.Chmod(f.Name(), 0o640); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	ok = true
+	return syncDir(filepath.Dir(p))
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (d dirTarget) get(_ context.Context, key string) (io.ReadCloser, error) {
+	f, err := os.Open(d.file(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", key, errNotFound)
+	}
+	return f, err
+}
+
+func (d dirTarget) list(ctx context.Context, prefix string) (map[string]int64, error) {
+	out := map[string]int64{}
+	start := d.file(prefix)
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == start {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".tmp-") {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		out[filepath.ToSlash(rel)] = info.Size()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", start, err)
+	}
+	return out, nil
+}
+
+func (d dirTarget) remove(_ context.Context, key string) error {
+	err := os.Remove(d.file(key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// Remove the folder when it is left empty (snapshots/ID, objects/ab).
+	dir := filepath.Dir(d.file(key))
+	if dir != d.root {
+		_ = os.Remove(dir)
+	}
+	return nil
+}
+
+// ctxReader stops a copy when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// s3Target is a repository in an S3 bucket under a key prefix.
+type s3Target struct {
+	c              *minio.Client
+	bucket, prefix string
+	endpoint       string
+}
+
+func newS3Target(c config.BackupS3) (*s3Target, error) {
+	lookup := minio.BucketLookupAuto
+	if c.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	cl, err := minio.New(c.Endpoint, &minio.Options{
+		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure:       c.UseTLS,
+		Region:       c.Region,
+		BucketLookup: lookup,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 client: %w", err)
+	}
+	prefix := strings.TrimPrefix(c.Prefix, "/")
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return &s3Target{c: cl, bucket: c.Bucket, prefix: prefix, endpoint: c.Endpoint}, nil
+}
+
+func (s *s3Target) String() string { return "s3://" + s.endpoint + "/" + path.Join(s.bucket, s.prefix) }
+
+func (s *s3Target) put(ctx context.Context, key string, r io.Reader, size int64) error {
+	_, err := s.c.PutObject(ctx, s.bucket, s.prefix+key, r, size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return fmt.Errorf("s3 put %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *s3Target) get(ctx context.Context, key string) (io.ReadCloser, error) {
+	o, err := s.c.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("s3 get %s: %w", key, err)
+	}
+	if _, err := o.Stat(); err != nil {
+		o.Close()
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil, fmt.Errorf("%s: %w", key, errNotFound)
+		}
+		return nil, fmt.Errorf("s3 get %s: %w", key, err)
+	}
+	return o, nil
+}
+
+func (s *s3Target) list(ctx context.Context, prefix string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("s3 list %s: %w", prefix, o.Err)
+		}
+		out[strings.TrimPrefix(o.Key, s.prefix)] = o.Size
+	}
+	return out, nil
+}
+
+func (s *s3Target) remove(ctx context.Context, key string) error {
+	if err := s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("s3 remove %s: %w", key, err)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
