@@ -138,6 +138,7 @@ func (r *Repo) List(ctx context.Context) ([]Info, error) {
 		}
 		out = append(out, in)
 	}
+	slices.SortStableFunc(out, func(a, b Info) int { return a.Time.Compare(b.Time) })
 	return out, nil
 }
 
@@ -355,7 +356,7 @@ func idTime(id string) (time.Time, error) {
 	return time.Parse(idTimeFormat, ts)
 }
 
-const idTimeFormat = "20060102T150405Z"
+const idTimeFormat = "20060102T150405.000Z"
 
 func newID(t time.Time) string { return t.UTC().Format(idTimeFormat) + "-" + randomHex(3) }
 
