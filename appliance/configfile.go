@@ -17,6 +17,7 @@ var defaultConfigPaths = []string{"config.toml", "/etc/thecure/config.toml"}
 type loaded struct {
 	cfg      *config.Config
 	source   string // the file, or "built-in defaults"
+	file     string // the file, or "" for built-in defaults
 	warnings []string
 }
 
@@ -39,7 +40,7 @@ func loadConfig(fset *flag.FlagSet) (*loaded, error) {
 		return &loaded{cfg: cfg, source: "built-in defaults", warnings: warnings}, err
 	}
 	cfg, warnings, err := config.Load(path)
-	return &loaded{cfg: cfg, source: path, warnings: warnings}, err
+	return &loaded{cfg: cfg, source: path, file: path, warnings: warnings}, err
 }
 
 // printProblems writes each configuration problem on its own line.

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"thecure/appliance/backup"
 	"thecure/appliance/config"
 	"thecure/appliance/control"
 	"thecure/appliance/health"
@@ -76,7 +77,7 @@ func cmdRun(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) error {
 	for _, w := range l.warnings {
 		log.Warn(w)
 	}
-	a, err := build(cfg, log)
+	a, err := buildApp(cfg, l.file, log)
 	if err != nil {
 		return err
 	}
@@ -99,6 +100,8 @@ type app struct {
 	bound    map[string][]net.Listener // service name -> its listeners
 	closers  []io.Closer
 	started  time.Time
+	cfgFile  string // the file cfg was loaded from; "" for built-in defaults
+	backup   *backup.Service
 }
 
 func (a *app) close() {
@@ -112,8 +115,12 @@ func (a *app) add(s service) { a.services = append(a.services, s) }
 
 // build opens the store, makes the certificate, builds every service and
 // binds every listener. Nothing runs yet; on error everything opened is closed.
-func build(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, health: health.NewRegistry(), started: time.Now(), bound: map[string][]net.Listener{}}
+func build(cfg *config.Config, log *slog.Logger) (*app, error) { return buildApp(cfg, "", log) }
+
+// buildApp is build for a configuration loaded from cfgFile ("" for built-in
+// defaults): backups include that file.
+func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, cfgFile: cfgFile, log: log, health: health.NewRegistry(), started: time.Now(), bound: map[string][]net.Listener{}}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -158,6 +165,7 @@ func build(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	// Each subsystem adds its routes and services here (wire_*.go).
 	for _, wire := range []func() error{
 		a.wireBot,
+		a.wireBackup,
 	} {
 		if err := wire(); err != nil {
 			return nil, err

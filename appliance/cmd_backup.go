@@ -1,0 +1,354 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"thecure/appliance/backup"
+	"thecure/appliance/control"
+	"thecure/appliance/store"
+)
+
+func backupFlags(fs *flag.FlagSet) {
+	fs.Bool("s3", false, "use the [backup.s3] repository instead of the local backup.dir")
+}
+
+func restoreFlags(fs *flag.FlagSet) {
+	backupFlags(fs)
+	fs.String("to", "", "restore into this data `DIR` instead of the configured data_dir")
+	fs.String("config-to", "", "write the backed-up config file to `FILE` (default: where it was; DIR/config.toml with -to)")
+}
+
+// cmdBackup is `thecure backup run|list|verify ID|latest`.
+func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) error {
+	if len(args) == 0 {
+		fset.Usage()
+		return exitError{code: 2}
+	}
+	sub, rest := args[0], args[1:]
+	// Flags may follow the subcommand: `thecure backup list -s3`.
+	if err := fset.Parse(rest); err != nil {
+		return exitError{code: 2}
+	}
+	rest = fset.Args()
+	l, err := loadConfig(fset)
+	if err != nil {
+		return printProblems(e, err)
+	}
+	dataDir, err := filepath.Abs(l.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub == "run" && len(rest) == 0:
+		return backupRun(ctx, e, l, dataDir)
+	case sub == "list" && len(rest) == 0:
+		repo, err := chooseRepo(l, dataDir, fset)
+		if err != nil {
+			return err
+		}
+		list, err := repo.List(ctx)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(e.stdout, "no backups in %s\n", repo)
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTIME\tSIZE\tFILES\tSTATE")
+		for _, in := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", in.ID, in.Time.Local().Format(time.DateTime), humanBytes(in.Size), in.Files, in.State)
+		}
+		return tw.Flush()
+	case sub == "verify" && len(rest) == 1:
+		repo, err := chooseRepo(l, dataDir, fset)
+		if err != nil {
+			return err
+		}
+		id, err := repo.Resolve(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		bar := newProgressBar(e.stderr)
+		m, probs, err := repo.Verify(ctx, id, bar.report)
+		bar.finish()
+		if err != nil {
+			return err
+		}
+		for _, p := range probs {
+			fmt.Fprintf(e.stdout, "%s: %s\n", id, p)
+		}
+		if len(probs) > 0 {
+			fmt.Fprintf(e.stderr, "thecure backup verify: backup %s has %d damaged file(s)\n", id, len(probs))
+			return exitError{code: 1}
+		}
+		fmt.Fprintf(e.stdout, "backup %s is intact: %d files, %s, every checksum matches\n", id, len(m.Files), humanBytes(m.Size))
+		return nil
+	}
+	fset.Usage()
+	return exitError{code: 2}
+}
+
+// chooseRepo is the local repository, or the S3 one with -s3.
+func chooseRepo(l *loaded, dataDir string, fset *flag.FlagSet) (*backup.Repo, error) {
+	repos, err := backup.Repos(l.cfg.Backup, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	wantS3 := fset.Lookup("s3").Value.String() == "true"
+	switch {
+	case wantS3 && !l.cfg.Backup.S3.Enabled:
+		return nil, errors.New("-s3: [backup.s3] is not enabled")
+	case wantS3:
+		return repos[len(repos)-1], nil
+	}
+	return repos[0], nil // the local folder, or S3 when there is none
+}
+
+// backupRun asks the running appliance for a backup (it holds the store and
+// takes the hot snapshot), or backs up directly when none runs.
+func backupRun(ctx context.Context, e *env, l *loaded, dataDir string) error {
+	bar := newProgressBar(e.stderr)
+	defer bar.finish()
+	cl := control.NewClient(control.SocketPath(dataDir))
+	var ticket backupTicket
+	err := cl.Do(ctx, "POST", "/backup/run", nil, &ticket)
+	if err == nil {
+		for {
+			var st backup.Status
+			if err := cl.Do(ctx, "GET", "/backup/status", nil, &st); err != nil {
+				return err
+			}
+			if st.Served >= ticket.Ticket {
+				bar.finish()
+				if st.LastError != "" {
+					return fmt.Errorf("backup failed: %s", st.LastError)
+				}
+				fmt.Fprintf(e.stdout, "backup %s done: %s in all, %s copied, took %.1fs\n",
+					st.LastID, humanBytes(st.LastSize), humanBytes(st.LastCopied), st.LastTook)
+				return nil
+			}
+			if st.Running {
+				bar.report(st.Phase, st.Done, st.Total)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	if !errors.Is(err, control.ErrNotRunning) {
+		return err
+	}
+	st, err := store.Open(dataDir, storeLockTimeout)
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("the store in %s is locked but no appliance answers on its control socket; try again", dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfgFile, _ := filepath.Abs(l.file)
+	if l.file == "" {
+		cfgFile = ""
+	}
+	svc, err := backup.New(backupOptions(l.cfg, dataDir, cfgFile), st, newLogger(e.stderr, l.cfg.Log).With("svc", "backup"), backup.Deps{})
+	if err != nil {
+		return err
+	}
+	m, err := svc.Backup(ctx, bar.report)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "backup %s done: %d files, %s in all, %s copied, took %.1fs\n",
+		m.ID, len(m.Files), humanBytes(m.Size), humanBytes(m.Copied), m.Duration.Seconds())
+	return nil
+}
+
+// cmdRestore is `thecure restore ID|PATH|latest [-to DIR]`.
+func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) error {
+	if len(args) == 0 {
+		fset.Usage()
+		return exitError{code: 2}
+	}
+	// Flags may follow the argument: `thecure restore latest -to DIR`.
+	if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
+		fset.Usage()
+		return exitError{code: 2}
+	}
+	l, err := loadConfig(fset)
+	if err != nil {
+		return printProblems(e, err)
+	}
+	dataDir, err := filepath.Abs(l.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	repo, id, err := restoreSource(ctx, l, dataDir, fset, args[0])
+	if err != nil {
+		return err
+	}
+	m, err := repo.Manifest(ctx, id)
+	if err != nil {
+		return err
+	}
+	to := fset.Lookup("to").Value.String()
+	target := dataDir
+	if to != "" {
+		if target, err = filepath.Abs(to); err != nil {
+			return err
+		}
+	}
+	inTarget := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(target, p)
+	}
+	o := backup.RestoreOptions{
+		DataDir:  target,
+		MediaDir: inTarget(l.cfg.Library.MediaDir),
+		HLSDir:   inTarget(l.cfg.Library.HLSDir),
+	}
+	o.ConfigTo = fset.Lookup("config-to").Value.String()
+	for _, f := range m.Files {
+		if f.Kind == backup.KindConfig && o.ConfigTo == "" {
+			o.ConfigTo = f.Path
+			if to != "" {
+				o.ConfigTo = filepath.Join(target, "config.toml")
+			}
+		}
+	}
+	if to != "" {
+		o.FileTo = func(orig string) string { return filepath.Join(target, "restored-files", orig) }
+	}
+	if o.ConfigTo != "" {
+		// Keep the config being replaced, unless it is the same.
+		if old, err := os.ReadFile(o.ConfigTo); err == nil {
+			if err := os.WriteFile(o.ConfigTo+".before-restore", old, 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	bar := newProgressBar(e.stderr)
+	o.Progress = bar.report
+	_, err = repo.Restore(ctx, id, o)
+	bar.finish()
+	if errors.Is(err, backup.ErrRunning) {
+		return fmt.Errorf("thecure is running on data dir %s: stop it first (systemctl stop thecure)", target)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "restored backup %s (%s, %d files, %s) into %s\n", id, m.Time.Local().Format(time.DateTime), len(m.Files), humanBytes(m.Size), target)
+	if o.ConfigTo != "" {
+		fmt.Fprintf(e.stdout, "config file: %s\n", o.ConfigTo)
+	}
+	return nil
+}
+
+// restoreSource finds the repository and backup an argument names: "latest"
+// or an ID in the configured repository, or a path to a repository folder
+// (its latest backup) or to one backup's folder in it (snapshots/ID).
+func restoreSource(ctx context.Context, l *loaded, dataDir string, fset *flag.FlagSet, arg string) (*backup.Repo, string, error) {
+	if fi, err := os.Stat(arg); err == nil && fi.IsDir() && (strings.ContainsRune(arg, os.PathSeparator) || arg == ".") {
+		abs, err := filepath.Abs(arg)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := os.Stat(filepath.Join(abs, "manifest.json")); err == nil {
+			repo := backup.OpenDir(filepath.Dir(filepath.Dir(abs)))
+			return repo, filepath.Base(abs), nil
+		}
+		repo := backup.OpenDir(abs)
+		id, err := repo.Resolve(ctx, "latest")
+		return repo, id, err
+	}
+	repo, err := chooseRepo(l, dataDir, fset)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := repo.Resolve(ctx, arg)
+	return repo, id, err
+}
+
+// progressBar draws one line on a terminal; on anything else it draws nothing.
+type progressBar struct {
+	w     io.Writer
+	mu    sync.Mutex
+	on    bool
+	last  time.Time
+	phase string
+	drawn bool
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	f, ok := w.(*os.File)
+	on := false
+	if ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			on = true
+		}
+	}
+	return &progressBar{w: w, on: on}
+}
+
+func (b *progressBar) report(phase string, done, total int64) {
+	if !b.on {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if phase != b.phase && b.drawn {
+		fmt.Fprintln(b.w)
+		b.drawn = false
+	}
+	if phase == b.phase && time.Since(b.last) < 100*time.Millisecond && done != total {
+		return
+	}
+	b.phase, b.last = phase, time.Now()
+	const width = 30
+	fill := width
+	pct := 100.0
+	if total > 0 {
+		fill = int(float64(width) * float64(done) / float64(total))
+		pct = 100 * float64(done) / float64(total)
+	}
+	fill = min(max(fill, 0), width)
+	fmt.Fprintf(b.w, "\r%-28.28s [%s%s] %5.1f%% %s/%s\033[K", phase, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), pct, humanBytes(done), humanBytes(total))
+	b.drawn = true
+}
+
+func (b *progressBar) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		fmt.Fprintln(b.w)
+		b.drawn = false
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

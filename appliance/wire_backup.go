@@ -1,0 +1,67 @@
+package appliance
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+
+	"thecure/appliance/backup"
+	"thecure/appliance/config"
+	"thecure/appliance/control"
+	"thecure/appliance/health"
+)
+
+// backupOptions is what backups hold for this configuration.
+func backupOptions(cfg *config.Config, dataDir, cfgFile string) backup.Options {
+	return backup.Options{
+		Config:     cfg.Backup,
+		DataDir:    dataDir,
+		ConfigFile: cfgFile,
+		MediaDir:   absPath(cfg.Path(cfg.Library.MediaDir)),
+		HLSDir:     absPath(cfg.Path(cfg.Library.HLSDir)),
+		Version:    version,
+	}
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// wireBackup adds the backup scheduler and its control routes:
+// POST /backup/run (asks for a backup now; answers a ticket) and
+// GET /backup/status (progress of the current run, result of the last one).
+func (a *app) wireBackup() error {
+	svc, err := backup.New(backupOptions(a.cfg, a.dataDir, a.cfgFile), a.store, a.log.With("svc", "backup"), backup.Deps{
+		Alerter:  nil, // the support bot, once it is wired
+		Registry: a.reg,
+		Health: func(ok bool, detail string) {
+			if ok {
+				a.health.Set("backup", health.Up, detail)
+			} else {
+				a.health.Set("backup", health.Down, detail)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	a.backup = svc
+	a.ctl.Handle("POST /backup/run", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		control.JSON(w, http.StatusAccepted, backupTicket{Ticket: svc.Request()})
+	}))
+	a.ctl.Handle("GET /backup/status", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		control.JSON(w, http.StatusOK, svc.Status())
+	}))
+	a.add(service{name: "backup", run: func(ctx context.Context, _ []net.Listener) error { return svc.Run(ctx) }})
+	return nil
+}
+
+// backupTicket answers POST /backup/run: the run is done once
+// Status.Served reaches Ticket.
+type backupTicket struct {
+	Ticket uint64 `json:"ticket"`
+}
