@@ -28,6 +28,7 @@ vet:
 # BenchmarkColdStart measures the release binary: start to /healthz 200, idle RSS, size.
 bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
+	.ci/bench-backup
 
 # A short run of every fuzz target (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
