@@ -190,9 +190,11 @@ func (s *Service) Run(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	sched := s.opts.Config.Schedule
+	// An interval counts from the last attempt, failed or not, so that a
+	// failing backup is retried once per interval, not in a loop.
+	lastRun, _ := s.LastBackup()
 	for {
-		last, _ := s.LastBackup()
-		next := sched.Next(s.now(), last)
+		next := sched.Next(s.now(), lastRun)
 		var timer <-chan time.Time
 		var t *time.Timer
 		if !next.IsZero() {
@@ -214,6 +216,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.mu.Lock()
 		serving := s.status.Requested
 		s.mu.Unlock()
+		lastRun = s.now()
 		_, err := s.Backup(ctx, nil)
 		s.mu.Lock()
 		s.status.Served = serving
@@ -319,6 +322,11 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 	// 1. The store, first and quickly, into a temporary file: the read
 	// transaction is held only for the time of a local copy.
 	report("store snapshot", 0, 0)
+	if stale, _ := filepath.Glob(filepath.Join(s.opts.DataDir, ".backup-*.db")); len(stale) > 0 {
+		for _, p := range stale { // left by a crash; backups never run side by side
+			os.Remove(p)
+		}
+	}
 	tmp, err := os.CreateTemp(s.opts.DataDir, ".backup-*.db")
 	if err != nil {
 		return nil, fmt.Errorf("store snapshot: %w", err)

@@ -276,7 +276,8 @@ func (r *Repo) Verify(ctx context.Context, id string, progress Progress) (*Manif
 
 // prune deletes the backups the policy does not keep (and incomplete ones
 // older than the newest complete backup), then every object no remaining
-// backup references.
+// backup references. Backups never run side by side (the store's lock and
+// Service.running see to it), so no object is in flight.
 func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int64, err error) {
 	list, err := r.List(ctx)
 	if err != nil {
@@ -298,7 +299,8 @@ func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int
 		return nil, 0, err
 	}
 	for _, in := range list {
-		drop := (in.State == StateComplete && !keep[in.ID]) || (in.State != StateComplete && in.ID < newest)
+		// Damaged backups stay for the operator to see.
+		drop := (in.State == StateComplete && !keep[in.ID]) || (in.State == StateIncomplete && in.ID < newest)
 		if !drop {
 			continue
 		}
