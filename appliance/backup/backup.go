@@ -10,6 +10,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -300,17 +301,51 @@ func (s *Service) setStatus(fn func(*Status)) {
 	s.mu.Unlock()
 }
 
+// repoRun is one repository during one backup.
+type repoRun struct {
+	r      *Repo
+	have   map[string]int64 // objects present, by key
+	copied int64
+	err    error
+}
+
+// storeChunkSize is the size of the store snapshot's pieces. bbolt keeps
+// pages in place, so between two backups most pieces are unchanged and are
+// not copied again.
+const storeChunkSize = 1 << 20
+
 func (s *Service) backup(ctx context.Context, start time.Time, report Progress) (*Manifest, error) {
 	id := newID(start)
 	host, _ := os.Hostname()
 	m := &Manifest{ID: id, Time: start.UTC(), Version: s.opts.Version, Host: host, DataDir: s.opts.DataDir}
 
+	runs := make([]*repoRun, len(s.repos))
+	for i, r := range s.repos {
+		runs[i] = &repoRun{r: r}
+		runs[i].have, runs[i].err = r.t.list(ctx, objectsPrefix)
+	}
+	live := func() int {
+		n := 0
+		for _, rr := range runs {
+			if rr.err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	if live() == 0 {
+		return nil, s.joinErrs(id, runs)
+	}
+
 	// The parent (the newest complete backup) lends its checksums to files
 	// whose size and modification time have not changed.
 	parent := map[string]File{}
-	for _, r := range s.repos {
-		if pid, err := r.Resolve(ctx, "latest"); err == nil {
-			if pm, err := r.Manifest(ctx, pid); err == nil {
+	for _, rr := range runs {
+		if rr.err != nil {
+			continue
+		}
+		if pid, err := rr.r.Resolve(ctx, "latest"); err == nil {
+			if pm, err := rr.r.Manifest(ctx, pid); err == nil {
 				for _, f := range pm.Files {
 					parent[f.Kind+"\x00"+f.Path] = f
 				}
@@ -319,28 +354,15 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 		}
 	}
 
-	// 1. The store, first and quickly, into a temporary file: the read
-	// transaction is held only for the time of a local copy.
+	// 1. The store: streamed from one read transaction, in pieces, each
+	// written only to the repositories that do not hold it yet.
 	report("store snapshot", 0, 0)
-	if stale, _ := filepath.Glob(filepath.Join(s.opts.DataDir, ".backup-*.db")); len(stale) > 0 {
-		for _, p := range stale { // left by a crash; backups never run side by side
-			os.Remove(p)
-		}
-	}
-	tmp, err := os.CreateTemp(s.opts.DataDir, ".backup-*.db")
-	if err != nil {
-		return nil, fmt.Errorf("store snapshot: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	n, err := s.st.Backup(io.MultiWriter(tmp, h))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	sf, err := s.snapshotStore(ctx, runs, report)
 	if err != nil {
 		return nil, err
 	}
-	srcs := []source{{File: File{Kind: KindStore, Path: store.FileName, Size: n, Mode: 0o600, MTime: start.UTC(), SHA256: hex.EncodeToString(h.Sum(nil))}, from: tmp.Name()}}
+	sf.MTime = start.UTC()
+	srcs := []source{{File: sf}}
 
 	// 2. Everything else, listed.
 	var files []source
@@ -418,35 +440,115 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 
 	// 4. Each repository: missing objects, then the manifest, then the commit.
 	var first *Manifest
-	var errs []error
-	for _, r := range s.repos {
-		rm := *m
-		copied, err := s.upload(ctx, r, srcs, report)
-		if err == nil {
-			rm.Copied = copied
-			rm.Duration = s.now().Sub(start)
-			err = r.writeManifest(ctx, &rm)
+	for _, rr := range runs {
+		if rr.err != nil {
+			continue
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+		rm := *m
+		rr.err = s.upload(ctx, rr, srcs[1:], report)
+		if rr.err == nil {
+			rm.Copied = rr.copied
+			rm.Duration = s.now().Sub(start)
+			rr.err = rr.r.writeManifest(ctx, &rm)
+		}
+		if rr.err != nil {
 			continue
 		}
 		if first == nil {
 			first = &rm
 		}
-		removed, freed, err := r.prune(ctx, PolicyOf(s.opts.Config.Retention, s.prunePolicyLoc))
+		removed, freed, err := rr.r.prune(ctx, PolicyOf(s.opts.Config.Retention, s.prunePolicyLoc))
 		if err != nil {
 			// The backup itself is complete; a failed prune is retried next time.
-			s.log.Warn("prune failed", "repo", r.String(), "err", err)
+			s.log.Warn("prune failed", "repo", rr.r.String(), "err", err)
 		} else if len(removed) > 0 {
-			s.log.Info("pruned old backups", "repo", r.String(), "removed", removed, "freed", freed)
+			s.log.Info("pruned old backups", "repo", rr.r.String(), "removed", removed, "freed", freed)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("backup %s: %w", id, errors.Join(errs...))
+	if err := s.joinErrs(id, runs); err != nil {
+		return nil, err
 	}
 	return first, nil
 }
+
+func (s *Service) joinErrs(id string, runs []*repoRun) error {
+	var errs []error
+	for _, rr := range runs {
+		if rr.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", rr.r, rr.err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("backup %s: %w", id, errors.Join(errs...))
+	}
+	return nil
+}
+
+// snapshotStore streams the store's hot snapshot in storeChunkSize pieces
+// into every live repository and returns its manifest entry.
+func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Progress) (File, error) {
+	f := File{Kind: KindStore, Path: store.FileName, Mode: 0o600}
+	whole := sha256.New()
+	buf := make([]byte, 0, storeChunkSize)
+	var done int64
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(buf)
+		h := hex.EncodeToString(sum[:])
+		f.Chunks = append(f.Chunks, h)
+		key := objectKey(h)
+		for _, rr := range runs {
+			if rr.err != nil {
+				continue
+			}
+			if size, ok := rr.have[key]; ok && size == int64(len(buf)) {
+				continue
+			}
+			if rr.err = rr.r.t.put(ctx, key, bytes.NewReader(buf), int64(len(buf))); rr.err == nil {
+				rr.have[key] = int64(len(buf))
+				rr.copied += int64(len(buf))
+			}
+		}
+		done += int64(len(buf))
+		report("store snapshot", done, 0)
+		buf = buf[:0]
+		return nil
+	}
+	w := writerFunc(func(p []byte) (int, error) {
+		n := len(p)
+		whole.Write(p)
+		for len(p) > 0 {
+			k := min(len(p), storeChunkSize-len(buf))
+			buf = append(buf, p[:k]...)
+			p = p[k:]
+			if len(buf) == storeChunkSize {
+				if err := flush(); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return n, nil
+	})
+	n, err := s.st.Backup(w)
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return f, err
+	}
+	f.Size = n
+	f.SHA256 = hex.EncodeToString(whole.Sum(nil))
+	return f, nil
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
 
 // walk calls fn for every regular file under dir (relative path, full path),
 // skipping hidden files and folders (uploads in progress, staging) and the
@@ -497,34 +599,32 @@ func hashFile(ctx context.Context, p string, fn func(int64)) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// upload writes the objects r does not hold yet and returns the bytes written.
-func (s *Service) upload(ctx context.Context, r *Repo, srcs []source, report Progress) (int64, error) {
-	have, err := r.t.list(ctx, objectsPrefix)
-	if err != nil {
-		return 0, err
-	}
+// upload writes the objects rr's repository does not hold yet.
+func (s *Service) upload(ctx context.Context, rr *repoRun, srcs []source, report Progress) error {
 	var total, done int64
 	var todo []source
 	queued := map[string]bool{}
 	for _, f := range srcs {
-		if size, ok := have[objectKey(f.SHA256)]; (ok && size == f.Size) || queued[f.SHA256] {
+		if size, ok := rr.have[objectKey(f.SHA256)]; (ok && size == f.Size) || queued[f.SHA256] {
 			continue
 		}
 		queued[f.SHA256] = true
 		todo = append(todo, f)
 		total += f.Size
 	}
-	phase := "upload to " + r.String()
+	phase := "upload to " + rr.r.String()
 	report(phase, 0, total)
 	for _, f := range todo {
 		if err := ctx.Err(); err != nil {
-			return done, err
+			return err
 		}
-		if err := putFile(ctx, r, f, func(k int64) { done += k; report(phase, done, total) }); err != nil {
-			return done, err
+		if err := putFile(ctx, rr.r, f, func(k int64) { done += k; report(phase, done, total) }); err != nil {
+			return err
 		}
+		rr.have[objectKey(f.SHA256)] = f.Size
+		rr.copied += f.Size
 	}
-	return done, nil
+	return nil
 }
 
 // putFile stores one file as the object named by its checksum, checking the

@@ -151,14 +151,31 @@ func TestBackupWhileWritingThenRestore(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	s := b.service(t, Deps{Registry: reg})
 
+	// A few MiB first, so that the snapshot spans several chunks.
+	const prefill = 8000
+	if err := b.st.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucketRecords)
+		if err != nil {
+			return err
+		}
+		for i := range uint64(prefill) {
+			if err := bk.Put(binary.BigEndian.AppendUint64(nil, i), recordValue(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// A writer keeps adding records through the store during the backup.
 	var written atomic.Uint64
+	written.Store(prefill)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i := uint64(0); ; i++ {
+		for i := uint64(prefill); ; i++ {
 			select {
 			case <-stop:
 				return
@@ -172,7 +189,7 @@ func TestBackupWhileWritingThenRestore(t *testing.T) {
 		}
 	}()
 	deadline := time.Now().Add(30 * time.Second)
-	for written.Load() < 200 && time.Now().Before(deadline) {
+	for written.Load() < prefill+200 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	before := written.Load()
@@ -231,7 +248,8 @@ func TestBackupWhileWritingThenRestore(t *testing.T) {
 	}
 
 	// Incremental: one new file and a changed store are all that is copied.
-	if err := putRecord(b.st, during+1000); err != nil {
+	final := written.Load()
+	if err := putRecord(b.st, final); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(b.dir, "media", "pelis", "new.mp4"), strings.Repeat("new!", 10000))
@@ -239,18 +257,64 @@ func TestBackupWhileWritingThenRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var storeSize int64
-	for _, f := range m2.Files {
-		if f.Kind == KindStore {
-			storeSize = f.Size
-		}
+	s1, s2 := storeOf(m), storeOf(m2)
+	if len(s1.Chunks) < 3 {
+		t.Errorf("store of %d bytes in %d chunks", s1.Size, len(s1.Chunks))
 	}
-	if want := storeSize + 40000; m2.Copied != want {
-		t.Errorf("incremental backup copied %d bytes, want %d (store %d + new file 40000)", m2.Copied, want, storeSize)
+	newChunks := changedChunkBytes(s1, s2)
+	if want := newChunks + 40000; m2.Copied != want {
+		t.Errorf("incremental backup copied %d bytes, want %d (changed store chunks %d + new file 40000)", m2.Copied, want, newChunks)
+	}
+	if newChunks >= s2.Size {
+		t.Errorf("the whole store (%d bytes) was copied again for one new record", s2.Size)
+	}
+	if n := checkRestoredStore(t, s.Repos()[0], m2.ID); n != final+1 {
+		t.Errorf("second backup restored %d records, want %d", n, final+1)
 	}
 	if got := testutil.ToFloat64(s.mCopied); got != float64(m2.Copied) {
 		t.Errorf("copied metric = %v", got)
 	}
+}
+
+func storeOf(m *Manifest) File {
+	for _, f := range m.Files {
+		if f.Kind == KindStore {
+			return f
+		}
+	}
+	return File{}
+}
+
+// changedChunkBytes is the size of the chunks of cur that prev does not hold.
+func changedChunkBytes(prev, cur File) int64 {
+	held := map[string]bool{}
+	for _, c := range prev.Chunks {
+		held[c] = true
+	}
+	var n int64
+	for i, c := range cur.Chunks {
+		if held[c] {
+			continue
+		}
+		held[c] = true
+		size := int64(storeChunkSize)
+		if i == len(cur.Chunks)-1 {
+			size = cur.Size - int64(i)*storeChunkSize
+		}
+		n += size
+	}
+	return n
+}
+
+// checkRestoredStore restores backup id's store alone into a new dir and
+// checks its records.
+func checkRestoredStore(t *testing.T, r *Repo, id string) uint64 {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := r.Restore(t.Context(), id, RestoreOptions{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	return checkRecords(t, dir)
 }
 
 type recordingAlerter struct {
@@ -362,6 +426,25 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 	_, err = repo.Restore(ctx, m.ID, RestoreOptions{DataDir: t.TempDir(), MediaDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "corrupted") {
 		t.Errorf("restore from a corrupted object: %v", err)
+	}
+
+	// So is a damaged piece of the store.
+	data[len(data)/2] ^= 0x20 // the film again as it was
+	if err := os.WriteFile(obj, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	st := storeOf(m)
+	chunk := repo.t.(dirTarget).file(objectKey(st.Chunks[len(st.Chunks)-1]))
+	cdata, err := os.ReadFile(chunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(chunk, cdata[:len(cdata)-1], 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, probs, err = repo.Verify(ctx, m.ID, nil)
+	if err != nil || len(probs) != 1 || !strings.Contains(probs[0].String(), "store:thecure.db") {
+		t.Errorf("problems with a truncated store chunk = %v, %v", probs, err)
 	}
 
 	// A changed manifest no longer matches its commit marker.

@@ -48,6 +48,73 @@ type File struct {
 	Mode   uint32    `json:"mode"`
 	MTime  time.Time `json:"mtime"`
 	SHA256 string    `json:"sha256"`
+	// Chunks, when set, are the objects that hold the file, in order (the
+	// store is kept in pieces); else the object is named by SHA256.
+	Chunks []string `json:"chunks,omitempty"`
+}
+
+// objects are the object checksums f needs.
+func (f File) objects() []string {
+	if len(f.Chunks) > 0 {
+		return f.Chunks
+	}
+	return []string{f.SHA256}
+}
+
+// chunkReader reads a chunked file's objects one after another.
+type chunkReader struct {
+	ctx    context.Context
+	r      *Repo
+	chunks []string
+	cur    io.ReadCloser
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for {
+		if c.cur == nil {
+			if len(c.chunks) == 0 {
+				return 0, io.EOF
+			}
+			rc, err := c.r.t.get(c.ctx, objectKey(c.chunks[0]))
+			if err != nil {
+				return 0, fmt.Errorf("object %s: %w", c.chunks[0][:12], err)
+			}
+			c.cur, c.chunks = rc, c.chunks[1:]
+		}
+		n, err := c.cur.Read(p)
+		if err == io.EOF {
+			c.cur.Close()
+			c.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (c *chunkReader) Close() error {
+	if c.cur != nil {
+		return c.cur.Close()
+	}
+	return nil
+}
+
+// open reads a file's content back from its object(s).
+func (r *Repo) open(ctx context.Context, f File) (io.ReadCloser, error) {
+	if len(f.Chunks) > 0 {
+		for _, c := range f.Chunks {
+			if len(c) != 64 {
+				return nil, errors.New("invalid chunk checksum in manifest")
+			}
+		}
+		return &chunkReader{ctx: ctx, r: r, chunks: f.Chunks}, nil
+	}
+	if len(f.SHA256) != 64 {
+		return nil, errors.New("invalid checksum in manifest")
+	}
+	return r.t.get(ctx, objectKey(f.SHA256))
 }
 
 // Manifest describes one backup.
@@ -237,38 +304,57 @@ func (r *Repo) Verify(ctx context.Context, id string, progress Progress) (*Manif
 	}
 	var probs []Problem
 	checked := map[string]bool{}
+	step := func(k int64) { done += k; progress.report("verify", done, total) }
 	for _, f := range m.Files {
 		if err := ctx.Err(); err != nil {
 			return m, probs, err
 		}
 		name := f.Kind + ":" + f.Path
-		if checked[f.SHA256] {
-			done += f.Size
-			continue
-		}
-		checked[f.SHA256] = true
 		if len(f.SHA256) != 64 {
 			probs = append(probs, Problem{name, "invalid checksum in manifest"})
 			continue
 		}
-		rc, err := r.t.get(ctx, objectKey(f.SHA256))
-		if err != nil {
-			probs = append(probs, Problem{name, fmt.Sprintf("object %s: %v", f.SHA256[:12], err)})
+		if len(f.Chunks) == 0 && checked[f.SHA256] {
+			done += f.Size
 			continue
 		}
-		h := sha256.New()
-		n, err := io.Copy(h, &progressReader{r: rc, fn: func(k int64) {
-			done += k
-			progress.report("verify", done, total)
-		}})
-		rc.Close()
+		checked[f.SHA256] = true
+		// Every object is read and checked against its name; a chunked
+		// file is checked as a whole too.
+		whole := sha256.New()
+		var size int64
+		bad := false
+		for _, sum := range f.objects() {
+			if len(sum) != 64 {
+				probs = append(probs, Problem{name, "invalid checksum in manifest"})
+				bad = true
+				break
+			}
+			rc, err := r.t.get(ctx, objectKey(sum))
+			if err != nil {
+				probs = append(probs, Problem{name, fmt.Sprintf("object %s: %v", sum[:12], err)})
+				bad = true
+				continue
+			}
+			h := sha256.New()
+			n, err := io.Copy(io.MultiWriter(h, whole), &progressReader{r: rc, fn: step})
+			rc.Close()
+			size += n
+			switch {
+			case err != nil:
+				probs = append(probs, Problem{name, fmt.Sprintf("read object %s: %v", sum[:12], err)})
+				bad = true
+			case hex.EncodeToString(h.Sum(nil)) != sum:
+				probs = append(probs, Problem{name, fmt.Sprintf("object %s: checksum mismatch (content is corrupted)", sum[:12])})
+				bad = true
+			}
+		}
 		switch {
-		case err != nil:
-			probs = append(probs, Problem{name, fmt.Sprintf("read object %s: %v", f.SHA256[:12], err)})
-		case n != f.Size:
-			probs = append(probs, Problem{name, fmt.Sprintf("object %s has %d bytes, manifest says %d", f.SHA256[:12], n, f.Size)})
-		case hex.EncodeToString(h.Sum(nil)) != f.SHA256:
-			probs = append(probs, Problem{name, fmt.Sprintf("object %s: checksum mismatch (content is corrupted)", f.SHA256[:12])})
+		case bad:
+		case size != f.Size:
+			probs = append(probs, Problem{name, fmt.Sprintf("holds %d bytes, manifest says %d", size, f.Size)})
+		case hex.EncodeToString(whole.Sum(nil)) != f.SHA256:
+			probs = append(probs, Problem{name, "checksum mismatch (content is corrupted)"})
 		}
 	}
 	return m, probs, nil
@@ -333,7 +419,9 @@ func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int
 			return removed, freed, fmt.Errorf("prune: cannot read backup %s, keeping every object: %w", id, err)
 		}
 		for _, f := range m.Files {
-			used[f.SHA256] = true
+			for _, o := range f.objects() {
+				used[o] = true
+			}
 		}
 	}
 	objs, err := r.t.list(ctx, objectsPrefix)

@@ -137,7 +137,7 @@ func (r *Repo) restoreFile(ctx context.Context, f File, dst string, step func(in
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return fmt.Errorf("restore %s: %w", dst, err)
 	}
-	rc, err := r.t.get(ctx, objectKey(f.SHA256))
+	rc, err := r.open(ctx, f)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", dst, err)
 	}
@@ -159,7 +159,7 @@ func (r *Repo) restoreFile(ctx context.Context, f File, dst string, step func(in
 		return fmt.Errorf("restore %s: %w", dst, err)
 	}
 	if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
-		return fmt.Errorf("restore %s: object %s is corrupted (checksum mismatch)", dst, f.SHA256[:12])
+		return fmt.Errorf("restore %s: the backup's copy is corrupted (checksum mismatch)", dst)
 	}
 	if check != nil {
 		if err := check(tmp.Name()); err != nil {
