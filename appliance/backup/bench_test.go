@@ -89,12 +89,19 @@ func BenchmarkBackupIncremental(b *testing.B) {
 	c.Dir = filepath.Join(b.TempDir(), "repo")
 	opts := Options{Config: c, DataDir: dir, MediaDir: filepath.Join(dir, "media"), HLSDir: filepath.Join(dir, "hls")}
 
+	// The data just written must not be flushed on the backup's time.
+	if err := (dirTarget{root: dir}).sync(b.Context()); err != nil {
+		b.Fatal(err)
+	}
 	var first, incr *Manifest
 	var firstTook, incrTook time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		os.RemoveAll(c.Dir)
 		os.Remove(filepath.Join(dir, "media", "pelis", "new.mp4"))
+		if err := (dirTarget{root: dir}).sync(b.Context()); err != nil {
+			b.Fatal(err)
+		}
 		s, err := New(opts, st, slog.New(slog.DiscardHandler), Deps{})
 		if err != nil {
 			b.Fatal(err)
@@ -108,6 +115,9 @@ func BenchmarkBackupIncremental(b *testing.B) {
 		b.StopTimer()
 		writeRandom(b, filepath.Join(dir, "media", "pelis", "new.mp4"), newSize, 1000+uint64(i))
 		if err := putRecord(st, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+		if err := (dirTarget{root: dir}).sync(b.Context()); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -269,10 +269,14 @@ func (r *Repo) Resolve(ctx context.Context, id string) (string, error) {
 	return "", fmt.Errorf("no complete backup in %s", r)
 }
 
-// writeManifest stores the manifest and then its commit marker.
+// writeManifest makes the objects durable, then stores the manifest, then
+// its commit marker.
 func (r *Repo) writeManifest(ctx context.Context, m *Manifest) error {
 	data, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
+		return err
+	}
+	if err := r.t.sync(ctx); err != nil {
 		return err
 	}
 	if err := r.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data))); err != nil {
