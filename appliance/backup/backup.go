@@ -488,7 +488,6 @@ func (s *Service) joinErrs(id string, runs []*repoRun) error {
 // into every live repository and returns its manifest entry.
 func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Progress) (File, error) {
 	f := File{Kind: KindStore, Path: store.FileName, Mode: 0o600}
-	whole := sha256.New()
 	buf := make([]byte, 0, storeChunkSize)
 	var done int64
 	flush := func() error {
@@ -521,7 +520,6 @@ func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Pro
 	}
 	w := writerFunc(func(p []byte) (int, error) {
 		n := len(p)
-		whole.Write(p)
 		for len(p) > 0 {
 			k := min(len(p), storeChunkSize-len(buf))
 			buf = append(buf, p[:k]...)
@@ -542,7 +540,7 @@ func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Pro
 		return f, err
 	}
 	f.Size = n
-	f.SHA256 = hex.EncodeToString(whole.Sum(nil))
+	f.SHA256 = treeHash(f.Chunks)
 	return f, nil
 }
 

@@ -446,6 +446,10 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 	if err != nil || len(probs) != 1 || !strings.Contains(probs[0].String(), "store:thecure.db") {
 		t.Errorf("problems with a truncated store chunk = %v, %v", probs, err)
 	}
+	_, err = repo.Restore(ctx, m.ID, RestoreOptions{DataDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "corrupted") {
+		t.Errorf("restore with a truncated store chunk: %v", err)
+	}
 
 	// A changed manifest no longer matches its commit marker.
 	mk := repo.t.(dirTarget).file(snapshotKey(m.ID, manifestName))

@@ -94,6 +94,11 @@ func BenchmarkBackupIncremental(b *testing.B) {
 		b.Fatal(err)
 	}
 	var first, incr *Manifest
+	type phaseAt struct {
+		name string
+		at   time.Duration
+	}
+	var phases []phaseAt
 	var firstTook, incrTook time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -122,23 +127,31 @@ func BenchmarkBackupIncremental(b *testing.B) {
 		}
 		b.StartTimer()
 		t0 = time.Now()
-		if incr, err = s.Backup(b.Context(), nil); err != nil {
+		phases = phases[:0]
+		if incr, err = s.Backup(b.Context(), func(phase string, _, _ int64) {
+			if len(phases) == 0 || phases[len(phases)-1].name != phase {
+				phases = append(phases, phaseAt{phase, time.Since(t0)})
+			}
+		}); err != nil {
 			b.Fatal(err)
 		}
 		incrTook = time.Since(t0)
 	}
-	var dbSize int64
-	for _, f := range incr.Files {
-		if f.Kind == KindStore {
-			dbSize = f.Size
-		}
-	}
+	dbSize := storeOf(incr).Size
+	changed := changedChunkBytes(storeOf(first), storeOf(incr))
 	b.ReportMetric(firstTook.Seconds(), "first-s")
 	b.ReportMetric(incrTook.Seconds(), "incr-s")
 	b.ReportMetric(float64(first.Copied)/(1<<20), "first-MiB")
 	b.ReportMetric(float64(incr.Copied)/(1<<20), "incr-MiB")
 	b.Logf("store %d MiB (snapshot %d MiB), media %d MiB, new file %d MiB", storeSize>>20, dbSize>>20, mediaSize>>20, newSize>>20)
 	b.Logf("first backup:       %8.2f s, copied %6d MiB (%d files)", firstTook.Seconds(), first.Copied>>20, len(first.Files))
-	b.Logf("incremental backup: %8.2f s, copied %6d MiB = store %d MiB + new file %d MiB? %v; %.1f%% of the first run's time",
-		incrTook.Seconds(), incr.Copied>>20, dbSize>>20, newSize>>20, incr.Copied == dbSize+newSize, 100*incrTook.Seconds()/firstTook.Seconds())
+	b.Logf("incremental backup: %8.2f s, copied %6.1f MiB = %.1f MiB of changed store chunks + the new file %d MiB (exact: %v); %.1f%% of the first run's time",
+		incrTook.Seconds(), float64(incr.Copied)/(1<<20), float64(changed)/(1<<20), newSize>>20, incr.Copied == changed+newSize, 100*incrTook.Seconds()/firstTook.Seconds())
+	for i, p := range phases {
+		end := incrTook
+		if i+1 < len(phases) {
+			end = phases[i+1].at
+		}
+		b.Logf("  incremental phase %-40s %6.2f s", p.name, (end - p.at).Seconds())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"slices"
@@ -49,8 +50,20 @@ type File struct {
 	MTime  time.Time `json:"mtime"`
 	SHA256 string    `json:"sha256"`
 	// Chunks, when set, are the objects that hold the file, in order (the
-	// store is kept in pieces); else the object is named by SHA256.
+	// store is kept in pieces), and SHA256 is their treeHash; else the one
+	// object is named by SHA256.
 	Chunks []string `json:"chunks,omitempty"`
+}
+
+// treeHash is a chunked file's checksum: the SHA-256 of its chunks'
+// checksums, in order. Each chunk is checked against its own checksum.
+func treeHash(chunks []string) string {
+	h := sha256.New()
+	for _, c := range chunks {
+		io.WriteString(h, c)
+		io.WriteString(h, "\n")
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // objects are the object checksums f needs.
@@ -61,13 +74,19 @@ func (f File) objects() []string {
 	return []string{f.SHA256}
 }
 
-// chunkReader reads a chunked file's objects one after another.
+// chunkReader reads a chunked file's objects one after another, checking
+// each against its checksum.
 type chunkReader struct {
 	ctx    context.Context
 	r      *Repo
 	chunks []string
 	cur    io.ReadCloser
+	sum    string
+	h      hash.Hash
 }
+
+// errCorrupted is a checksum mismatch.
+var errCorrupted = errors.New("checksum mismatch (content is corrupted)")
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for {
@@ -79,12 +98,17 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 			if err != nil {
 				return 0, fmt.Errorf("object %s: %w", c.chunks[0][:12], err)
 			}
-			c.cur, c.chunks = rc, c.chunks[1:]
+			c.cur, c.sum, c.chunks = rc, c.chunks[0], c.chunks[1:]
+			c.h = sha256.New()
 		}
 		n, err := c.cur.Read(p)
+		c.h.Write(p[:n])
 		if err == io.EOF {
 			c.cur.Close()
 			c.cur = nil
+			if hex.EncodeToString(c.h.Sum(nil)) != c.sum {
+				return n, fmt.Errorf("object %s: %w", c.sum[:12], errCorrupted)
+			}
 			if n > 0 {
 				return n, nil
 			}
@@ -341,7 +365,11 @@ func (r *Repo) Verify(ctx context.Context, id string, progress Progress) (*Manif
 				continue
 			}
 			h := sha256.New()
-			n, err := io.Copy(io.MultiWriter(h, whole), &progressReader{r: rc, fn: step})
+			w := io.MultiWriter(h, whole)
+			if len(f.Chunks) > 0 {
+				w = h
+			}
+			n, err := io.Copy(w, &progressReader{r: rc, fn: step})
 			rc.Close()
 			size += n
 			switch {
@@ -353,11 +381,15 @@ func (r *Repo) Verify(ctx context.Context, id string, progress Progress) (*Manif
 				bad = true
 			}
 		}
+		sum := hex.EncodeToString(whole.Sum(nil))
+		if len(f.Chunks) > 0 {
+			sum = treeHash(f.Chunks)
+		}
 		switch {
 		case bad:
 		case size != f.Size:
 			probs = append(probs, Problem{name, fmt.Sprintf("holds %d bytes, manifest says %d", size, f.Size)})
-		case hex.EncodeToString(whole.Sum(nil)) != f.SHA256:
+		case sum != f.SHA256:
 			probs = append(probs, Problem{name, "checksum mismatch (content is corrupted)"})
 		}
 	}

@@ -155,10 +155,17 @@ func (r *Repo) restoreFile(ctx context.Context, f File, dst string, step func(in
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
+	if errors.Is(err, errCorrupted) {
+		return fmt.Errorf("restore %s: the backup's copy is corrupted: %w", dst, err)
+	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", dst, err)
 	}
-	if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
+	sum := hex.EncodeToString(h.Sum(nil))
+	if len(f.Chunks) > 0 {
+		sum = treeHash(f.Chunks) // each chunk was checked while read
+	}
+	if n != f.Size || sum != f.SHA256 {
 		return fmt.Errorf("restore %s: the backup's copy is corrupted (checksum mismatch)", dst)
 	}
 	if check != nil {
