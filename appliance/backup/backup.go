@@ -272,6 +272,10 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 		st.LastError = ""
 		st.LastID, st.LastSuccess, st.LastCopied, st.LastSize, st.LastTook = m.ID, m.Time, m.Copied, m.Size, took.Seconds()
 	})
+	if err != nil && ctx.Err() != nil {
+		s.log.Warn("backup interrupted", "err", err)
+		return nil, err
+	}
 	if err != nil {
 		s.mFailures.Inc()
 		s.log.Error("backup failed", "err", err, "took", took.Round(time.Millisecond))

@@ -3,7 +3,9 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -339,7 +341,8 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(b.dir, "media", "pelis", "big.mp4"), strings.Repeat("x", 1<<20))
-	// Cancel in the middle of the upload.
+	// Cancelled in the middle of the upload (the appliance stops): not a
+	// failure to alert about, and nothing is listed.
 	cctx, cancel := context.WithCancel(ctx)
 	_, err = s.Backup(cctx, func(phase string, done, total int64) {
 		if strings.HasPrefix(phase, "upload") && done > 0 {
@@ -348,6 +351,17 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("backup cancelled mid-upload succeeded")
+	}
+	if len(al.msgs) != 0 || testutil.ToFloat64(s.mFailures) != 0 {
+		t.Errorf("an interrupted backup was alerted (%q) or counted", al.msgs)
+	}
+	// The repository refuses the new file's object: a real failure.
+	sum := sha256.Sum256(bytes.Repeat([]byte("x"), 1<<20))
+	blocker := s.Repos()[0].t.(dirTarget).file(objectKey(hex.EncodeToString(sum[:])))
+	writeFile(t, filepath.Join(blocker, "in-the-way"), "")
+	_, err = s.Backup(ctx, nil)
+	if err == nil {
+		t.Fatal("backup into a broken repository succeeded")
 	}
 	if got := testutil.ToFloat64(s.mFailures); got != 1 {
 		t.Errorf("failures metric = %v", got)
