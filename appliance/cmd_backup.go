@@ -319,6 +319,11 @@ func (b *progressBar) report(phase string, done, total int64) {
 		return
 	}
 	b.phase, b.last = phase, time.Now()
+	if total <= 0 { // size unknown beforehand (the store snapshot)
+		fmt.Fprintf(b.w, "\r%-28.28s %s\033[K", phase, humanBytes(done))
+		b.drawn = true
+		return
+	}
 	const width = 30
 	fill := width
 	pct := 100.0
