@@ -2,40 +2,19 @@ package appliance
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a child's output and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // dumpStore lists every bucket, key and value of a bbolt file.
 func dumpStore(t *testing.T, path string) string {
@@ -65,54 +44,12 @@ func dumpStore(t *testing.T, path string) string {
 	return b.String()
 }
 
-// buildThecure builds the thecure binary into dir.
-func buildThecure(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "thecure")
-	cmd := exec.Command("go", "build", "-o", bin, "thecure")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// thecureCmd runs the binary and returns stdout, stderr and the exit code.
-func thecureCmd(t *testing.T, bin string, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	}
-	t.Fatalf("%s %v: %v", bin, args, err)
-	return "", "", -1
-}
-
 func TestBackupCLIEndToEnd(t *testing.T) {
 	tmp := t.TempDir()
-	bin := buildThecure(t, tmp)
 	data := filepath.Join(tmp, "data")
-	cfg := filepath.Join(tmp, "config.toml")
-	conf := `data_dir = "` + data + `"
-[http]
-listen = "127.0.0.1:0"
-[ftp]
-listen = "127.0.0.1:0"
-[rtmp]
-listen = "127.0.0.1:0"
-[backup]
-include_media = true
-[backup.retention]
-keep_last = 10
-`
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+	cfg := writeConfig(t, tmp, "[backup]\ninclude_media = true\n[backup.retention]\nkeep_last = 10\n")
+	conf, err := os.ReadFile(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	film := filepath.Join(data, "media", "pelis", "film.mp4")
@@ -125,40 +62,25 @@ keep_last = 10
 	}
 
 	// The appliance runs: `backup run` goes through it, restore refuses.
-	var runLog lockedBuffer
-	run := exec.Command(bin, "run", "-c", cfg)
-	run.Stdout, run.Stderr = &runLog, &runLog
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- run.Wait() }()
-	defer func() {
-		if run.ProcessState == nil {
-			run.Process.Kill()
-			<-exited
-		}
-	}()
+	run := start(t, tmp, "run", "-c", cfg)
 	var status string
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		out, _, code := thecureCmd(t, bin, "status", "-c", cfg)
+		out, _, code := runCmd(t, tmp, "status", "-c", cfg)
 		if code == 0 && strings.Contains(out, "backup") {
 			status = out
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("appliance did not come up:\n%s", runLog.String())
+			t.Fatal("appliance did not come up")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out, errOut, code := thecureCmd(t, bin, "backup", "run", "-c", cfg)
+	out, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg)
 	if code != 0 || !strings.Contains(out, "done") {
-		t.Fatalf("backup run (through the appliance): %d\n%s%s\nappliance log:\n%s", code, out, errOut, runLog.String())
+		t.Fatalf("backup run (through the appliance): %d\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(runLog.String(), "backup done") {
-		t.Errorf("the running appliance did not take the backup:\n%s", runLog.String())
-	}
+	run.waitLine(t, `msg="backup done"`)
 	if addr := regexp.MustCompile(`http\s+up\s+\S+ \S+\s+(\S+)`).FindStringSubmatch(status); addr != nil {
 		resp, err := http.Get("http://" + addr[1] + "/metrics")
 		if err != nil {
@@ -173,36 +95,31 @@ keep_last = 10
 	} else {
 		t.Errorf("no http address in status:\n%s", status)
 	}
-	_, errOut, code = thecureCmd(t, bin, "restore", "-c", cfg, "latest")
+	_, errOut, code = runCmd(t, tmp, "restore", "-c", cfg, "latest")
 	if code != 1 || !strings.Contains(errOut, "is running") {
 		t.Errorf("restore while running: exit %d, %s", code, errOut)
 	}
-	run.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("appliance exit: %v\n%s", err, runLog.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("appliance did not stop")
+	run.cmd.Process.Signal(syscall.SIGINT)
+	if code := run.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("appliance exit status %d", code)
 	}
 
 	// Stopped: `backup run` opens the store itself.
-	out, errOut, code = thecureCmd(t, bin, "backup", "run", "-c", cfg)
+	out, errOut, code = runCmd(t, tmp, "backup", "run", "-c", cfg)
 	if code != 0 {
 		t.Fatalf("backup run (direct): %d\n%s%s", code, out, errOut)
 	}
-	out, _, code = thecureCmd(t, bin, "backup", "list", "-c", cfg)
+	out, _, code = runCmd(t, tmp, "backup", "list", "-c", cfg)
 	if code != 0 || strings.Count(out, "complete") != 2 {
 		t.Fatalf("backup list: %d\n%s", code, out)
 	}
-	out, _, code = thecureCmd(t, bin, "backup", "verify", "-c", cfg, "latest")
+	out, _, code = runCmd(t, tmp, "backup", "verify", "-c", cfg, "latest")
 	if code != 0 || !strings.Contains(out, "intact") {
 		t.Fatalf("backup verify: %d\n%s", code, out)
 	}
 
 	fresh := filepath.Join(tmp, "fresh")
-	out, errOut, code = thecureCmd(t, bin, "restore", "-c", cfg, "latest", "-to", fresh)
+	out, errOut, code = runCmd(t, tmp, "restore", "-c", cfg, "latest", "-to", fresh)
 	if code != 0 {
 		t.Fatalf("restore: %d\n%s%s", code, out, errOut)
 	}
@@ -216,11 +133,11 @@ keep_last = 10
 			t.Errorf("restored %s differs (%v)", rel, err)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(fresh, "config.toml")); err != nil || string(b) != conf {
+	if b, err := os.ReadFile(filepath.Join(fresh, "config.toml")); err != nil || string(b) != string(conf) {
 		t.Errorf("restored config: %v\n%s", err, b)
 	}
 	// The restored data dir runs.
-	if out, errOut, code := thecureCmd(t, bin, "backup", "list", "-c", filepath.Join(fresh, "config.toml")); code != 0 {
+	if out, errOut, code := runCmd(t, tmp, "backup", "list", "-c", filepath.Join(fresh, "config.toml")); code != 0 {
 		t.Errorf("restored config: %s%s", out, errOut)
 	}
 
@@ -240,11 +157,11 @@ keep_last = 10
 	if err := os.WriteFile(obj, bad, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code = thecureCmd(t, bin, "backup", "verify", "-c", cfg, "latest")
+	out, errOut, code = runCmd(t, tmp, "backup", "verify", "-c", cfg, "latest")
 	if code != 1 || !strings.Contains(out, "pelis/film.mp4") || !strings.Contains(out, "checksum mismatch") {
 		t.Errorf("verify of a corrupted backup: exit %d\n%s%s", code, out, errOut)
 	}
-	_, errOut, code = thecureCmd(t, bin, "restore", "-c", cfg, "latest", "-to", filepath.Join(tmp, "fresh2"))
+	_, errOut, code = runCmd(t, tmp, "restore", "-c", cfg, "latest", "-to", filepath.Join(tmp, "fresh2"))
 	if code != 1 || !strings.Contains(errOut, "corrupted") {
 		t.Errorf("restore of a corrupted backup: exit %d\n%s", code, errOut)
 	}
