@@ -54,6 +54,8 @@ func TestS3Repository(t *testing.T) {
 		t.Errorf("first backup copied %d of %d bytes", m1.Copied, m1.Size)
 	}
 	writeFile(t, filepath.Join(b.dir, "media", "series", "ep1.mkv"), strings.Repeat("ep", 30000))
+	// Large enough for a multipart upload (over minio-go's 16 MiB part size).
+	writeFile(t, filepath.Join(b.dir, "media", "series", "ep2.mkv"), strings.Repeat("episode two ", 1500000))
 	m2, err := s.Backup(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +67,8 @@ func TestS3Repository(t *testing.T) {
 		}
 	}
 	// The store did not change between the two backups: only the new file is copied.
-	if m2.Copied != 60000 && m2.Copied != 60000+storeSize {
-		t.Errorf("incremental backup copied %d bytes, want 60000 (+ store %d)", m2.Copied, storeSize)
+	if want := int64(60000 + 18000000); m2.Copied != want {
+		t.Errorf("incremental backup copied %d bytes, want %d (the new files; the store did not change, store %d)", m2.Copied, want, storeSize)
 	}
 
 	repo := s.Repos()[0]
@@ -86,7 +88,7 @@ func TestS3Repository(t *testing.T) {
 	if n := checkRecords(t, fresh); n != 50 {
 		t.Errorf("restored %d records, want 50", n)
 	}
-	for _, rel := range []string{tlscert.SelfSignedKey, "media/pelis/film.mp4", "media/series/ep1.mkv", "hls/film/seg0.m4s"} {
+	for _, rel := range []string{tlscert.SelfSignedKey, "media/pelis/film.mp4", "media/series/ep1.mkv", "media/series/ep2.mkv", "hls/film/seg0.m4s"} {
 		sameFile(t, filepath.Join(b.dir, rel), filepath.Join(fresh, rel))
 	}
 	sameFile(t, b.configFile, filepath.Join(fresh, "config.toml"))

@@ -210,7 +210,12 @@ func newS3Target(c config.BackupS3) (*s3Target, error) {
 func (s *s3Target) String() string { return "s3://" + s.endpoint + "/" + path.Join(s.bucket, s.prefix) }
 
 func (s *s3Target) put(ctx context.Context, key string, r io.Reader, size int64) error {
-	_, err := s.c.PutObject(ctx, s.bucket, s.prefix+key, r, size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	// No aws-chunked streaming signature: some S3-compatible servers
+	// (gofakes3 among them) store its framing in multipart parts as data.
+	// Content-MD5 still lets the server check every part in transit.
+	_, err := s.c.PutObject(ctx, s.bucket, s.prefix+key, r, size, minio.PutObjectOptions{
+		ContentType: "application/octet-stream", DisableContentSha256: true, SendContentMd5: true,
+	})
 	if err != nil {
 		return fmt.Errorf("s3 put %s: %w", key, err)
 	}
