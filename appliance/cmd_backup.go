@@ -234,14 +234,6 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 	if to != "" {
 		o.FileTo = func(orig string) string { return filepath.Join(target, "restored-files", orig) }
 	}
-	if o.ConfigTo != "" {
-		// Keep the config being replaced, unless it is the same.
-		if old, err := os.ReadFile(o.ConfigTo); err == nil {
-			if err := os.WriteFile(o.ConfigTo+".before-restore", old, 0o600); err != nil {
-				return err
-			}
-		}
-	}
 	bar := newProgressBar(e.stderr)
 	o.Progress = bar.report
 	_, err = repo.Restore(ctx, id, o)

@@ -118,6 +118,28 @@ func TestBackupCLIEndToEnd(t *testing.T) {
 		t.Fatalf("backup verify: %d\n%s", code, out)
 	}
 
+	// In place: the data dir and the config file the backup came from.
+	edited := append(bytes.Clone(conf), "# edited after the backup\n"...)
+	if err := os.WriteFile(cfg, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(film); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCmd(t, tmp, "restore", "-c", cfg, "latest")
+	if code != 0 {
+		t.Fatalf("restore in place: %d\n%s%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != string(conf) {
+		t.Errorf("config after restore:\n%s", b)
+	}
+	if b, _ := os.ReadFile(cfg + ".before-restore"); string(b) != string(edited) {
+		t.Errorf("config kept before restore:\n%s", b)
+	}
+	if b, _ := os.ReadFile(film); !bytes.Equal(b, filmData) {
+		t.Error("film not restored in place")
+	}
+
 	fresh := filepath.Join(tmp, "fresh")
 	out, errOut, code = runCmd(t, tmp, "restore", "-c", cfg, "latest", "-to", fresh)
 	if code != 0 {

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -489,11 +490,29 @@ func (s *Service) joinErrs(id string, runs []*repoRun) error {
 }
 
 // snapshotStore streams the store's hot snapshot in storeChunkSize pieces
-// into every live repository and returns its manifest entry.
+// into every live repository and returns its manifest entry. Local
+// repositories get their pieces at once; pieces for remote ones are spooled
+// to a temporary folder in the data dir and sent after the read transaction
+// has ended, so that a slow upload never holds the database's read
+// transaction open (which would stall writers when the file must grow).
 func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Progress) (File, error) {
 	f := File{Kind: KindStore, Path: store.FileName, Mode: 0o600}
 	buf := make([]byte, 0, storeChunkSize)
 	var done int64
+	// Spools left by a crash go first; backups never run side by side.
+	if stale, _ := filepath.Glob(filepath.Join(s.opts.DataDir, ".backup-spool-*")); len(stale) > 0 {
+		for _, p := range stale {
+			os.RemoveAll(p)
+		}
+	}
+	var spool string
+	spooled := map[string]int64{}      // chunk key -> size, in spool
+	pending := map[*repoRun][]string{} // chunk keys each remote repository needs
+	defer func() {
+		if spool != "" {
+			os.RemoveAll(spool)
+		}
+	}()
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
@@ -505,19 +524,37 @@ func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Pro
 		h := hex.EncodeToString(sum[:])
 		f.Chunks = append(f.Chunks, h)
 		key := objectKey(h)
+		size := int64(len(buf))
 		for _, rr := range runs {
 			if rr.err != nil {
 				continue
 			}
-			if size, ok := rr.have[key]; ok && size == int64(len(buf)) {
+			if have, ok := rr.have[key]; ok && have == size {
 				continue
 			}
-			if rr.err = rr.r.t.put(ctx, key, bytes.NewReader(buf), int64(len(buf))); rr.err == nil {
-				rr.have[key] = int64(len(buf))
-				rr.copied += int64(len(buf))
+			if _, local := rr.r.t.(dirTarget); local {
+				if rr.err = rr.r.t.put(ctx, key, bytes.NewReader(buf), size); rr.err == nil {
+					rr.have[key] = size
+					rr.copied += size
+				}
+				continue
 			}
+			if _, ok := spooled[key]; !ok {
+				if spool == "" {
+					var err error
+					if spool, err = os.MkdirTemp(s.opts.DataDir, ".backup-spool-*"); err != nil {
+						return fmt.Errorf("store snapshot: %w", err)
+					}
+				}
+				if err := os.WriteFile(filepath.Join(spool, h), buf, 0o600); err != nil {
+					return fmt.Errorf("store snapshot: %w", err)
+				}
+				spooled[key] = size
+			}
+			rr.have[key] = size // queued: a repeated piece is sent once
+			pending[rr] = append(pending[rr], key)
 		}
-		done += int64(len(buf))
+		done += size
 		report("store snapshot", done, 0)
 		buf = buf[:0]
 		return nil
@@ -545,6 +582,32 @@ func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Pro
 	}
 	f.Size = n
 	f.SHA256 = treeHash(f.Chunks)
+
+	// The read transaction is over: send the spooled pieces.
+	for _, rr := range runs {
+		keys := pending[rr]
+		var total, sent int64
+		for _, k := range keys {
+			total += spooled[k]
+		}
+		phase := "store to " + rr.r.String()
+		for _, k := range keys {
+			if rr.err != nil {
+				break
+			}
+			in, err := os.Open(filepath.Join(spool, path.Base(k)))
+			if err != nil {
+				return f, fmt.Errorf("store snapshot: %w", err)
+			}
+			rr.err = rr.r.t.put(ctx, k, in, spooled[k])
+			in.Close()
+			if rr.err == nil {
+				rr.copied += spooled[k]
+				sent += spooled[k]
+				report(phase, sent, total)
+			}
+		}
+	}
 	return f, nil
 }
 

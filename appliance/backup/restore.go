@@ -25,7 +25,7 @@ var ErrRunning = errors.New("a thecure is running on this data dir (the store is
 // RestoreOptions say where each part of a backup goes.
 type RestoreOptions struct {
 	DataDir  string // the store and the TLS certificates go here
-	ConfigTo string // the config file goes here; "" skips it
+	ConfigTo string // the config file goes here (an existing one is kept as FILE.before-restore); "" skips it
 	MediaDir string // media files go here; "" skips them
 	HLSDir   string // HLS files go here; "" skips them
 	// FileTo maps an operator-given file's original path to where it is
@@ -75,6 +75,12 @@ func (r *Repo) Restore(ctx context.Context, id string, o RestoreOptions) (*Manif
 			continue
 		case KindConfig:
 			dst = o.ConfigTo
+			// Keep the config being replaced.
+			if old, err := os.ReadFile(dst); err == nil && dst != "" {
+				if err := os.WriteFile(dst+".before-restore", old, 0o600); err != nil {
+					return m, fmt.Errorf("keep the current config: %w", err)
+				}
+			}
 		case KindTLS:
 			dst, err = within(o.DataDir, f.Path)
 		case KindMedia:

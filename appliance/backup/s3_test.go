@@ -71,6 +71,9 @@ func TestS3Repository(t *testing.T) {
 		t.Errorf("incremental backup copied %d bytes, want %d (the new files; the store did not change, store %d)", m2.Copied, want, storeSize)
 	}
 
+	if left, _ := filepath.Glob(filepath.Join(b.dir, ".backup-*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 	repo := s.Repos()[0]
 	list, err := repo.List(ctx)
 	if err != nil || len(list) != 2 || list[0].State != StateComplete || list[1].ID != m2.ID {
