@@ -7,9 +7,17 @@ import (
 	"path/filepath"
 
 	"thecure/appliance/backup"
+	"thecure/appliance/bot"
 	"thecure/appliance/config"
 	"thecure/appliance/control"
 	"thecure/appliance/health"
+)
+
+// The support bot and backups fit each other's views; connecting them is
+// left to the wiring of both.
+var (
+	_ backup.Alerter = (*bot.Bot)(nil)
+	_ bot.Backups    = (*backup.Service)(nil)
 )
 
 // backupOptions is what backups hold for this configuration.

@@ -153,11 +153,12 @@ func Repos(c config.Backup, dataDir string) ([]*Repo, error) {
 func (s *Service) Repos() []*Repo { return s.repos }
 
 // LastBackup is the time of the last successful backup known to this process
-// (read from the repository when Run starts).
-func (s *Service) LastBackup() (time.Time, bool) {
+// (read from the repository when Run starts); zero when there is none. It
+// fits the support bot's Backups view.
+func (s *Service) LastBackup(context.Context) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.status.LastSuccess, !s.status.LastSuccess.IsZero()
+	return s.status.LastSuccess, nil
 }
 
 // Status reports the current or last run.
@@ -194,7 +195,7 @@ func (s *Service) Run(ctx context.Context) error {
 	sched := s.opts.Config.Schedule
 	// An interval counts from the last attempt, failed or not, so that a
 	// failing backup is retried once per interval, not in a loop.
-	lastRun, _ := s.LastBackup()
+	lastRun, _ := s.LastBackup(ctx)
 	for {
 		next := sched.Next(s.now(), lastRun)
 		var timer <-chan time.Time

@@ -219,8 +219,8 @@ func TestBackupWhileWritingThenRestore(t *testing.T) {
 	if got := testutil.ToFloat64(s.mLastSuccess); got != float64(m.Time.Unix()) {
 		t.Errorf("last success metric = %v, want %v", got, m.Time.Unix())
 	}
-	if last, ok := s.LastBackup(); !ok || !last.Equal(m.Time) {
-		t.Errorf("LastBackup = %v %v", last, ok)
+	if last, err := s.LastBackup(ctx); err != nil || !last.Equal(m.Time) {
+		t.Errorf("LastBackup = %v %v", last, err)
 	}
 
 	list, err := s.Repos()[0].List(ctx)
@@ -524,7 +524,7 @@ func TestRunServesRequests(t *testing.T) {
 	go func() { done <- s2.Run(ctx2) }()
 	deadline = time.Now().Add(30 * time.Second)
 	for {
-		if last, ok := s2.LastBackup(); ok {
+		if last, _ := s2.LastBackup(ctx2); !last.IsZero() {
 			if last.Unix() != st.LastSuccess.Unix() {
 				t.Errorf("LastBackup after restart = %v, want %v", last, st.LastSuccess)
 			}
