@@ -102,6 +102,7 @@ type app struct {
 	started  time.Time
 	cfgFile  string // the file cfg was loaded from; "" for built-in defaults
 	backup   *backup.Service
+	alerts   alertRelay // admin alerts, to the support bot when it is on
 }
 
 func (a *app) close() {
@@ -164,8 +165,8 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 
 	// Each subsystem adds its routes and services here (wire_*.go).
 	for _, wire := range []func() error{
-		a.wireBot,
 		a.wireBackup,
+		a.wireBot, // after the subsystems whose state it reports
 	} {
 		if err := wire(); err != nil {
 			return nil, err

@@ -13,10 +13,9 @@ import (
 	"thecure/appliance/health"
 )
 
-// The support bot and backups fit each other's views; connecting them is
-// left to the wiring of both.
+// The support bot and backups fit each other's views.
 var (
-	_ backup.Alerter = (*bot.Bot)(nil)
+	_ backup.Alerter = (*alertRelay)(nil)
 	_ bot.Backups    = (*backup.Service)(nil)
 )
 
@@ -44,7 +43,7 @@ func absPath(p string) string {
 // GET /backup/status (progress of the current run, result of the last one).
 func (a *app) wireBackup() error {
 	svc, err := backup.New(backupOptions(a.cfg, a.dataDir, a.cfgFile), a.store, a.log.With("svc", "backup"), backup.Deps{
-		Alerter:  nil, // the support bot, once it is wired
+		Alerter:  &a.alerts,
 		Registry: a.reg,
 		Health: func(ok bool, detail string) {
 			if ok {

@@ -24,10 +24,7 @@ func (a *app) wireBot() error {
 	if !c.Enabled {
 		return nil
 	}
-	// The live streams, transcode queue, catalogue and backups views are
-	// connected as those subsystems land; until then /status says "not
-	// available" for them.
-	b, err := bot.New(bot.Options{
+	opts := bot.Options{
 		Config:   c,
 		Store:    a.store,
 		Log:      a.log.With("svc", "bot"),
@@ -35,10 +32,15 @@ func (a *app) wireBot() error {
 		Name:     "bot",
 		Metrics:  a.reg,
 		DiskPath: a.dataDir,
-	})
+	}
+	if a.backup != nil {
+		opts.Backups = a.backup
+	}
+	b, err := bot.New(opts)
 	if err != nil {
 		return err
 	}
+	a.alerts.bot = b
 	if c.WebhookURL != "" {
 		a.web.Handle("POST "+bot.WebhookPath(c.WebhookURL), b)
 	}
@@ -101,4 +103,16 @@ func (a *app) botTickets(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	control.JSON(w, http.StatusOK, ts)
+}
+
+// alertRelay passes admin alerts (failed backups, failed transcodes) to the
+// support bot when it is on; without the bot they are only logged by whoever
+// raised them.
+type alertRelay struct{ bot *bot.Bot }
+
+// Alert sends text to the bot's admins; it never blocks.
+func (r *alertRelay) Alert(ctx context.Context, text string) {
+	if r.bot != nil {
+		r.bot.Alert(ctx, text)
+	}
 }
