@@ -19,13 +19,14 @@ type Config struct {
 	// requests get this long to finish.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 
-	Log     Log     `toml:"log"`
-	HTTP    HTTP    `toml:"http"`
-	FTP     FTP     `toml:"ftp"`
-	RTMP    RTMP    `toml:"rtmp"`
-	Library Library `toml:"library"`
-	Bot     Bot     `toml:"bot"`
-	Backup  Backup  `toml:"backup"`
+	Log       Log       `toml:"log"`
+	HTTP      HTTP      `toml:"http"`
+	FTP       FTP       `toml:"ftp"`
+	RTMP      RTMP      `toml:"rtmp"`
+	Library   Library   `toml:"library"`
+	Bot       Bot       `toml:"bot"`
+	Backup    Backup    `toml:"backup"`
+	Transcode Transcode `toml:"transcode"`
 }
 
 // Log configures the process log (stderr; journald under systemd).
@@ -94,9 +95,10 @@ func Default() *Config {
 				{Name: "admin", Kind: KindFiles, WriteGroups: []string{"admin"}, ReadGroups: []string{"admin"}},
 			},
 		},
-		RTMP:    RTMP{Listen: ":1935"},
-		Library: Library{MediaDir: "media", HLSDir: "hls"},
-		Bot:     defaultBot(),
-		Backup:  defaultBackup(),
+		RTMP:      RTMP{Listen: ":1935"},
+		Library:   Library{MediaDir: "media", HLSDir: "hls"},
+		Bot:       defaultBot(),
+		Backup:    defaultBackup(),
+		Transcode: defaultTranscode(),
 	}
 }

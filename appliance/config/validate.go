@@ -24,6 +24,7 @@ func (c *Config) Validate() Problems {
 	v.listen(c.RTMP.Listen, "rtmp.listen", true)
 	v.bot(&c.Bot)
 	v.backup(&c.Backup)
+	v.transcode(&c.Transcode, c.FTP.Folders)
 	v.distinct(map[string]string{
 		"http.listen": c.HTTP.Listen,
 		"ftp.listen":  c.FTP.Listen,
