@@ -1,0 +1,231 @@
+package library
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Item states.
+const (
+	StateQueued     = "queued"
+	StateProcessing = "processing"
+	StateReady      = "ready"
+	StateFailed     = "failed"
+)
+
+// Item is one title of the catalogue: what /api/library lists.
+type Item struct {
+	ID       string  `json:"id"`
+	Kind     string  `json:"kind"` // movie | episode | track
+	Title    string  `json:"title"`
+	State    string  `json:"state"` // queued | processing | ready | failed
+	HLS      string  `json:"hls,omitempty"`
+	Duration float64 `json:"duration"` // seconds
+	Year     int     `json:"year,omitempty"`
+	Show     string  `json:"show,omitempty"`
+	Season   int     `json:"season,omitempty"`
+	Episode  int     `json:"episode,omitempty"`
+	Artist   string  `json:"artist,omitempty"`
+	Album    string  `json:"album,omitempty"`
+	Poster   string  `json:"poster,omitempty"`
+	Error    string  `json:"error,omitempty"`
+
+	// Source is the file's path relative to library.media_dir.
+	Source        string        `json:"source"`
+	SourceSize    int64         `json:"source_size,omitempty"`
+	SourceModTime time.Time     `json:"source_mtime,omitzero"`
+	Method        string        `json:"method,omitempty"` // remux | encode
+	Variants      []VariantInfo `json:"variants,omitempty"`
+	Updated       time.Time     `json:"updated"`
+}
+
+// SetMeta copies what a name or tags say into the item.
+func (it *Item) SetMeta(m Meta) {
+	it.Kind, it.Title, it.Year = m.Kind, m.Title, m.Year
+	it.Show, it.Season, it.Episode = m.Show, m.Season, m.Episode
+	it.Artist, it.Album = m.Artist, m.Album
+}
+
+// ItemID is the stable id of the title made from a source path (relative to
+// media_dir): the same path always gives the same id, so a replaced source
+// replaces its title.
+func ItemID(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return hex.EncodeToString(sum[:6])
+}
+
+// ValidID reports whether s has the shape of an item id.
+func ValidID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// Store is what the catalogue needs of the database.
+type Store interface {
+	Update(fn func(tx *bolt.Tx) error) error
+	View(fn func(tx *bolt.Tx) error) error
+}
+
+var bucketItems = []byte("library_items")
+
+// Catalogue is the catalogue in the store plus the HLS tree on disk.
+type Catalogue struct {
+	st     Store
+	hlsDir string
+}
+
+// New returns the catalogue kept in st, with HLS output under hlsDir.
+func New(st Store, hlsDir string) *Catalogue {
+	return &Catalogue{st: st, hlsDir: hlsDir}
+}
+
+// HLSDir is the root of the HLS tree.
+func (c *Catalogue) HLSDir() string { return c.hlsDir }
+
+// Dir is where the HLS of item id lives.
+func (c *Catalogue) Dir(id string) string { return filepath.Join(c.hlsDir, id) }
+
+// StagingDir is where the HLS of item id is written before it is published.
+func (c *Catalogue) StagingDir(id string) string { return filepath.Join(c.hlsDir, ".staging", id) }
+
+// Publish replaces the HLS of item id with what was written in its staging dir.
+func (c *Catalogue) Publish(id string) error {
+	dst := c.Dir(id)
+	old := filepath.Join(c.hlsDir, ".staging", id+".old")
+	_ = os.RemoveAll(old)
+	if err := os.Rename(dst, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("publish %s: %w", id, err)
+	}
+	if err := os.Rename(c.StagingDir(id), dst); err != nil {
+		return fmt.Errorf("publish %s: %w", id, err)
+	}
+	_ = os.RemoveAll(old)
+	return nil
+}
+
+// GetTx reads one item inside a transaction.
+func GetTx(tx *bolt.Tx, id string) (Item, bool, error) {
+	var it Item
+	b := tx.Bucket(bucketItems)
+	if b == nil {
+		return it, false, nil
+	}
+	v := b.Get([]byte(id))
+	if v == nil {
+		return it, false, nil
+	}
+	if err := json.Unmarshal(v, &it); err != nil {
+		return it, false, fmt.Errorf("catalogue item %s: %w", id, err)
+	}
+	return it, true, nil
+}
+
+// PutTx writes one item inside a transaction.
+func PutTx(tx *bolt.Tx, it Item) error {
+	b, err := tx.CreateBucketIfNotExists(bucketItems)
+	if err != nil {
+		return fmt.Errorf("catalogue: %w", err)
+	}
+	it.Updated = time.Now().UTC()
+	v, err := json.Marshal(it)
+	if err != nil {
+		return fmt.Errorf("catalogue: %w", err)
+	}
+	return b.Put([]byte(it.ID), v)
+}
+
+// DeleteTx removes one item's record inside a transaction.
+func DeleteTx(tx *bolt.Tx, id string) error {
+	if b := tx.Bucket(bucketItems); b != nil {
+		return b.Delete([]byte(id))
+	}
+	return nil
+}
+
+// Get returns one item.
+func (c *Catalogue) Get(id string) (it Item, ok bool, err error) {
+	err = c.st.View(func(tx *bolt.Tx) error {
+		it, ok, err = GetTx(tx, id)
+		return err
+	})
+	return it, ok, err
+}
+
+// Update applies fn to item id (when it exists) in one transaction.
+func (c *Catalogue) Update(id string, fn func(*Item)) error {
+	return c.st.Update(func(tx *bolt.Tx) error {
+		it, ok, err := GetTx(tx, id)
+		if err != nil || !ok {
+			return err
+		}
+		fn(&it)
+		return PutTx(tx, it)
+	})
+}
+
+// List returns every item: films by title, episodes by show, season and
+// episode, tracks by artist, album and title.
+func (c *Catalogue) List() ([]Item, error) {
+	var out []Item
+	err := c.st.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketItems)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var it Item
+			if err := json.Unmarshal(v, &it); err != nil {
+				return fmt.Errorf("catalogue item %s: %w", k, err)
+			}
+			out = append(out, it)
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b Item) int {
+		if a.Kind != b.Kind {
+			return strings.Compare(a.Kind, b.Kind)
+		}
+		for _, c := range [][2]string{{a.Show, b.Show}, {a.Artist, b.Artist}, {a.Album, b.Album}} {
+			if c[0] != c[1] {
+				return strings.Compare(strings.ToLower(c[0]), strings.ToLower(c[1]))
+			}
+		}
+		if a.Season != b.Season {
+			return a.Season - b.Season
+		}
+		if a.Episode != b.Episode {
+			return a.Episode - b.Episode
+		}
+		return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title))
+	})
+	return out, err
+}
+
+// Remove deletes item id and its HLS tree.
+func (c *Catalogue) Remove(id string) error {
+	if err := c.st.Update(func(tx *bolt.Tx) error { return DeleteTx(tx, id) }); err != nil {
+		return err
+	}
+	return c.RemoveFiles(id)
+}
+
+// RemoveFiles deletes item id's HLS tree (published and staging).
+func (c *Catalogue) RemoveFiles(id string) error {
+	if err := os.RemoveAll(c.Dir(id)); err != nil {
+		return fmt.Errorf("remove hls %s: %w", id, err)
+	}
+	return os.RemoveAll(c.StagingDir(id))
+}
