@@ -109,10 +109,11 @@ func (t Tools) Run(ctx context.Context, c Cmd) error {
 		})
 	}
 	var consumerErr error
+	eof := &eofReader{r: stdout}
 	if stdout != nil {
-		consumerErr = c.Stdout(stdout)
-		if consumerErr != nil {
-			cancel() // ffmpeg would block on a full pipe
+		consumerErr = c.Stdout(eof)
+		if consumerErr != nil && !eof.seen {
+			cancel() // the consumer gave up first; ffmpeg would block on a full pipe
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}
@@ -121,12 +122,27 @@ func (t Tools) Run(ctx context.Context, c Cmd) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case consumerErr != nil:
+	case consumerErr != nil && (!eof.seen || err == nil):
 		return consumerErr
 	case err != nil:
+		// ffmpeg failed first: the consumer only saw its output end
 		return &Error{Prog: "ffmpeg", Err: err, Stderr: tail.String()}
 	}
 	return nil
+}
+
+// eofReader remembers whether its reader reached the end.
+type eofReader struct {
+	r    io.Reader
+	seen bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.seen = true
+	}
+	return n, err
 }
 
 // tailBuffer keeps the last max bytes written to it.

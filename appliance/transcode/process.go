@@ -1,0 +1,426 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"thecure/appliance/config"
+	"thecure/appliance/ffmpeg"
+	"thecure/appliance/library"
+)
+
+// Methods: how a source became HLS.
+const (
+	MethodRemux  = "remux"  // the source's H.264 copied as it is (audio copied or encoded to AAC)
+	MethodEncode = "encode" // the video encoded into the ladder
+)
+
+// sourceError is a failure caused by the source itself (corrupt, not
+// media, wrong kind): the source goes to quarantine.
+type sourceError struct{ err error }
+
+func (e sourceError) Error() string { return e.err.Error() }
+func (e sourceError) Unwrap() error { return e.err }
+
+// errGone means the source disappeared before its job ran.
+var errGone = errors.New("source is gone")
+
+// plan is what to ask ffmpeg for.
+type plan struct {
+	job    ffmpeg.Job
+	names  []string // variant names, one per video rendition
+	method string
+}
+
+// browserH264 reports whether a stream is H.264 that browsers and Apple
+// devices play as it is.
+func browserH264(v *ffmpeg.Stream) bool {
+	profiles := []string{"Constrained Baseline", "Baseline", "Main", "High"}
+	return v.CodecName == "h264" && slices.Contains(profiles, v.Profile) &&
+		(v.PixFmt == "yuv420p" || v.PixFmt == "yuvj420p") && v.Level <= 52 && v.Height <= 2160
+}
+
+func (q *Queue) plan(kind string, p *ffmpeg.Probe) (plan, error) {
+	tc := q.opts.Transcode
+	a := p.Audio()
+	var audio *ffmpeg.Audio
+	if a != nil {
+		audio = &ffmpeg.Audio{Copy: a.CodecName == "aac", Kbps: tc.AudioKbps}
+	}
+	if kind == config.KindMusic {
+		if a == nil {
+			return plan{}, sourceError{errors.New("no audio stream in a music folder")}
+		}
+		m := MethodRemux
+		if !audio.Copy {
+			m = MethodEncode
+		}
+		return plan{job: ffmpeg.Job{Audio: audio}, method: m}, nil
+	}
+	v := p.Video()
+	if v == nil {
+		return plan{}, sourceError{fmt.Errorf("no video stream in a %s folder", kind)}
+	}
+	if browserH264(v) {
+		return plan{
+			job:    ffmpeg.Job{Video: &ffmpeg.Video{Copy: true}, Audio: audio},
+			names:  []string{fmt.Sprintf("%dp", v.Height)},
+			method: MethodRemux,
+		}, nil
+	}
+	rungs := slices.Clone(tc.Renditions)
+	slices.SortFunc(rungs, func(a, b config.Rendition) int { return b.Height - a.Height })
+	var ladder []ffmpeg.Rung
+	for _, r := range rungs {
+		if r.Height <= v.Height {
+			ladder = append(ladder, ffmpeg.Rung{Height: r.Height, Kbps: r.VideoKbps})
+		}
+	}
+	if len(ladder) == 0 { // smaller than every rung: keep its size
+		h := max(v.Height&^1, 2)
+		ladder = []ffmpeg.Rung{{Height: h, Kbps: rungs[len(rungs)-1].VideoKbps}}
+	}
+	var names []string
+	for _, r := range ladder {
+		names = append(names, fmt.Sprintf("%dp", r.Height))
+	}
+	if audio != nil {
+		audio.Copy = false // re-encoding anyway; keep the output uniform
+	}
+	return plan{
+		job: ffmpeg.Job{Video: &ffmpeg.Video{
+			Renditions: ladder, Preset: tc.Preset, KeyframeSeconds: tc.SegmentDuration.Std().Seconds(),
+		}, Audio: audio},
+		names:  names,
+		method: MethodEncode,
+	}, nil
+}
+
+// result is a converted source, staged and ready to publish.
+type result struct {
+	probe  *ffmpeg.Probe
+	pk     *library.Packaged
+	method string
+	poster bool
+	took   time.Duration
+}
+
+// process runs one claimed job to its end and reports whether it stopped on
+// a full disk (the worker then waits before the next one).
+func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l := &liveJob{seq: j.Seq, cancel: cancel}
+	q.mu.Lock()
+	q.live[j.ID] = l
+	q.mu.Unlock()
+	q.running.Inc()
+	defer func() {
+		q.running.Dec()
+		q.mu.Lock()
+		if q.live[j.ID] == l {
+			delete(q.live, j.ID)
+		}
+		q.mu.Unlock()
+	}()
+
+	res, err := q.convert(jctx, j, l)
+	switch {
+	case ctx.Err() != nil:
+		// shutdown: the job runs again at the next start
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		q.log.Info("stopped; the job will run again at the next start", "source", j.Source)
+		return false
+	case jctx.Err() != nil:
+		// removed or replaced while running: the store already says what next
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		return false
+	case errors.Is(err, errGone):
+		q.log.Info("source is gone before its job ran", "source", j.Source)
+		_ = q.Remove(ctx, j.Source)
+		return false
+	case errors.Is(err, syscall.ENOSPC):
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		q.setDown("disk full: " + err.Error())
+		q.requeue(j, "disk full: "+err.Error())
+		return true
+	case err != nil:
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		q.fail(j, err)
+		return false
+	}
+	if err := q.commit(j, res); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			q.setDown("disk full: " + err.Error())
+			q.requeue(j, "disk full: "+err.Error())
+			return true
+		}
+		q.fail(j, err)
+	}
+	return false
+}
+
+func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error) {
+	src := q.abs(j.Source)
+	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+		return nil, errGone
+	}
+	probe, err := q.tools.Probe(ctx, src)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, sourceError{err}
+	}
+	p, err := q.plan(j.Folder, probe)
+	if err != nil {
+		return nil, err
+	}
+	p.job.Input, p.job.ReadRate = src, q.readRate
+	stage := q.cat.StagingDir(j.ID)
+	if err := os.RemoveAll(stage); err != nil {
+		return nil, fmt.Errorf("staging: %w", err)
+	}
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return nil, fmt.Errorf("staging: %w", err)
+	}
+	total := probe.Seconds()
+	q.log.Info("processing", "source", j.Source, "id", j.ID, "method", p.method,
+		"renditions", strings.Join(p.names, ","), "duration", time.Duration(total*float64(time.Second)).Round(time.Second))
+	var pk *library.Packaged
+	start := time.Now()
+	err = q.tools.Run(ctx, ffmpeg.Cmd{
+		Args: ffmpeg.Args(p.job),
+		Stdout: func(r io.Reader) error {
+			var err error
+			pk, err = library.Package(r, stage, library.PackageOptions{
+				SegmentDuration: q.opts.Transcode.SegmentDuration.Std(),
+				Format:          q.opts.Transcode.SegmentFormat,
+				Names:           p.names,
+			})
+			return err
+		},
+		Progress: func(pr ffmpeg.Progress) {
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			if total > 0 {
+				l.progress = min(100, 100*pr.OutTime.Seconds()/total)
+			}
+			if pr.Speed > 0 {
+				l.speed = pr.Speed
+				l.eta = max(0, (total-pr.OutTime.Seconds())/pr.Speed)
+			}
+		},
+	})
+	took := time.Since(start)
+	var fe *ffmpeg.Error
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &fe):
+		return nil, sourceError{err}
+	case err != nil:
+		return nil, err
+	}
+	res := &result{probe: probe, pk: pk, method: p.method, took: took}
+	res.poster = q.poster(ctx, j, probe, src, stage)
+	return res, nil
+}
+
+// poster writes poster.jpg into the stage: a frame a tenth into a video, or
+// a track's cover art. A failure only loses the poster.
+func (q *Queue) poster(ctx context.Context, j Job, probe *ffmpeg.Probe, src, stage string) bool {
+	var offset float64
+	switch {
+	case probe.Video() != nil && j.Folder != config.KindMusic:
+		offset = min(probe.Seconds()/10, 60)
+	case probe.CoverArt() != nil:
+		offset = 0
+	default:
+		return false
+	}
+	err := q.tools.Run(ctx, ffmpeg.Cmd{Args: ffmpeg.PosterArgs(src, filepath.Join(stage, "poster.jpg"), offset, 360)})
+	if err != nil {
+		q.log.Warn("no poster", "source", j.Source, "err", err)
+		return false
+	}
+	return true
+}
+
+// commit publishes the staged HLS and marks the title ready and the job
+// done, in one transaction, unless the job was removed or queued again
+// meanwhile.
+func (q *Queue) commit(j Job, res *result) error {
+	stage := q.cat.StagingDir(j.ID)
+	var stale bool
+	err := q.st.Update(func(tx *bolt.Tx) error {
+		cur, ok, err := getJob(tx, j.ID)
+		if err != nil {
+			return err
+		}
+		if !ok || cur.Seq != j.Seq {
+			stale = true
+			return nil
+		}
+		if err := q.cat.Publish(j.ID); err != nil {
+			return err
+		}
+		it, _, err := library.GetTx(tx, j.ID)
+		if err != nil {
+			return err
+		}
+		it.ID, it.Source = j.ID, j.Source
+		it.SetMeta(library.ParseName(j.Folder, strings.SplitN(j.Source, "/", 2)[1]))
+		if it.Kind == library.KindTrack {
+			tagMeta(&it, res.probe)
+		}
+		it.State, it.Error, it.Method = library.StateReady, "", res.method
+		it.HLS = "/vod/" + j.ID + "/" + library.MasterPlaylist
+		it.Duration = res.pk.Duration.Seconds()
+		it.Variants = res.pk.Variants
+		it.Poster = ""
+		if res.poster {
+			it.Poster = "/vod/" + j.ID + "/poster.jpg"
+		}
+		if err := library.PutTx(tx, it); err != nil {
+			return err
+		}
+		cur.State, cur.Method, cur.Finished, cur.Progress = Done, res.method, time.Now().UTC(), 100
+		cur.Speed = 0
+		if res.took > 0 {
+			cur.Speed = res.pk.Duration.Seconds() / res.took.Seconds()
+		}
+		cur.ETA = 0
+		return putJob(tx, cur)
+	})
+	if stale || err != nil {
+		_ = os.RemoveAll(stage)
+	}
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	if stale {
+		return nil
+	}
+	speed := 0.0
+	if res.took > 0 {
+		speed = res.pk.Duration.Seconds() / res.took.Seconds()
+	}
+	q.jobsTotal.WithLabelValues(Done, res.method).Inc()
+	q.mediaSeconds.Add(res.pk.Duration.Seconds())
+	q.log.Info("ready", "source", j.Source, "id", j.ID, "method", res.method,
+		"variants", len(res.pk.Variants), "duration", res.pk.Duration.Round(time.Millisecond),
+		"took", res.took.Round(time.Millisecond), "speed", strconv.FormatFloat(speed, 'f', 1, 64)+"x")
+	return nil
+}
+
+// tagMeta fills a track's title, artist and album from its tags.
+func tagMeta(it *library.Item, p *ffmpeg.Probe) {
+	if t := p.Tag("title"); t != "" {
+		it.Title = t
+	}
+	if a := p.Tag("artist"); a != "" {
+		it.Artist = a
+	} else if a := p.Tag("album_artist"); a != "" {
+		it.Artist = a
+	}
+	if a := p.Tag("album"); a != "" {
+		it.Album = a
+	}
+}
+
+// requeue puts a job back to pending (keeping its place) with a note.
+func (q *Queue) requeue(j Job, note string) {
+	err := q.st.Update(func(tx *bolt.Tx) error {
+		cur, ok, err := getJob(tx, j.ID)
+		if err != nil || !ok || cur.Seq != j.Seq {
+			return err
+		}
+		cur.State, cur.Error = Pending, note
+		if err := putJob(tx, cur); err != nil {
+			return err
+		}
+		if it, ok, err := library.GetTx(tx, j.ID); err == nil && ok {
+			it.State = library.StateQueued
+			return library.PutTx(tx, it)
+		}
+		return nil
+	})
+	if err != nil {
+		q.log.Error("cannot requeue", "source", j.Source, "err", err)
+	}
+}
+
+// fail marks the job and its title failed with the reason; a source at
+// fault is moved to the quarantine folder.
+func (q *Queue) fail(j Job, cause error) {
+	// say the source's path as users know it, on one line
+	src := q.abs(j.Source)
+	reason := strings.NewReplacer(ffmpeg.Input(src), j.Source, src, j.Source).Replace(cause.Error())
+	reason = strings.Join(strings.Fields(strings.ReplaceAll(reason, "\n", " | ")), " ")
+	var se sourceError
+	if errors.As(cause, &se) {
+		if dst, err := q.quarantine(j.Source); err != nil {
+			q.log.Error("cannot quarantine", "source", j.Source, "err", err)
+			reason += "; the source stays in place (quarantine failed: " + err.Error() + ")"
+		} else {
+			reason += "; the source was moved to " + dst
+		}
+	}
+	err := q.st.Update(func(tx *bolt.Tx) error {
+		cur, ok, err := getJob(tx, j.ID)
+		if err != nil || !ok || cur.Seq != j.Seq {
+			return err
+		}
+		cur.State, cur.Error, cur.Finished = Failed, reason, time.Now().UTC()
+		cur.Speed, cur.ETA = 0, 0
+		if err := putJob(tx, cur); err != nil {
+			return err
+		}
+		it, ok, err := library.GetTx(tx, j.ID)
+		if err != nil || !ok {
+			return err
+		}
+		it.State, it.Error, it.HLS = library.StateFailed, reason, ""
+		return library.PutTx(tx, it)
+	})
+	if err != nil {
+		q.log.Error("cannot record a failed job", "source", j.Source, "err", err)
+	}
+	q.jobsTotal.WithLabelValues(Failed, "").Inc()
+	q.log.Warn("failed", "source", j.Source, "id", j.ID, "reason", reason)
+}
+
+// quarantine moves a source into the quarantine folder, keeping its path
+// (a number is added when the name is taken), and returns the new path
+// relative to the media dir.
+func (q *Queue) quarantine(rel string) (string, error) {
+	base := path.Join(q.opts.Transcode.QuarantineDir, rel)
+	dst := base
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(q.abs(dst)); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		ext := path.Ext(base)
+		dst = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(base, ext), i, ext)
+	}
+	if err := os.MkdirAll(filepath.Dir(q.abs(dst)), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(q.abs(rel), q.abs(dst)); err != nil {
+		return "", err
+	}
+	return dst, nil
+}

@@ -1,0 +1,625 @@
+// Package transcode is the VOD pipeline's durable job queue: every finished
+// upload into a movies, series or music folder is written to the store as a
+// job first, then a worker is woken; workers claim the oldest pending job,
+// probe the source, remux or encode it with ffmpeg into our own HLS
+// packaging (library.Package), publish it and update the catalogue. Jobs
+// left running by a crash or a shutdown run again at the next start, and a
+// scan at start queues sources that have no catalogue entry yet.
+package transcode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"thecure/appliance/config"
+	"thecure/appliance/ffmpeg"
+	"thecure/appliance/health"
+	"thecure/appliance/library"
+)
+
+// Job states.
+const (
+	Pending = "pending"
+	Running = "running"
+	Done    = "done"
+	Failed  = "failed"
+)
+
+// Job is one source to turn into HLS, as stored and as /api/jobs shows it.
+type Job struct {
+	ID       string    `json:"id"`     // the catalogue item's id
+	Source   string    `json:"source"` // relative to library.media_dir
+	Folder   string    `json:"folder_kind"`
+	State    string    `json:"state"` // pending | running | done | failed
+	Seq      uint64    `json:"seq"`   // queue order; a new Enqueue of the same source gives a new one
+	Method   string    `json:"method,omitempty"`
+	Progress float64   `json:"progress"`        // percent
+	Speed    float64   `json:"speed,omitempty"` // times realtime
+	ETA      float64   `json:"eta,omitempty"`   // seconds left
+	Error    string    `json:"error,omitempty"`
+	Attempts int       `json:"attempts"`
+	Enqueued time.Time `json:"enqueued"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+}
+
+// Store is what the queue needs of the database.
+type Store interface {
+	Update(fn func(tx *bolt.Tx) error) error
+	View(fn func(tx *bolt.Tx) error) error
+}
+
+// Health is where the queue says why it cannot work (ffmpeg missing, disk full).
+type Health interface {
+	Set(name string, st health.State, detail string)
+}
+
+var bucketJobs = []byte("transcode_jobs")
+
+// Options configure a Queue.
+type Options struct {
+	MediaDir  string          // absolute library.media_dir
+	Folders   []config.Folder // [[ftp.folders]]
+	Transcode config.Transcode
+	HealthKey string // the service name in the health registry
+}
+
+// Queue is the durable job queue and its workers.
+type Queue struct {
+	st     Store
+	cat    *library.Catalogue
+	log    *slog.Logger
+	health Health
+	opts   Options
+	tools  ffmpeg.Tools
+	kinds  map[string]string // top folder name -> kind
+
+	wake chan struct{}
+
+	mu   sync.Mutex
+	live map[string]*liveJob
+	down string // why the queue cannot work, "" when it can
+
+	jobsTotal    *prometheus.CounterVec
+	mediaSeconds prometheus.Counter
+	running      prometheus.Gauge
+
+	// readRate slows ffmpeg's reading in tests (see ffmpeg.Job.ReadRate).
+	readRate float64
+}
+
+// liveJob is the in-memory state of a running job.
+type liveJob struct {
+	seq                  uint64
+	cancel               context.CancelFunc
+	progress, speed, eta float64
+}
+
+// New builds the queue; nothing runs until Run.
+func New(st Store, cat *library.Catalogue, log *slog.Logger, h Health, reg prometheus.Registerer, opts Options) *Queue {
+	if opts.HealthKey == "" {
+		opts.HealthKey = "transcode"
+	}
+	q := &Queue{
+		st: st, cat: cat, log: log, health: h, opts: opts,
+		tools: ffmpeg.Tools{FFmpeg: opts.Transcode.FFmpeg, FFprobe: opts.Transcode.FFprobe},
+		kinds: map[string]string{},
+		wake:  make(chan struct{}, max(opts.Transcode.Workers, 1)),
+		live:  map[string]*liveJob{},
+		jobsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thecure_transcode_jobs_total",
+			Help: "Transcode jobs finished, by result (done, failed) and method (remux, encode).",
+		}, []string{"result", "method"}),
+		mediaSeconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "thecure_transcode_media_seconds_total",
+			Help: "Seconds of media turned into HLS.",
+		}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "thecure_transcode_running_jobs",
+			Help: "Transcode jobs running now.",
+		}),
+	}
+	for _, f := range opts.Folders {
+		q.kinds[f.Name] = f.Kind
+	}
+	if reg != nil {
+		reg.MustRegister(q.jobsTotal, q.mediaSeconds, q.running)
+	}
+	return q
+}
+
+// kindOf returns the folder kind of a source path and whether the queue
+// processes it (movies, series, music; not hidden, not in quarantine).
+func (q *Queue) kindOf(rel string) (string, bool) {
+	top, rest, ok := strings.Cut(rel, "/")
+	if !ok || rest == "" {
+		return "", false
+	}
+	for _, part := range strings.Split(rel, "/") {
+		if strings.HasPrefix(part, ".") {
+			return "", false
+		}
+	}
+	if qd := q.opts.Transcode.QuarantineDir; rel == qd || strings.HasPrefix(rel, qd+"/") {
+		return "", false
+	}
+	switch k := q.kinds[top]; k {
+	case config.KindMovies, config.KindSeries, config.KindMusic:
+		return k, true
+	}
+	return "", false
+}
+
+func cleanSource(p string) (string, error) {
+	p = strings.TrimPrefix(filepath.ToSlash(p), "/")
+	if p == "" || path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." {
+		return "", fmt.Errorf("source path %q is not a clean path inside the media dir", p)
+	}
+	return p, nil
+}
+
+func getJob(tx *bolt.Tx, id string) (Job, bool, error) {
+	var j Job
+	b := tx.Bucket(bucketJobs)
+	if b == nil {
+		return j, false, nil
+	}
+	v := b.Get([]byte(id))
+	if v == nil {
+		return j, false, nil
+	}
+	if err := json.Unmarshal(v, &j); err != nil {
+		return j, false, fmt.Errorf("job %s: %w", id, err)
+	}
+	return j, true, nil
+}
+
+func putJob(tx *bolt.Tx, j Job) error {
+	b, err := tx.CreateBucketIfNotExists(bucketJobs)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(j.ID), v)
+}
+
+// Enqueue records a job for the source at path (slash-separated, relative to
+// library.media_dir) and wakes a worker. Sources outside movies, series and
+// music folders are ignored. Enqueueing a source again (it was replaced)
+// processes it again, stopping a run in progress.
+func (q *Queue) Enqueue(ctx context.Context, p string) error {
+	rel, err := cleanSource(p)
+	if err != nil {
+		return err
+	}
+	kind, ok := q.kindOf(rel)
+	if !ok {
+		return nil
+	}
+	fi, err := os.Stat(q.abs(rel))
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", rel, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	id := library.ItemID(rel)
+	meta := library.ParseName(kind, strings.SplitN(rel, "/", 2)[1])
+	err = q.st.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketJobs)
+		if err != nil {
+			return err
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		j := Job{ID: id, Source: rel, Folder: kind, State: Pending, Seq: seq, Enqueued: time.Now().UTC()}
+		if err := putJob(tx, j); err != nil {
+			return err
+		}
+		it, _, err := library.GetTx(tx, id)
+		if err != nil {
+			return err
+		}
+		it.ID, it.Source, it.State, it.Error = id, rel, library.StateQueued, ""
+		it.SourceSize, it.SourceModTime = fi.Size(), fi.ModTime().UTC()
+		it.SetMeta(meta)
+		return library.PutTx(tx, it)
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", rel, err)
+	}
+	q.log.Info("queued", "source", rel, "id", id)
+	q.stopLive(id) // a replaced source: its running job starts over
+	q.signal()
+	return nil
+}
+
+// Remove forgets the source at path: its job, its title and its HLS.
+func (q *Queue) Remove(ctx context.Context, p string) error {
+	rel, err := cleanSource(p)
+	if err != nil {
+		return err
+	}
+	id := library.ItemID(rel)
+	var found bool
+	err = q.st.Update(func(tx *bolt.Tx) error {
+		_, ok, err := library.GetTx(tx, id)
+		if err != nil {
+			return err
+		}
+		found = ok
+		if b := tx.Bucket(bucketJobs); b != nil {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return library.DeleteTx(tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", rel, err)
+	}
+	q.stopLive(id)
+	if err := q.cat.RemoveFiles(id); err != nil {
+		return err
+	}
+	if found {
+		q.log.Info("removed", "source", rel, "id", id)
+	}
+	return nil
+}
+
+func (q *Queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *Queue) stopLive(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if l := q.live[id]; l != nil {
+		l.cancel()
+	}
+}
+
+func (q *Queue) abs(rel string) string {
+	return filepath.Join(q.opts.MediaDir, filepath.FromSlash(rel))
+}
+
+// Jobs returns every job, running ones with live progress: running first,
+// then pending in queue order, then finished ones, newest first.
+func (q *Queue) Jobs() ([]Job, error) {
+	var out []Job
+	err := q.st.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			out = append(out, j)
+			return nil
+		})
+	})
+	q.mu.Lock()
+	for i := range out {
+		if l := q.live[out[i].ID]; l != nil && out[i].State == Running && l.seq == out[i].Seq {
+			out[i].Progress, out[i].Speed, out[i].ETA = l.progress, l.speed, l.eta
+		}
+	}
+	q.mu.Unlock()
+	rank := map[string]int{Running: 0, Pending: 1, Failed: 2, Done: 2}
+	slices.SortStableFunc(out, func(a, b Job) int {
+		if rank[a.State] != rank[b.State] {
+			return rank[a.State] - rank[b.State]
+		}
+		if a.State == Pending {
+			return int(a.Seq) - int(b.Seq)
+		}
+		return b.Finished.Compare(a.Finished)
+	})
+	return out, err
+}
+
+// Job returns one job.
+func (q *Queue) Job(id string) (j Job, ok bool, err error) {
+	err = q.st.View(func(tx *bolt.Tx) error {
+		j, ok, err = getJob(tx, id)
+		return err
+	})
+	return j, ok, err
+}
+
+// Run resets jobs left running to pending, queues sources with no catalogue
+// entry, then runs the workers until ctx is cancelled. ffmpeg children are
+// stopped on the way out; their jobs run again at the next start.
+func (q *Queue) Run(ctx context.Context) error {
+	if err := q.resetRunning(); err != nil {
+		return err
+	}
+	if err := q.scan(ctx); err != nil {
+		q.log.Warn("scanning the media folders failed", "err", err)
+	}
+	var wg sync.WaitGroup
+	for i := range max(q.opts.Transcode.Workers, 1) {
+		wg.Go(func() { q.worker(ctx, i) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (q *Queue) resetRunning() error {
+	var n int
+	err := q.st.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketJobs)
+		if err != nil {
+			return err
+		}
+		var reset []Job
+		err = b.ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			if j.State == Running {
+				j.State, j.Progress, j.Speed, j.ETA = Pending, 0, 0, 0
+				reset = append(reset, j)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, j := range reset {
+			if err := putJob(tx, j); err != nil {
+				return err
+			}
+			if it, ok, err := library.GetTx(tx, j.ID); err == nil && ok {
+				it.State = library.StateQueued
+				if err := library.PutTx(tx, it); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(reset)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("transcode: reset running jobs: %w", err)
+	}
+	if n > 0 {
+		q.log.Info("jobs interrupted by the last stop will run again", "jobs", n)
+	}
+	return nil
+}
+
+// scan queues every source in the media folders with no catalogue entry, or
+// whose size or time changed, and drops titles whose source is gone.
+func (q *Queue) scan(ctx context.Context) error {
+	items, err := q.cat.List()
+	if err != nil {
+		return err
+	}
+	byID := map[string]library.Item{}
+	for _, it := range items {
+		byID[it.ID] = it
+	}
+	seen := map[string]bool{}
+	var queued int
+	for _, f := range q.opts.Folders {
+		if _, ok := q.kindOf(f.Name + "/x"); !ok {
+			continue
+		}
+		root := filepath.Join(q.opts.MediaDir, f.Name)
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if strings.HasPrefix(d.Name(), ".") && p != root {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			r, err := filepath.Rel(q.opts.MediaDir, p)
+			if err != nil {
+				return err
+			}
+			rel := filepath.ToSlash(r)
+			if _, ok := q.kindOf(rel); !ok {
+				return nil
+			}
+			id := library.ItemID(rel)
+			seen[id] = true
+			it, known := byID[id]
+			if known {
+				fi, err := d.Info()
+				if err != nil {
+					return nil
+				}
+				changed := fi.Size() != it.SourceSize || !fi.ModTime().UTC().Equal(it.SourceModTime)
+				settled := it.State == library.StateReady || it.State == library.StateFailed
+				if !changed || !settled {
+					return nil
+				}
+			}
+			if err := q.Enqueue(ctx, rel); err != nil {
+				q.log.Warn("cannot queue", "source", rel, "err", err)
+				return nil
+			}
+			queued++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, it := range items {
+		if !seen[it.ID] && it.State != library.StateFailed {
+			q.log.Info("source is gone; removing its title", "source", it.Source, "id", it.ID)
+			if err := q.Remove(ctx, it.Source); err != nil {
+				return err
+			}
+		}
+	}
+	if queued > 0 {
+		q.log.Info("queued sources found in the media folders", "jobs", queued)
+	}
+	return nil
+}
+
+// claim marks the oldest pending job running, in one transaction.
+func (q *Queue) claim() (Job, bool, error) {
+	var j Job
+	var found bool
+	err := q.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if b == nil {
+			return nil
+		}
+		err := b.ForEach(func(k, v []byte) error {
+			var c Job
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			if c.State == Pending && (!found || c.Seq < j.Seq) {
+				j, found = c, true
+			}
+			return nil
+		})
+		if err != nil || !found {
+			return err
+		}
+		j.State, j.Started, j.Attempts, j.Error = Running, time.Now().UTC(), j.Attempts+1, ""
+		j.Progress, j.Speed, j.ETA = 0, 0, 0
+		if err := putJob(tx, j); err != nil {
+			return err
+		}
+		if it, ok, err := library.GetTx(tx, j.ID); err == nil && ok {
+			it.State = library.StateProcessing
+			return library.PutTx(tx, it)
+		}
+		return nil
+	})
+	return j, found, err
+}
+
+func (q *Queue) setDown(reason string) {
+	q.mu.Lock()
+	changed := q.down != reason
+	q.down = reason
+	q.mu.Unlock()
+	if changed {
+		q.log.Warn("transcoding is waiting", "reason", reason)
+		q.health.Set(q.opts.HealthKey, health.Down, reason)
+	}
+}
+
+func (q *Queue) setUp() {
+	q.mu.Lock()
+	was := q.down
+	q.down = ""
+	q.mu.Unlock()
+	if was != "" {
+		q.log.Info("transcoding resumes")
+		q.health.Set(q.opts.HealthKey, health.Up, "")
+	}
+}
+
+// wait blocks until a wake-up, d or ctx, and reports whether ctx is still live.
+func (q *Queue) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-q.wake:
+		return true
+	case <-t.C:
+		return true
+	}
+}
+
+// toolRetry is how often a worker looks for ffmpeg again while it is missing.
+const toolRetry = 5 * time.Second
+
+// diskRetry is how long a worker waits after a full disk.
+const diskRetry = 30 * time.Second
+
+func (q *Queue) worker(ctx context.Context, n int) {
+	for ctx.Err() == nil {
+		if err := q.tools.Check(); err != nil {
+			q.setDown(fmt.Sprintf("ffmpeg not found: %v; jobs wait (set transcode.ffmpeg and transcode.ffprobe)", err))
+			q.wait(ctx, toolRetry)
+			continue
+		}
+		j, ok, err := q.claim()
+		if err != nil {
+			q.log.Error("cannot claim a job", "err", err)
+			q.wait(ctx, toolRetry)
+			continue
+		}
+		if !ok {
+			q.setUp()
+			q.wait(ctx, time.Minute)
+			continue
+		}
+		if diskFull := q.process(ctx, j); diskFull {
+			q.wait(ctx, diskRetry)
+			continue
+		}
+		q.setUp()
+		q.signal() // another worker may be idle while more jobs wait
+	}
+}
+
+// JobsHandler answers GET /api/jobs: every job as a JSON array (state,
+// progress %, speed, ETA, error).
+func (q *Queue) JobsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jobs, err := q.Jobs()
+		if err != nil {
+			http.Error(w, "jobs unavailable", http.StatusInternalServerError)
+			return
+		}
+		if jobs == nil {
+			jobs = []Job{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(jobs)
+	})
+}

@@ -1,0 +1,569 @@
+package transcode
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"thecure/appliance/config"
+	"thecure/appliance/health"
+	"thecure/appliance/library"
+	"thecure/appliance/store"
+)
+
+// env is a queue on a real store in a temp dir, with real ffmpeg.
+type env struct {
+	t        *testing.T
+	cfg      *config.Config
+	media    string
+	st       *store.Store
+	cat      *library.Catalogue
+	q        *Queue
+	health   *health.Registry
+	cancel   context.CancelFunc
+	done     chan error
+	readRate float64
+}
+
+func newEnv(t *testing.T, mutate func(*config.Config)) *env {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Transcode.SegmentDuration = config.Duration(time.Second)
+	cfg.Transcode.Preset = "veryfast" // not ultrafast: its Baseline output would look like a remux
+	cfg.Transcode.Renditions = []config.Rendition{{Height: 240, VideoKbps: 400}, {Height: 180, VideoKbps: 250}}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	if probs := cfg.Validate(); len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	st, err := store.Open(filepath.Join(dir, "data"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &env{t: t, cfg: cfg, media: cfg.Path(cfg.Library.MediaDir), st: st}
+	e.cat = library.New(st, cfg.Path(cfg.Library.HLSDir))
+	e.build()
+	return e
+}
+
+// build makes a new Queue on the same store and folders (a restart).
+func (e *env) build() {
+	e.health = health.NewRegistry()
+	e.health.Set("transcode", health.Up, "")
+	log := slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.q = New(e.st, e.cat, log, e.health, prometheus.NewRegistry(), Options{
+		MediaDir: e.media, Folders: e.cfg.FTP.Folders, Transcode: e.cfg.Transcode,
+	})
+	e.q.readRate = e.readRate
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (e *env) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.done = cancel, make(chan error, 1)
+	go func() { e.done <- e.q.Run(ctx) }()
+	e.t.Cleanup(e.stop)
+}
+
+func (e *env) stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	select {
+	case err := <-e.done:
+		if err != nil {
+			e.t.Errorf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		e.t.Fatal("Run did not return 30s after cancel")
+	}
+	e.cancel = nil
+}
+
+// clip generates a media file at rel (inside the media dir) with ffmpeg.
+func (e *env) clip(rel string, args ...string) string {
+	e.t.Helper()
+	dst := filepath.Join(e.media, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	tmp := filepath.Join(filepath.Dir(dst), ".tmp-"+filepath.Base(dst))
+	a := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)
+	a = append(a, "-f", formatFor(dst), tmp)
+	if out, err := exec.Command("ffmpeg", a...).CombinedOutput(); err != nil {
+		e.t.Fatalf("generate %s: %v: %s", rel, err, out)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		e.t.Fatal(err)
+	}
+	return rel
+}
+
+func formatFor(p string) string {
+	switch filepath.Ext(p) {
+	case ".mkv":
+		return "matroska"
+	case ".mp3":
+		return "mp3"
+	case ".ts":
+		return "mpegts"
+	}
+	return "mp4"
+}
+
+// Sources used by the tests: 2 s, tiny.
+var (
+	videoH264 = []string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2"}
+	audioSine = []string{"-f", "lavfi", "-i", "sine=frequency=440:duration=2"}
+	h264Enc   = []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25"}
+)
+
+func cat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func (e *env) enqueue(rel string) string {
+	e.t.Helper()
+	if err := e.q.Enqueue(context.Background(), rel); err != nil {
+		e.t.Fatal(err)
+	}
+	return library.ItemID(rel)
+}
+
+// waitItem polls the catalogue until item id reaches state.
+func (e *env) waitItem(id, state string) library.Item {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var it library.Item
+	for time.Now().Before(deadline) {
+		var ok bool
+		var err error
+		it, ok, err = e.cat.Get(id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if ok && it.State == state {
+			return it
+		}
+		if ok && state != library.StateFailed && it.State == library.StateFailed {
+			e.t.Fatalf("item %s failed: %s", id, it.Error)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Fatalf("item %s: state %q after 90s, want %q (%+v)", id, it.State, state, it)
+	return it
+}
+
+// probeOut is ffprobe's view of a published master playlist.
+type probeOut struct {
+	Format struct {
+		Duration string `json:"duration"`
+	} `json:"format"`
+	Streams []struct {
+		CodecName string `json:"codec_name"`
+		Profile   string `json:"profile"`
+		Width     int    `json:"width"`
+		Height    int    `json:"height"`
+	} `json:"streams"`
+}
+
+func ffprobe(t *testing.T, path string) probeOut {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var p probeOut
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p probeOut) seconds() float64 {
+	d, _ := strconv.ParseFloat(p.Format.Duration, 64)
+	return d
+}
+
+func (e *env) master(id string) string {
+	return filepath.Join(e.cat.Dir(id), library.MasterPlaylist)
+}
+
+func near(got, want, tol float64) bool { return got >= want-tol && got <= want+tol }
+
+func TestRemuxH264AAC(t *testing.T) {
+	e := newEnv(t, nil)
+	e.start()
+	rel := e.clip("pelis/Película del año (2024).mp4", cat(videoH264, audioSine, h264Enc, []string{"-c:a", "aac", "-shortest"})...)
+	id := e.enqueue(rel)
+	it := e.waitItem(id, library.StateReady)
+
+	if it.Kind != library.KindMovie || it.Title != "Película del año" || it.Year != 2024 {
+		t.Errorf("metadata %+v", it)
+	}
+	if it.Method != MethodRemux {
+		t.Errorf("method %q, want remux", it.Method)
+	}
+	// no encode: the output keeps the source's baseline profile (our encodes are High)
+	if len(it.Variants) != 1 || it.Variants[0].Height != 240 || !strings.HasPrefix(it.Variants[0].Codecs[0], "avc1.42") {
+		t.Errorf("variants %+v, want one 240p variant with the source's baseline H.264", it.Variants)
+	}
+	if !near(it.Duration, 2, 0.2) || it.HLS != "/vod/"+id+"/index.m3u8" || it.Poster != "/vod/"+id+"/poster.jpg" {
+		t.Errorf("item %+v", it)
+	}
+	p := ffprobe(t, e.master(id))
+	if !near(p.seconds(), 2, 0.2) {
+		t.Errorf("ffprobe duration %s, want 2", p.Format.Duration)
+	}
+	var codecs []string
+	for _, s := range p.Streams {
+		codecs = append(codecs, s.CodecName+"/"+s.Profile)
+	}
+	if strings.Join(codecs, ",") != "h264/Constrained Baseline,aac/LC" {
+		t.Errorf("streams %v", codecs)
+	}
+	j, ok, _ := e.q.Job(id)
+	if !ok || j.State != Done || j.Progress != 100 || j.Method != MethodRemux {
+		t.Errorf("job %+v", j)
+	}
+	if _, err := os.Stat(filepath.Join(e.media, filepath.FromSlash(rel))); err != nil {
+		t.Errorf("source must stay: %v", err)
+	}
+
+	// the HTTP side: playlists, Range, MIME types, no listings, API
+	mux := http.NewServeMux()
+	mux.Handle("GET /vod/{id}/{file...}", e.cat.VODHandler())
+	mux.Handle("GET /api/library", e.cat.APIHandler())
+	mux.Handle("GET /api/jobs", e.q.JobsHandler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get := func(path string, hdr ...string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if r := get(it.HLS); r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
+		t.Errorf("master: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	r := get("/vod/"+id+"/240p/seg00001.m4s", "Range", "bytes=0-99")
+	if b, _ := io.ReadAll(r.Body); r.StatusCode != 206 || len(b) != 100 || r.Header.Get("Content-Type") != "video/iso.segment" || r.Header.Get("Cache-Control") == "" {
+		t.Errorf("range: %d, %d bytes, %q", r.StatusCode, len(b), r.Header.Get("Content-Type"))
+	}
+	for _, bad := range []string{"/vod/" + id + "/", "/vod/" + id + "/240p", "/vod/" + id + "/index.txt", "/vod/" + id + "/.staging/index.m3u8", "/vod/zzzz/index.m3u8"} {
+		if r := get(bad); r.StatusCode != 404 {
+			t.Errorf("GET %s: %d, want 404", bad, r.StatusCode)
+		}
+	}
+	if r := get(it.Poster); r.StatusCode != 200 || r.Header.Get("Content-Type") != "image/jpeg" {
+		t.Errorf("poster: %d", r.StatusCode)
+	}
+	var items []map[string]any
+	if err := json.NewDecoder(get("/api/library").Body).Decode(&items); err != nil || len(items) != 1 {
+		t.Fatalf("api/library: %v %v", items, err)
+	}
+	for _, k := range []string{"id", "kind", "title", "state", "hls", "duration", "year", "poster"} {
+		if _, ok := items[0][k]; !ok {
+			t.Errorf("api/library item lacks %q: %v", k, items[0])
+		}
+	}
+	var jobs []Job
+	if err := json.NewDecoder(get("/api/jobs").Body).Decode(&jobs); err != nil || len(jobs) != 1 || jobs[0].State != Done {
+		t.Errorf("api/jobs: %+v %v", jobs, err)
+	}
+
+	// a deleted source removes its title and its HLS
+	if err := e.q.Remove(context.Background(), rel); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := e.cat.Get(id); ok {
+		t.Error("title still in the catalogue after Remove")
+	}
+	if _, err := os.Stat(e.cat.Dir(id)); !os.IsNotExist(err) {
+		t.Errorf("HLS still on disk after Remove: %v", err)
+	}
+}
+
+func TestEncodeHEVCLadder(t *testing.T) {
+	e := newEnv(t, nil)
+	e.start()
+	rel := e.clip("series/Show - 1x02.mkv", cat(videoH264, audioSine,
+		[]string{"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p10le", "-c:a", "libopus", "-shortest"})...)
+	id := e.enqueue(rel)
+	it := e.waitItem(id, library.StateReady)
+	if it.Method != MethodEncode {
+		t.Errorf("method %q, want encode", it.Method)
+	}
+	if it.Kind != library.KindEpisode || it.Show != "Show" || it.Season != 1 || it.Episode != 2 {
+		t.Errorf("metadata %+v", it)
+	}
+	if len(it.Variants) != 2 || it.Variants[0].Height != 240 || it.Variants[1].Height != 180 {
+		t.Fatalf("variants %+v, want 240p and 180p", it.Variants)
+	}
+	p := ffprobe(t, e.master(id))
+	if !near(p.seconds(), 2, 0.2) {
+		t.Errorf("duration %s", p.Format.Duration)
+	}
+	heights := map[int]bool{}
+	for _, s := range p.Streams {
+		if s.CodecName == "h264" {
+			heights[s.Height] = true
+			if s.Profile != "High" {
+				t.Errorf("encoded profile %q, want High", s.Profile)
+			}
+		}
+	}
+	if !heights[240] || !heights[180] {
+		t.Errorf("renditions by ffprobe: %v", heights)
+	}
+	// keyframes aligned: both variants have the same segment durations
+	pl := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(e.cat.Dir(id), name, "index.m3u8"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	a, b := pl("240p"), pl("180p")
+	if a != b || strings.Count(a, "#EXTINF") < 2 || !strings.Contains(a, "#EXT-X-PLAYLIST-TYPE:VOD") || !strings.Contains(a, "#EXT-X-ENDLIST") {
+		t.Errorf("media playlists differ or are not VOD:\n%s\n%s", a, b)
+	}
+	m, _ := os.ReadFile(e.master(id))
+	for _, want := range []string{"BANDWIDTH=", "RESOLUTION=320x240", "CODECS=\"avc1.64", "mp4a.40.2"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("master lacks %q:\n%s", want, m)
+		}
+	}
+}
+
+func TestVideoWithoutAudioMPEGTS(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Transcode.SegmentFormat = config.SegmentMPEGTS })
+	e.start()
+	rel := e.clip("series/La Casa/Temporada 3/05 - El robo.mp4", cat(videoH264, h264Enc)...)
+	id := e.enqueue(rel)
+	it := e.waitItem(id, library.StateReady)
+	if it.Show != "La Casa" || it.Season != 3 || it.Episode != 5 || it.Title != "El robo" {
+		t.Errorf("metadata %+v", it)
+	}
+	if it.Method != MethodRemux || len(it.Variants) != 1 || len(it.Variants[0].Codecs) != 1 {
+		t.Errorf("item %+v", it)
+	}
+	p := ffprobe(t, e.master(id))
+	if len(p.Streams) != 1 || p.Streams[0].CodecName != "h264" || !near(p.seconds(), 2, 0.2) {
+		t.Errorf("ffprobe %+v", p)
+	}
+	if _, err := os.Stat(filepath.Join(e.cat.Dir(id), "240p", "seg00001.ts")); err != nil {
+		t.Errorf("mpegts segment: %v", err)
+	}
+}
+
+func TestMP3WithTags(t *testing.T) {
+	e := newEnv(t, nil)
+	e.start()
+	rel := e.clip("musica/unknown.mp3", cat(audioSine, []string{"-c:a", "libmp3lame", "-b:a", "64k",
+		"-metadata", "title=Canción de prueba", "-metadata", "artist=Los Tests", "-metadata", "album=Primer disco"})...)
+	id := e.enqueue(rel)
+	it := e.waitItem(id, library.StateReady)
+	if it.Kind != library.KindTrack || it.Title != "Canción de prueba" || it.Artist != "Los Tests" || it.Album != "Primer disco" {
+		t.Errorf("metadata %+v", it)
+	}
+	if it.Method != MethodEncode || len(it.Variants) != 1 || it.Variants[0].Name != "audio" || it.Poster != "" {
+		t.Errorf("item %+v", it)
+	}
+	p := ffprobe(t, e.master(id))
+	if len(p.Streams) != 1 || p.Streams[0].CodecName != "aac" || !near(p.seconds(), 2, 0.2) {
+		t.Errorf("ffprobe %+v", p)
+	}
+}
+
+func TestCorruptSourceQuarantined(t *testing.T) {
+	e := newEnv(t, nil)
+	e.start()
+	bad := "pelis/broken.mp4"
+	if err := os.MkdirAll(filepath.Join(e.media, "pelis"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.media, "pelis", "broken.mp4"), []byte(strings.Repeat("not a video ", 500)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badID := e.enqueue(bad)
+	good := e.clip("pelis/Good (2020).mp4", cat(videoH264, h264Enc)...)
+	goodID := e.enqueue(good)
+
+	it := e.waitItem(badID, library.StateFailed)
+	if !strings.Contains(it.Error, "Invalid data") || !strings.Contains(it.Error, "admin/quarantine/pelis/broken.mp4") {
+		t.Errorf("error %q, want ffprobe's reason and the quarantine path", it.Error)
+	}
+	if _, err := os.Stat(filepath.Join(e.media, "admin", "quarantine", "pelis", "broken.mp4")); err != nil {
+		t.Errorf("source not in quarantine: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.media, "pelis", "broken.mp4")); !os.IsNotExist(err) {
+		t.Errorf("source still in place: %v", err)
+	}
+	e.waitItem(goodID, library.StateReady)
+	j, _, _ := e.q.Job(badID)
+	if j.State != Failed || j.Error == "" {
+		t.Errorf("job %+v", j)
+	}
+}
+
+func TestRestartInTheMiddleOfAJob(t *testing.T) {
+	e := newEnv(t, nil)
+	e.readRate = 1 // realtime: the job takes about 6 s
+	e.build()
+	e.start()
+	rel := e.clip("pelis/Long (2021).mkv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=6",
+		"-c:v", "mpeg4", "-q:v", "5")
+	id := e.enqueue(rel)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		jobs, err := e.q.Jobs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) == 1 && jobs[0].State == Running && jobs[0].Progress > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job never ran: %+v", jobs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.stop()
+	j, _, _ := e.q.Job(id)
+	if j.State != Running {
+		t.Fatalf("after shutdown the job is %q, want still running (to re-run)", j.State)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "Long \\(2021\\)").Output(); len(out) > 0 {
+		t.Errorf("ffmpeg still running after Run returned: pids %s", out)
+	}
+	if _, err := os.Stat(e.cat.Dir(id)); !os.IsNotExist(err) {
+		t.Errorf("half-made HLS published: %v", err)
+	}
+
+	e.readRate = 0
+	e.build()
+	e.start()
+	it := e.waitItem(id, library.StateReady)
+	if !near(it.Duration, 6, 0.3) {
+		t.Errorf("duration %.2f, want 6", it.Duration)
+	}
+	j, _, _ = e.q.Job(id)
+	if j.Attempts != 2 || j.State != Done {
+		t.Errorf("job %+v, want done at the second attempt", j)
+	}
+}
+
+func TestStartupScanAndGoneSources(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.clip("pelis/A (2001).mp4", cat(videoH264, h264Enc)...)
+	b := e.clip("series/Show.S01E02.mp4", cat(videoH264, h264Enc)...)
+	e.clip("admin/notes.mp4", cat(videoH264, h264Enc)...) // a files folder: not processed
+	e.start()
+	e.waitItem(library.ItemID(a), library.StateReady)
+	e.waitItem(library.ItemID(b), library.StateReady)
+	items, _ := e.cat.List()
+	if len(items) != 2 {
+		t.Errorf("catalogue has %d items, want 2", len(items))
+	}
+	e.stop()
+
+	// while stopped: one source deleted, one replaced
+	if err := os.Remove(filepath.Join(e.media, "pelis", "A (2001).mp4")); err != nil {
+		t.Fatal(err)
+	}
+	e.clip("series/Show.S01E02.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+	e.build()
+	e.start()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, okA, _ := e.cat.Get(library.ItemID(a))
+		itB, _, _ := e.cat.Get(library.ItemID(b))
+		if !okA && itB.State == library.StateReady && near(itB.Duration, 3, 0.2) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after restart: A present=%v, B=%+v", okA, itB)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestFFmpegMissingJobsWait(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Transcode.FFmpeg = "/nonexistent/ffmpeg" })
+	rel := e.clip("pelis/Waiting.mp4", cat(videoH264, h264Enc)...)
+	e.start()
+	id := library.ItemID(rel)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var s health.Service
+		for _, sv := range e.health.Snapshot() {
+			if sv.Name == "transcode" {
+				s = sv
+			}
+		}
+		if s.State == health.Down && strings.Contains(s.Detail, "ffmpeg not found") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health %+v, want down with a reason", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	it, ok, _ := e.cat.Get(id)
+	if !ok || it.State != library.StateQueued {
+		t.Errorf("item %+v, want queued", it)
+	}
+	j, _, _ := e.q.Job(id)
+	if j.State != Pending {
+		t.Errorf("job %+v, want pending", j)
+	}
+}
+
+func TestEnqueueIgnoresOtherFolders(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, rel := range []string{"admin/x.mp4", "admin/quarantine/pelis/y.mp4", "nofolder/z.mp4", "pelis/.hidden.mp4"} {
+		if err := e.q.Enqueue(context.Background(), rel); err != nil {
+			t.Errorf("Enqueue(%s): %v", rel, err)
+		}
+	}
+	if err := e.q.Enqueue(context.Background(), "../etc/passwd"); err == nil {
+		t.Error("Enqueue outside the media dir: no error")
+	}
+	if jobs, _ := e.q.Jobs(); len(jobs) != 0 {
+		t.Errorf("jobs %+v, want none", jobs)
+	}
+}
