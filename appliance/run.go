@@ -23,8 +23,10 @@ import (
 	"thecure/appliance/config"
 	"thecure/appliance/control"
 	"thecure/appliance/health"
+	"thecure/appliance/library"
 	"thecure/appliance/store"
 	"thecure/appliance/tlscert"
+	"thecure/appliance/transcode"
 	"thecure/appliance/web"
 )
 
@@ -103,6 +105,9 @@ type app struct {
 	cfgFile  string // the file cfg was loaded from; "" for built-in defaults
 	backup   *backup.Service
 	alerts   alertRelay // admin alerts, to the support bot when it is on
+
+	catalogue *library.Catalogue // VOD titles (wire_vod.go)
+	queue     *transcode.Queue   // VOD jobs; the FTPS ingest feeds it
 }
 
 func (a *app) close() {
@@ -165,6 +170,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 
 	// Each subsystem adds its routes and services here (wire_*.go).
 	for _, wire := range []func() error{
+		a.wireVOD,
 		a.wireBackup,
 		a.wireBot, // after the subsystems whose state it reports
 	} {
