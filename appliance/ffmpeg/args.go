@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// Job describes one conversion of an input to a single MPEG-TS stream on
-// stdout: the video renditions (copied, or encoded from one decode), then at
-// most one audio stream. The packager reads that stream.
+// Job describes one conversion of an input to a single fragmented MP4 stream
+// on stdout: the video renditions (copied, or encoded from one decode), then
+// at most one audio stream. The packager (library.Package) reads that stream.
 type Job struct {
 	Input string
 	Video *Video // nil: no video in the output
@@ -58,8 +58,8 @@ func common(progress bool) []string {
 	return a
 }
 
-// Args is the ffmpeg command line for j, writing MPEG-TS to stdout and
-// progress to fd 3.
+// Args is the ffmpeg command line for j, writing fragmented MP4 to stdout
+// and progress to fd 3.
 func Args(j Job) []string {
 	a := common(true)
 	if j.ReadRate > 0 {
@@ -76,13 +76,15 @@ func Args(j Job) []string {
 	if au := j.Audio; au != nil {
 		a = append(a, "-map", "0:a:0")
 		if au.Copy {
-			a = append(a, "-c:a", "copy")
+			a = append(a, "-c:a", "copy", "-bsf:a", "aac_adtstoasc")
 		} else {
 			a = append(a, "-c:a", "aac", "-b:a", fmt.Sprintf("%dk", au.Kbps), "-ac", "2")
 		}
 	}
-	a = append(a, "-sn", "-dn", "-map_metadata", "-1",
-		"-max_muxing_queue_size", "4096", "-f", "mpegts", "pipe:1")
+	// fragments of about a second, streamable (empty moov), data offsets
+	// relative to each moof: what library.Package reads
+	a = append(a, "-sn", "-dn", "-map_metadata", "-1", "-max_muxing_queue_size", "4096",
+		"-f", "mp4", "-movflags", "+empty_moov+default_base_moof", "-frag_duration", "1000000", "pipe:1")
 	return a
 }
 

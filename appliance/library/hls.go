@@ -2,6 +2,9 @@ package library
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -63,11 +66,12 @@ type VariantInfo struct {
 	Segments         int      `json:"segments"`
 }
 
-// Package reads one MPEG-TS stream (as ffmpeg writes it: H.264 video tracks,
-// one per rendition, and at most one AAC track shared by all) and writes an
-// HLS VOD tree into dir: per variant a directory with segments cut at
-// keyframes and a VOD media playlist, and the master playlist. A stream with
-// no video becomes one audio-only variant named "audio".
+// Package reads one fragmented MP4 stream (as ffmpeg writes it to a pipe
+// with -movflags empty_moov+default_base_moof: H.264 video tracks, one per
+// rendition, and at most one AAC track shared by all) and writes an HLS VOD
+// tree into dir: per variant a directory with segments cut at keyframes and
+// a VOD media playlist, and the master playlist. A stream with no video
+// becomes one audio-only variant named "audio".
 func Package(r io.Reader, dir string, opts PackageOptions) (*Packaged, error) {
 	if opts.Format == "" {
 		opts.Format = FormatFMP4
@@ -75,34 +79,51 @@ func Package(r io.Reader, dir string, opts PackageOptions) (*Packaged, error) {
 	if opts.SegmentDuration <= 0 {
 		opts.SegmentDuration = 4 * time.Second
 	}
-	rd := &mpegts.Reader{R: bufio.NewReaderSize(r, 1<<16)}
-	if err := rd.Initialize(); err != nil {
+	br := bufio.NewReaderSize(r, 1<<16)
+	init, err := readInit(br)
+	if err != nil {
 		return nil, fmt.Errorf("read media stream: %w", err)
 	}
-	var videos []*mpegts.Track
-	var audio *mpegts.Track
+	type trackInfo struct {
+		timescale int64
+		video     *variant // nil for the audio track
+		audio     bool
+		// ffmpeg starts each track's decode time at zero and, in a streamed
+		// MP4, writes no edit list: the B-frame delay of a video track (its
+		// first composition offset) is taken off so that its first picture
+		// is shown at zero, with the audio
+		delay    int64
+		delaySet bool
+	}
+	tracks := map[int]*trackInfo{}
+	var videos []*fmp4.InitTrack
 	var audioCfg *mpeg4audio.AudioSpecificConfig
-	for _, tr := range rd.Tracks() {
+	for _, tr := range init.Tracks {
 		switch c := tr.Codec.(type) {
-		case *tscodecs.H264:
+		case *mp4codecs.H264:
 			videos = append(videos, tr)
-		case *tscodecs.MPEG4Audio:
-			if audio == nil {
-				audio, audioCfg = tr, &c.Config
+		case *mp4codecs.MPEG4Audio:
+			if audioCfg == nil {
+				audioCfg = &c.Config
+				tracks[tr.ID] = &trackInfo{timescale: int64(tr.TimeScale), audio: true}
 			}
 		}
 	}
-	if len(videos) == 0 && audio == nil {
+	if len(videos) == 0 && audioCfg == nil {
 		return nil, errors.New("read media stream: no H.264 or AAC track")
 	}
 	target := int64(opts.SegmentDuration.Seconds() * 90000)
 	var vs []*variant
-	for i := range videos {
+	for i, tr := range videos {
 		name := fmt.Sprintf("v%d", i)
 		if i < len(opts.Names) && opts.Names[i] != "" {
 			name = opts.Names[i]
 		}
-		vs = append(vs, &variant{name: name, video: true, audioCfg: audioCfg, target: target, format: opts.Format})
+		c := tr.Codec.(*mp4codecs.H264)
+		v := &variant{name: name, video: true, audioCfg: audioCfg, target: target, format: opts.Format,
+			sps: c.SPS, pps: c.PPS}
+		vs = append(vs, v)
+		tracks[tr.ID] = &trackInfo{timescale: int64(tr.TimeScale), video: v}
 	}
 	if len(vs) == 0 {
 		vs = append(vs, &variant{name: "audio", audioCfg: audioCfg, target: target, format: opts.Format})
@@ -114,43 +135,60 @@ func Package(r io.Reader, dir string, opts PackageOptions) (*Packaged, error) {
 		}
 	}
 
-	var td mpegts.TimeDecoder
-	var werr error // the first write error stops everything
-	for i, tr := range videos {
-		v := vs[i]
-		rd.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-			p, d := td.Decode(pts), td.Decode(dts)
-			if werr == nil {
-				werr = v.onVideo(p, d, au)
-			}
-			return werr
-		})
+	// one fragment at a time: its samples in decode order across tracks
+	type sample struct {
+		tr       *trackInfo
+		pts, dts int64 // 90 kHz
+		payload  []byte
 	}
-	if audio != nil {
-		sr := int64(audioCfg.SampleRate)
-		rd.OnDataMPEG4Audio(audio, func(pts int64, aus [][]byte) error {
-			p := td.Decode(pts)
-			for i, au := range aus {
-				t := p + int64(i)*mpeg4audio.SamplesPerAccessUnit*90000/sr
-				for _, v := range vs {
-					if werr == nil {
-						werr = v.onAudio(t, au)
-					}
-				}
-			}
-			return werr
-		})
-	}
+	var batch []sample
 	for {
-		err := rd.Read()
+		parts, err := readFragment(br)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			if werr != nil {
-				return nil, werr
-			}
 			return nil, fmt.Errorf("read media stream: %w", err)
+		}
+		batch = batch[:0]
+		for _, part := range parts {
+			for _, pt := range part.Tracks {
+				tr := tracks[pt.ID]
+				if tr == nil || tr.timescale == 0 {
+					continue
+				}
+				t := int64(pt.BaseTime)
+				if !tr.delaySet && len(pt.Samples) > 0 {
+					tr.delaySet = true
+					if !tr.audio {
+						tr.delay = max(int64(pt.Samples[0].PTSOffset), 0)
+					}
+				}
+				for _, smp := range pt.Samples {
+					dts := (t - tr.delay) * 90000 / tr.timescale
+					pts := (t - tr.delay + int64(smp.PTSOffset)) * 90000 / tr.timescale
+					batch = append(batch, sample{tr: tr, pts: pts, dts: dts, payload: smp.Payload})
+					t += int64(smp.Duration)
+				}
+			}
+		}
+		slices.SortStableFunc(batch, func(a, b sample) int { return cmp.Compare(a.dts, b.dts) })
+		for _, smp := range batch {
+			if smp.tr.audio {
+				for _, v := range vs {
+					if err := v.onAudio(smp.dts, smp.payload); err != nil {
+						return nil, err
+					}
+				}
+				continue
+			}
+			var au h264.AVCC
+			if err := au.Unmarshal(smp.payload); err != nil || len(au) == 0 {
+				continue // an undecodable sample is skipped, as a player would
+			}
+			if err := smp.tr.video.onVideo(smp.pts, smp.dts, au); err != nil {
+				return nil, err
+			}
 		}
 	}
 	out := &Packaged{}
@@ -173,6 +211,91 @@ func Package(r io.Reader, dir string, opts PackageOptions) (*Packaged, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// maxBox bounds one top-level box read from ffmpeg (a fragment of every
+// rendition for about a second).
+const maxBox = 512 << 20
+
+// readBox reads one top-level box (header included) and its type.
+func readBox(r io.Reader) (string, []byte, error) {
+	var hdr [16]byte
+	if _, err := io.ReadFull(r, hdr[:8]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return "", nil, fmt.Errorf("truncated box header: %w", err)
+		}
+		return "", nil, err // io.EOF: the stream ended between boxes
+	}
+	size := uint64(binary.BigEndian.Uint32(hdr[:4]))
+	typ := string(hdr[4:8])
+	n := 8
+	if size == 1 {
+		if _, err := io.ReadFull(r, hdr[8:16]); err != nil {
+			return "", nil, fmt.Errorf("box %s: %w", typ, err)
+		}
+		size, n = binary.BigEndian.Uint64(hdr[8:16]), 16
+	}
+	if size < uint64(n) || size > maxBox {
+		return "", nil, fmt.Errorf("box %q has a bad size %d", typ, size)
+	}
+	buf := make([]byte, size)
+	copy(buf, hdr[:n])
+	if _, err := io.ReadFull(r, buf[n:]); err != nil {
+		return "", nil, fmt.Errorf("box %s: %w", typ, err)
+	}
+	return typ, buf, nil
+}
+
+// readInit reads boxes up to and including moov and parses them.
+func readInit(r io.Reader) (*fmp4.Init, error) {
+	var head []byte
+	for {
+		typ, b, err := readBox(r)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, errors.New("no moov box (empty stream)")
+			}
+			return nil, err
+		}
+		head = append(head, b...)
+		if typ == "moov" {
+			break
+		}
+	}
+	var init fmp4.Init
+	if err := init.Unmarshal(bytes.NewReader(head)); err != nil {
+		return nil, err
+	}
+	return &init, nil
+}
+
+// readFragment reads the next moof and its mdat and parses them.
+func readFragment(r io.Reader) (fmp4.Parts, error) {
+	var frag []byte
+	for {
+		typ, b, err := readBox(r)
+		if err != nil {
+			if errors.Is(err, io.EOF) && frag != nil {
+				return nil, errors.New("stream ended inside a fragment")
+			}
+			return nil, err
+		}
+		switch typ {
+		case "moof":
+			frag = b
+		case "mdat":
+			if frag == nil {
+				continue
+			}
+			frag = append(frag, b...)
+			var parts fmp4.Parts
+			if err := parts.Unmarshal(frag); err != nil {
+				return nil, err
+			}
+			return parts, nil
+		}
+		// styp, sidx, mfra and the like carry nothing we need
+	}
 }
 
 // event is one access unit of a segment, in arrival order.

@@ -57,7 +57,10 @@ func (q *Queue) plan(kind string, p *ffmpeg.Probe) (plan, error) {
 	a := p.Audio()
 	var audio *ffmpeg.Audio
 	if a != nil {
-		audio = &ffmpeg.Audio{Copy: a.CodecName == "aac", Kbps: tc.AudioKbps}
+		// ADTS AAC (from MPEG-TS or .aac files) has no decoder config until
+		// the first packet, too late for a streamed MP4 header: encode it
+		adts := strings.Contains(p.Format.Name, "mpegts") || p.Format.Name == "aac"
+		audio = &ffmpeg.Audio{Copy: a.CodecName == "aac" && !adts, Kbps: tc.AudioKbps}
 	}
 	if kind == config.KindMusic {
 		if a == nil {

@@ -25,7 +25,8 @@ import (
 
 // env is a queue on a real store in a temp dir, with real ffmpeg.
 type env struct {
-	t        *testing.T
+	t        testing.TB
+	quiet    bool
 	cfg      *config.Config
 	media    string
 	st       *store.Store
@@ -37,7 +38,7 @@ type env struct {
 	readRate float64
 }
 
-func newEnv(t *testing.T, mutate func(*config.Config)) *env {
+func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -66,14 +67,18 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 func (e *env) build() {
 	e.health = health.NewRegistry()
 	e.health.Set("transcode", health.Up, "")
-	log := slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var w io.Writer = testWriter{e.t}
+	if e.quiet {
+		w = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.q = New(e.st, e.cat, log, e.health, prometheus.NewRegistry(), Options{
 		MediaDir: e.media, Folders: e.cfg.FTP.Folders, Transcode: e.cfg.Transcode,
 	})
 	e.q.readRate = e.readRate
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -191,10 +196,11 @@ type probeOut struct {
 		Profile   string `json:"profile"`
 		Width     int    `json:"width"`
 		Height    int    `json:"height"`
+		StartTime string `json:"start_time"`
 	} `json:"streams"`
 }
 
-func ffprobe(t *testing.T, path string) probeOut {
+func ffprobe(t testing.TB, path string) probeOut {
 	t.Helper()
 	out, err := exec.Command("ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path).Output()
 	if err != nil {
@@ -348,6 +354,13 @@ func TestEncodeHEVCLadder(t *testing.T) {
 	}
 	if !heights[240] || !heights[180] {
 		t.Errorf("renditions by ffprobe: %v", heights)
+	}
+	// audio and video start together (B-frames delay the first picture)
+	for _, s := range p.Streams {
+		if s.StartTime != p.Streams[0].StartTime {
+			t.Errorf("stream start times differ: %+v", p.Streams)
+			break
+		}
 	}
 	// keyframes aligned: both variants have the same segment durations
 	pl := func(name string) string {
