@@ -98,18 +98,22 @@ func (c *Catalogue) HLSDir() string { return c.hlsDir }
 // Dir is where the HLS of item id lives.
 func (c *Catalogue) Dir(id string) string { return filepath.Join(c.hlsDir, id) }
 
-// StagingDir is where the HLS of item id is written before it is published.
-func (c *Catalogue) StagingDir(id string) string { return filepath.Join(c.hlsDir, ".staging", id) }
+// StagingDir is where one run (attempt) of item id writes its HLS before it
+// is published; each run has its own, so a cancelled run never touches the
+// next one's files.
+func (c *Catalogue) StagingDir(id string, run uint64) string {
+	return filepath.Join(c.hlsDir, ".staging", fmt.Sprintf("%s.%d", id, run))
+}
 
-// Publish replaces the HLS of item id with what was written in its staging dir.
-func (c *Catalogue) Publish(id string) error {
+// Publish replaces the HLS of item id with what was written in staging.
+func (c *Catalogue) Publish(id, staging string) error {
 	dst := c.Dir(id)
 	old := filepath.Join(c.hlsDir, ".staging", id+".old")
 	_ = os.RemoveAll(old)
 	if err := os.Rename(dst, old); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("publish %s: %w", id, err)
 	}
-	if err := os.Rename(c.StagingDir(id), dst); err != nil {
+	if err := os.Rename(staging, dst); err != nil {
 		return fmt.Errorf("publish %s: %w", id, err)
 	}
 	_ = os.RemoveAll(old)
@@ -222,10 +226,16 @@ func (c *Catalogue) Remove(id string) error {
 	return c.RemoveFiles(id)
 }
 
-// RemoveFiles deletes item id's HLS tree (published and staging).
+// RemoveFiles deletes item id's published HLS tree.
 func (c *Catalogue) RemoveFiles(id string) error {
 	if err := os.RemoveAll(c.Dir(id)); err != nil {
 		return fmt.Errorf("remove hls %s: %w", id, err)
 	}
-	return os.RemoveAll(c.StagingDir(id))
+	return nil
+}
+
+// CleanStaging removes every staging dir: at start, what is there is left
+// from runs that did not finish.
+func (c *Catalogue) CleanStaging() error {
+	return os.RemoveAll(filepath.Join(c.hlsDir, ".staging"))
 }

@@ -143,24 +143,24 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 	switch {
 	case ctx.Err() != nil:
 		// shutdown: the job runs again at the next start
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
 		q.log.Info("stopped; the job will run again at the next start", "source", j.Source)
 		return false
 	case jctx.Err() != nil:
 		// removed or replaced while running: the store already says what next
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
 		return false
 	case errors.Is(err, errGone):
 		q.log.Info("source is gone before its job ran", "source", j.Source)
 		_ = q.Remove(ctx, j.Source)
 		return false
 	case errors.Is(err, syscall.ENOSPC):
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
 		q.setDown("disk full: " + err.Error())
 		q.requeue(j, "disk full: "+err.Error())
 		return true
 	case err != nil:
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID))
+		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
 		q.fail(j, err)
 		return false
 	}
@@ -192,12 +192,15 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 		return nil, err
 	}
 	p.job.Input, p.job.ReadRate = src, q.readRate
-	stage := q.cat.StagingDir(j.ID)
+	stage := q.cat.StagingDir(j.ID, j.Seq)
 	if err := os.RemoveAll(stage); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
 	if err := os.MkdirAll(stage, 0o755); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
+	}
+	if q.stageHook != nil {
+		q.stageHook(stage)
 	}
 	total := probe.Seconds()
 	q.log.Info("processing", "source", j.Source, "id", j.ID, "method", p.method,
@@ -266,7 +269,7 @@ func (q *Queue) poster(ctx context.Context, j Job, probe *ffmpeg.Probe, src, sta
 // done, in one transaction, unless the job was removed or queued again
 // meanwhile.
 func (q *Queue) commit(j Job, res *result) error {
-	stage := q.cat.StagingDir(j.ID)
+	stage := q.cat.StagingDir(j.ID, j.Seq)
 	var stale bool
 	err := q.st.Update(func(tx *bolt.Tx) error {
 		cur, ok, err := getJob(tx, j.ID)
@@ -277,7 +280,7 @@ func (q *Queue) commit(j Job, res *result) error {
 			stale = true
 			return nil
 		}
-		if err := q.cat.Publish(j.ID); err != nil {
+		if err := q.cat.Publish(j.ID, stage); err != nil {
 			return err
 		}
 		it, _, err := library.GetTx(tx, j.ID)

@@ -101,6 +101,11 @@ type Queue struct {
 
 	// readRate slows ffmpeg's reading in tests (see ffmpeg.Job.ReadRate).
 	readRate float64
+	// diskRetry is how long a worker waits after a full disk.
+	diskRetry time.Duration
+	// stageHook, in tests, sees each staging dir before ffmpeg starts
+	// (to plant a file that fails with ENOSPC).
+	stageHook func(dir string)
 }
 
 // liveJob is the in-memory state of a running job.
@@ -121,6 +126,8 @@ func New(st Store, cat *library.Catalogue, log *slog.Logger, h Health, reg prome
 		kinds: map[string]string{},
 		wake:  make(chan struct{}, max(opts.Transcode.Workers, 1)),
 		live:  map[string]*liveJob{},
+
+		diskRetry: 30 * time.Second,
 		jobsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "thecure_transcode_jobs_total",
 			Help: "Transcode jobs finished, by result (done, failed) and method (remux, encode).",
@@ -254,15 +261,34 @@ func (q *Queue) Enqueue(ctx context.Context, p string) error {
 	return nil
 }
 
-// Remove forgets the source at path: its job, its title and its HLS.
+// Remove forgets the source at path (a file, or a folder and everything
+// under it): its job, its title and its HLS.
 func (q *Queue) Remove(ctx context.Context, p string) error {
 	rel, err := cleanSource(p)
 	if err != nil {
 		return err
 	}
+	if _, ok, err := q.cat.Get(library.ItemID(rel)); err == nil && !ok {
+		// maybe a folder: every title under it
+		items, err := q.cat.List()
+		if err != nil {
+			return fmt.Errorf("remove %s: %w", rel, err)
+		}
+		for _, it := range items {
+			if strings.HasPrefix(it.Source, rel+"/") {
+				if err := q.removeOne(it.Source); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return q.removeOne(rel)
+}
+
+func (q *Queue) removeOne(rel string) error {
 	id := library.ItemID(rel)
 	var found bool
-	err = q.st.Update(func(tx *bolt.Tx) error {
+	err := q.st.Update(func(tx *bolt.Tx) error {
 		_, ok, err := library.GetTx(tx, id)
 		if err != nil {
 			return err
@@ -361,6 +387,9 @@ func (q *Queue) Run(ctx context.Context) error {
 	if err := q.resetRunning(); err != nil {
 		return err
 	}
+	if err := q.cat.CleanStaging(); err != nil {
+		q.log.Warn("cannot clean the staging dir", "err", err)
+	}
 	if err := q.scan(ctx); err != nil {
 		q.log.Warn("scanning the media folders failed", "err", err)
 	}
@@ -372,6 +401,12 @@ func (q *Queue) Run(ctx context.Context) error {
 	return nil
 }
 
+// keepDone is how long finished jobs stay listed; failed ones stay until
+// their source is queued again or removed.
+const keepDone = 7 * 24 * time.Hour
+
+// resetRunning puts jobs left running back to pending and forgets old
+// finished ones.
 func (q *Queue) resetRunning() error {
 	var n int
 	err := q.st.Update(func(tx *bolt.Tx) error {
@@ -380,6 +415,7 @@ func (q *Queue) resetRunning() error {
 			return err
 		}
 		var reset []Job
+		var old []string
 		err = b.ForEach(func(k, v []byte) error {
 			var j Job
 			if err := json.Unmarshal(v, &j); err != nil {
@@ -389,10 +425,18 @@ func (q *Queue) resetRunning() error {
 				j.State, j.Progress, j.Speed, j.ETA = Pending, 0, 0, 0
 				reset = append(reset, j)
 			}
+			if j.State == Done && time.Since(j.Finished) > keepDone {
+				old = append(old, j.ID)
+			}
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		for _, id := range old {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
 		}
 		for _, j := range reset {
 			if err := putJob(tx, j); err != nil {
@@ -576,9 +620,6 @@ func (q *Queue) wait(ctx context.Context, d time.Duration) bool {
 // toolRetry is how often a worker looks for ffmpeg again while it is missing.
 const toolRetry = 5 * time.Second
 
-// diskRetry is how long a worker waits after a full disk.
-const diskRetry = 30 * time.Second
-
 func (q *Queue) worker(ctx context.Context, n int) {
 	for ctx.Err() == nil {
 		if err := q.tools.Check(); err != nil {
@@ -598,7 +639,7 @@ func (q *Queue) worker(ctx context.Context, n int) {
 			continue
 		}
 		if diskFull := q.process(ctx, j); diskFull {
-			q.wait(ctx, diskRetry)
+			q.wait(ctx, q.diskRetry)
 			continue
 		}
 		q.setUp()

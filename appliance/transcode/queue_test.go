@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -578,5 +579,112 @@ func TestEnqueueIgnoresOtherFolders(t *testing.T) {
 	}
 	if jobs, _ := e.q.Jobs(); len(jobs) != 0 {
 		t.Errorf("jobs %+v, want none", jobs)
+	}
+}
+
+func TestDiskFullIsReportedAndRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	var mu sync.Mutex
+	full := true
+	e.q.diskRetry = 200 * time.Millisecond
+	e.q.stageHook = func(dir string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !full {
+			return
+		}
+		// the first segment's file is /dev/full: writing it fails with ENOSPC
+		if err := os.MkdirAll(filepath.Join(dir, "240p"), 0o755); err != nil {
+			t.Error(err)
+		}
+		if err := os.Symlink("/dev/full", filepath.Join(dir, "240p", "seg00001.m4s")); err != nil {
+			t.Error(err)
+		}
+	}
+	rel := e.clip("pelis/Full (2022).mp4", cat(videoH264, h264Enc)...)
+	e.start()
+	id := library.ItemID(rel)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var s health.Service
+		for _, sv := range e.health.Snapshot() {
+			if sv.Name == "transcode" {
+				s = sv
+			}
+		}
+		if s.State == health.Down && strings.Contains(s.Detail, "disk full") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health %+v, want down: disk full", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	j, _, _ := e.q.Job(id)
+	if j.State == Failed {
+		t.Errorf("job failed on a full disk, want it kept for later: %+v", j)
+	}
+	if _, err := os.Stat(filepath.Join(e.media, "pelis", "Full (2022).mp4")); err != nil {
+		t.Errorf("source must stay in place: %v", err)
+	}
+	mu.Lock()
+	full = false
+	mu.Unlock()
+	e.waitItem(id, library.StateReady)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if e.health.Healthy() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health still down after the disk has room: %+v", e.health.Snapshot())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReplacedSourceAndRemovedFolder(t *testing.T) {
+	e := newEnv(t, nil)
+	e.readRate = 2 // the first run is still going when the source is replaced
+	e.build()
+	e.start()
+	rel := e.clip("series/Show/Season 1/Show.S01E01.mkv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=4", "-c:v", "mpeg4")
+	id := e.enqueue(rel)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if j, _, _ := e.q.Job(id); j.State == Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("job never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// replaced while running: the new file wins
+	e.clip(rel, "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+	e.enqueue(rel)
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		it, _, _ := e.cat.Get(id)
+		if it.State == library.StateReady && near(it.Duration, 3, 0.2) && it.Method == MethodRemux {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("item %+v, want the replacement (3 s, remuxed)", it)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	other := e.clip("series/Show/Season 1/Show.S01E02.mp4", cat(videoH264, h264Enc)...)
+	e.waitItem(e.enqueue(other), library.StateReady)
+
+	// the whole show folder deleted over FTP
+	if err := e.q.Remove(context.Background(), "series/Show"); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := e.cat.List(); len(items) != 0 {
+		t.Errorf("items left after removing the folder: %+v", items)
+	}
+	if ents, _ := os.ReadDir(e.cat.HLSDir()); len(ents) > 1 { // .staging may remain
+		t.Errorf("HLS left: %v", ents)
 	}
 }
