@@ -331,6 +331,11 @@ type variant struct {
 	lastAudio    int64
 	segs         []segInfo
 	initDone     bool
+
+	// MPEG-TS output: one writer for every segment
+	tsw              *mpegts.Writer
+	tsBuf            byteCounter
+	tsVideo, tsAudio *mpegts.Track
 }
 
 func (v *variant) onVideo(pts, dts int64, au [][]byte) error {
@@ -554,6 +559,7 @@ func stripParams(au [][]byte) [][]byte {
 	return out
 }
 
+// byteCounter collects what is written to it.
 type byteCounter struct {
 	buf []byte
 }
@@ -563,23 +569,27 @@ func (b *byteCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// marshalTS writes a segment with the variant's one MPEG-TS writer, so that
+// continuity counters run on across segments as players expect; each segment
+// starts with the PAT and PMT.
 func (v *variant) marshalTS(s *segment) ([]byte, error) {
-	var out byteCounter
-	var vtr, atr *mpegts.Track
-	var tracks []*mpegts.Track
-	if v.video {
-		vtr = &mpegts.Track{Codec: &tscodecs.H264{}}
-		tracks = append(tracks, vtr)
+	if v.tsw == nil {
+		var tracks []*mpegts.Track
+		if v.video {
+			v.tsVideo = &mpegts.Track{Codec: &tscodecs.H264{}}
+			tracks = append(tracks, v.tsVideo)
+		}
+		if v.audioCfg != nil {
+			v.tsAudio = &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: *v.audioCfg}}
+			tracks = append(tracks, v.tsAudio)
+		}
+		v.tsw = &mpegts.Writer{W: &v.tsBuf, Tracks: tracks}
+		if err := v.tsw.Initialize(); err != nil {
+			return nil, err
+		}
 	}
-	if v.audioCfg != nil {
-		atr = &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: *v.audioCfg}}
-		tracks = append(tracks, atr)
-	}
-	w := &mpegts.Writer{W: &out, Tracks: tracks}
-	if err := w.Initialize(); err != nil {
-		return nil, err
-	}
-	if _, err := w.WriteTables(); err != nil {
+	v.tsBuf.buf = v.tsBuf.buf[:0]
+	if _, err := v.tsw.WriteTables(); err != nil {
 		return nil, err
 	}
 	for _, e := range s.events {
@@ -589,15 +599,15 @@ func (v *variant) marshalTS(s *segment) ([]byte, error) {
 			if h264.IsRandomAccess(au) && !hasNALU(au, h264.NALUTypeSPS) {
 				au = append([][]byte{v.sps, v.pps}, au...)
 			}
-			err = w.WriteH264(vtr, e.pts+tsShift, e.dts+tsShift, au)
+			err = v.tsw.WriteH264(v.tsVideo, e.pts+tsShift, e.dts+tsShift, au)
 		} else {
-			err = w.WriteMPEG4Audio(atr, e.pts+tsShift, e.au)
+			err = v.tsw.WriteMPEG4Audio(v.tsAudio, e.pts+tsShift, e.au)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	return out.buf, nil
+	return v.tsBuf.buf, nil
 }
 
 func hasNALU(au [][]byte, t h264.NALUType) bool {
