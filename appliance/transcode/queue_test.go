@@ -421,6 +421,21 @@ func TestMP3WithTags(t *testing.T) {
 	if len(p.Streams) != 1 || p.Streams[0].CodecName != "aac" || !near(p.seconds(), 2, 0.2) {
 		t.Errorf("ffprobe %+v", p)
 	}
+
+	// no tags, cover art: names from the folders, the cover as poster, no video in the HLS
+	rel = e.clip("musica/Band/Album/02 - Cover song.mp3", cat(audioSine, []string{"-f", "lavfi", "-i", "testsrc=size=200x200:duration=0.04",
+		"-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "mjpeg", "-frames:v", "1", "-disposition:v", "attached_pic", "-id3v2_version", "3"})...)
+	id = e.enqueue(rel)
+	it = e.waitItem(id, library.StateReady)
+	if it.Title != "Cover song" || it.Artist != "Band" || it.Album != "Album" || it.Poster == "" {
+		t.Errorf("item %+v", it)
+	}
+	if _, err := os.Stat(filepath.Join(e.cat.Dir(id), "poster.jpg")); err != nil {
+		t.Errorf("cover poster: %v", err)
+	}
+	if p := ffprobe(t, e.master(id)); len(p.Streams) != 1 || p.Streams[0].CodecName != "aac" {
+		t.Errorf("ffprobe %+v, want audio only", p)
+	}
 }
 
 func TestCorruptSourceQuarantined(t *testing.T) {
