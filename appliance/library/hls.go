@@ -186,7 +186,7 @@ func Package(r io.Reader, dir string, opts PackageOptions) (*Packaged, error) {
 			if err := au.Unmarshal(smp.payload); err != nil || len(au) == 0 {
 				continue // an undecodable sample is skipped, as a player would
 			}
-			if err := smp.tr.video.onVideo(smp.pts, smp.dts, au); err != nil {
+			if err := smp.tr.video.onVideo(smp.pts, smp.dts, au, smp.payload); err != nil {
 				return nil, err
 			}
 		}
@@ -303,6 +303,7 @@ type event struct {
 	video    bool
 	pts, dts int64 // 90 kHz; audio: dts == pts
 	au       [][]byte
+	avcc     []byte // the sample as read (length-prefixed NAL units), reused for fMP4
 }
 
 type segment struct {
@@ -338,7 +339,7 @@ type variant struct {
 	tsVideo, tsAudio *mpegts.Track
 }
 
-func (v *variant) onVideo(pts, dts int64, au [][]byte) error {
+func (v *variant) onVideo(pts, dts int64, au [][]byte, avcc []byte) error {
 	idr := h264.IsRandomAccess(au)
 	for _, n := range au {
 		switch h264.NALUType(n[0] & 0x1f) {
@@ -380,7 +381,7 @@ func (v *variant) onVideo(pts, dts int64, au [][]byte) error {
 		}
 	}
 	v.lastDTS = dts
-	v.cur.events = append(v.cur.events, event{video: true, pts: pts, dts: dts, au: au})
+	v.cur.events = append(v.cur.events, event{video: true, pts: pts, dts: dts, au: au, avcc: avcc})
 	return nil
 }
 
@@ -512,9 +513,12 @@ func (v *variant) marshalFMP4(s *segment, seq uint32) ([]byte, error) {
 		if i+1 < len(vevs) {
 			next = vevs[i+1].dts
 		}
-		payload, err := h264.AVCC(stripParams(e.au)).Marshal()
-		if err != nil {
-			return nil, err
+		payload := e.avcc
+		if payload == nil || hasNALU(e.au, h264.NALUTypeSPS) || hasNALU(e.au, h264.NALUTypePPS) || hasNALU(e.au, h264.NALUTypeAccessUnitDelimiter) {
+			var err error
+			if payload, err = h264.AVCC(stripParams(e.au)).Marshal(); err != nil {
+				return nil, err
+			}
 		}
 		vt.Samples = append(vt.Samples, &fmp4.Sample{
 			Duration:        uint32(max(next-e.dts, 0)),

@@ -207,6 +207,9 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 		"renditions", strings.Join(p.names, ","), "duration", time.Duration(total*float64(time.Second)).Round(time.Second))
 	var pk *library.Packaged
 	start := time.Now()
+	// the poster is taken from the source while the main run goes on
+	posterDone := make(chan bool, 1)
+	go func() { posterDone <- q.poster(ctx, j, probe, src, stage) }()
 	err = q.tools.Run(ctx, ffmpeg.Cmd{
 		Args: ffmpeg.Args(p.job),
 		Stdout: func(r io.Reader) error {
@@ -230,6 +233,7 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 			}
 		},
 	})
+	poster := <-posterDone
 	took := time.Since(start)
 	var fe *ffmpeg.Error
 	switch {
@@ -240,9 +244,7 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 	case err != nil:
 		return nil, err
 	}
-	res := &result{probe: probe, pk: pk, method: p.method, took: took}
-	res.poster = q.poster(ctx, j, probe, src, stage)
-	return res, nil
+	return &result{probe: probe, pk: pk, method: p.method, took: took, poster: poster}, nil
 }
 
 // poster writes poster.jpg into the stage: a frame a tenth into a video, or
