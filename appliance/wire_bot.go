@@ -36,6 +36,9 @@ func (a *app) wireBot() error {
 	if a.backup != nil {
 		opts.Backups = a.backup
 	}
+	if a.queue != nil { // wireVOD runs first
+		opts.Jobs, opts.Catalogue = a.queue, botTitles{a.catalogue}
+	}
 	b, err := bot.New(opts)
 	if err != nil {
 		return err

@@ -6,9 +6,19 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
+	"thecure/appliance/bot"
+	"thecure/appliance/config"
 	"thecure/appliance/library"
 	"thecure/appliance/transcode"
+)
+
+// The support bot reads the queue and the catalogue through its interfaces.
+var (
+	_ bot.Jobs      = (*transcode.Queue)(nil)
+	_ bot.Catalogue = botTitles{}
 )
 
 // The FTPS ingest (appliance/ftps) hands finished uploads to the queue
@@ -46,4 +56,46 @@ func (a *app) wireVOD() error {
 	a.web.Handle("GET /api/jobs", a.queue.JobsHandler())
 	a.add(service{name: "transcode", run: func(ctx context.Context, _ []net.Listener) error { return a.queue.Run(ctx) }})
 	return nil
+}
+
+// botTitles shows the catalogue to the support bot: the latest ready titles.
+type botTitles struct{ cat *library.Catalogue }
+
+func (b botTitles) Recent(_ context.Context, n int) ([]bot.Title, int, error) {
+	items, err := b.cat.List()
+	if err != nil {
+		return nil, 0, err
+	}
+	ready := items[:0]
+	for _, it := range items {
+		if it.State == library.StateReady {
+			ready = append(ready, it)
+		}
+	}
+	slices.SortStableFunc(ready, func(x, y library.Item) int { return y.Updated.Compare(x.Updated) })
+	total := len(ready)
+	var out []bot.Title
+	for _, it := range ready[:min(n, total)] {
+		t := bot.Title{Name: it.Title}
+		switch it.Kind {
+		case library.KindMovie:
+			t.Kind = config.KindMovies
+			if it.Year > 0 {
+				t.Name = fmt.Sprintf("%s (%d)", it.Title, it.Year)
+			}
+		case library.KindEpisode:
+			t.Kind = config.KindSeries
+			t.Name = fmt.Sprintf("%s S%02dE%02d", it.Show, it.Season, it.Episode)
+			if !strings.HasPrefix(it.Title, t.Name) {
+				t.Name += " " + it.Title
+			}
+		case library.KindTrack:
+			t.Kind = config.KindMusic
+			if it.Artist != "" {
+				t.Name = it.Artist + " - " + it.Title
+			}
+		}
+		out = append(out, t)
+	}
+	return out, total, nil
 }

@@ -664,3 +664,28 @@ func (q *Queue) JobsHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(jobs)
 	})
 }
+
+// QueueLength counts the jobs waiting and running (for the support bot's
+// status answer).
+func (q *Queue) QueueLength(ctx context.Context) (pending, running int, err error) {
+	err = q.st.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			switch j.State {
+			case Pending:
+				pending++
+			case Running:
+				running++
+			}
+			return nil
+		})
+	})
+	return pending, running, err
+}
