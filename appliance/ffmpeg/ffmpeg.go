@@ -34,7 +34,7 @@ type Tools struct {
 func (t Tools) Check() error {
 	for _, p := range []string{t.FFmpeg, t.FFprobe} {
 		if _, err := exec.LookPath(p); err != nil {
-			return fmt.Errorf("%s not found: %w", p, err)
+			return err // exec: "PATH": why
 		}
 	}
 	return nil

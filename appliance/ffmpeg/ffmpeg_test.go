@@ -131,7 +131,7 @@ func TestRunCancelStopsFFmpeg(t *testing.T) {
 
 func TestMissingTool(t *testing.T) {
 	bad := Tools{FFmpeg: "/nonexistent/ffmpeg", FFprobe: "ffprobe"}
-	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "/nonexistent/ffmpeg not found") {
+	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), `"/nonexistent/ffmpeg"`) {
 		t.Errorf("Check = %v", err)
 	}
 	if err := tools.Check(); err != nil {
