@@ -52,7 +52,9 @@ func TestBackupCLIEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	film := filepath.Join(data, "media", "pelis", "film.mp4")
+	// In a folder of kind files: junk bytes in a movies folder would be
+	// probed by the VOD pipeline, fail and be moved to quarantine.
+	film := filepath.Join(data, "media", "admin", "film.mp4")
 	if err := os.MkdirAll(filepath.Dir(film), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestBackupCLIEndToEnd(t *testing.T) {
 	if a, b := dumpStore(t, filepath.Join(data, "thecure.db")), dumpStore(t, filepath.Join(fresh, "thecure.db")); a != b || a == "" {
 		t.Errorf("restored store differs:\n%s\n%s", a, b)
 	}
-	for _, rel := range []string{"tls/selfsigned.crt", "tls/selfsigned.key", "media/pelis/film.mp4"} {
+	for _, rel := range []string{"tls/selfsigned.crt", "tls/selfsigned.key", "media/admin/film.mp4"} {
 		a, _ := os.ReadFile(filepath.Join(data, rel))
 		b, err := os.ReadFile(filepath.Join(fresh, rel))
 		if err != nil || !bytes.Equal(a, b) {
@@ -180,7 +182,7 @@ func TestBackupCLIEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code = runCmd(t, tmp, "backup", "verify", "-c", cfg, "latest")
-	if code != 1 || !strings.Contains(out, "pelis/film.mp4") || !strings.Contains(out, "checksum mismatch") {
+	if code != 1 || !strings.Contains(out, "admin/film.mp4") || !strings.Contains(out, "checksum mismatch") {
 		t.Errorf("verify of a corrupted backup: exit %d\n%s%s", code, out, errOut)
 	}
 	_, errOut, code = runCmd(t, tmp, "restore", "-c", cfg, "latest", "-to", filepath.Join(tmp, "fresh2"))
