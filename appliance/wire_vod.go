@@ -50,6 +50,7 @@ func (a *app) wireVOD() error {
 		Folders:   a.cfg.FTP.Folders,
 		Transcode: a.cfg.Transcode,
 		HealthKey: "transcode",
+		Alerter:   &a.alerts,
 	})
 	a.web.Handle("GET /vod/{id}/{file...}", a.catalogue.VODHandler())
 	a.web.Handle("GET /api/library", a.catalogue.APIHandler())

@@ -77,6 +77,14 @@ type Options struct {
 	Folders   []config.Folder // [[ftp.folders]]
 	Transcode config.Transcode
 	HealthKey string // the service name in the health registry
+	// Alerter, when not nil, is told about every failed job (the support
+	// bot's admins).
+	Alerter Alerter
+}
+
+// Alerter passes a short message to the administrators; it never blocks.
+type Alerter interface {
+	Alert(ctx context.Context, text string)
 }
 
 // Queue is the durable job queue and its workers.

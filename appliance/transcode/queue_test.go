@@ -37,6 +37,7 @@ type env struct {
 	cancel   context.CancelFunc
 	done     chan error
 	readRate float64
+	alerts   alertLog
 }
 
 func newEnv(t testing.TB, mutate func(*config.Config)) *env {
@@ -74,7 +75,7 @@ func (e *env) build() {
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.q = New(e.st, e.cat, log, e.health, prometheus.NewRegistry(), Options{
-		MediaDir: e.media, Folders: e.cfg.FTP.Folders, Transcode: e.cfg.Transcode,
+		MediaDir: e.media, Folders: e.cfg.FTP.Folders, Transcode: e.cfg.Transcode, Alerter: &e.alerts,
 	})
 	e.q.readRate = e.readRate
 }
@@ -467,6 +468,27 @@ func TestCorruptSourceQuarantined(t *testing.T) {
 	if j.State != Failed || j.Error == "" {
 		t.Errorf("job %+v", j)
 	}
+	if got := e.alerts.texts(); len(got) != 1 || !strings.Contains(got[0], "pelis/broken.mp4") {
+		t.Errorf("alerts %q, want one naming the failed source", got)
+	}
+}
+
+// alertLog records the alerts a queue raises (the Alerter contract).
+type alertLog struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (a *alertLog) Alert(_ context.Context, text string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got = append(a.got, text)
+}
+
+func (a *alertLog) texts() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.got...)
 }
 
 func TestRestartInTheMiddleOfAJob(t *testing.T) {
