@@ -6,6 +6,8 @@
 // which is relative to the working directory.
 package config
 
+import "time"
+
 // Config is the whole configuration. Each service reads its own section.
 type Config struct {
 	// DataDir holds the store, the control socket, the self-signed
@@ -45,6 +47,20 @@ type FTP struct {
 	Listen       string    `toml:"listen"`        // explicit FTPS (AUTH TLS)
 	PassivePorts PortRange `toml:"passive_ports"` // data connections
 	Folders      []Folder  `toml:"folders"`       // the library folders users see at the FTP root
+
+	// The keys below are documented and validated in ftp.go.
+	ImplicitListen string   `toml:"implicit_listen"`
+	RequireTLS     bool     `toml:"require_tls"`
+	TLSCert        string   `toml:"tls_cert"`
+	TLSKey         string   `toml:"tls_key"`
+	ActiveMode     bool     `toml:"active_mode"`
+	MaxClients     int      `toml:"max_clients"`
+	MaxPerIP       int      `toml:"max_per_ip"`
+	IdleTimeout    Duration `toml:"idle_timeout"`
+	BanAfter       int      `toml:"ban_after"`
+	BanWindow      Duration `toml:"ban_window"`
+	BanTime        Duration `toml:"ban_time"`
+	UserQuota      ByteSize `toml:"user_quota"`
 }
 
 // Folder kinds: what the VOD pipeline does with a finished upload.
@@ -94,6 +110,9 @@ func Default() *Config {
 				{Name: "musica", Kind: KindMusic, WriteGroups: []string{"innovatech"}},
 				{Name: "admin", Kind: KindFiles, WriteGroups: []string{"admin"}, ReadGroups: []string{"admin"}},
 			},
+			ImplicitListen: "", RequireTLS: true, MaxClients: 50, MaxPerIP: 10,
+			IdleTimeout: Duration(15 * time.Minute), BanAfter: 5,
+			BanWindow: Duration(10 * time.Minute), BanTime: Duration(time.Hour),
 		},
 		RTMP:      RTMP{Listen: ":1935"},
 		Library:   Library{MediaDir: "media", HLSDir: "hls"},

@@ -19,6 +19,7 @@ func (c *Config) Validate() Problems {
 	v.listen(c.FTP.Listen, "ftp.listen", true)
 	v.portRange(c.FTP.PassivePorts, "ftp.passive_ports")
 	v.folders(c.FTP.Folders)
+	v.ftp(&c.FTP)
 	v.check(c.Library.MediaDir != "", "library.media_dir", "must not be empty")
 	v.check(c.Library.HLSDir != "", "library.hls_dir", "must not be empty")
 	v.listen(c.RTMP.Listen, "rtmp.listen", true)
@@ -26,9 +27,10 @@ func (c *Config) Validate() Problems {
 	v.backup(&c.Backup)
 	v.transcode(&c.Transcode, c.FTP.Folders)
 	v.distinct(map[string]string{
-		"http.listen": c.HTTP.Listen,
-		"ftp.listen":  c.FTP.Listen,
-		"rtmp.listen": c.RTMP.Listen,
+		"http.listen":         c.HTTP.Listen,
+		"ftp.listen":          c.FTP.Listen,
+		"ftp.implicit_listen": c.FTP.ImplicitListen,
+		"rtmp.listen":         c.RTMP.Listen,
 	})
 	return v.probs
 }

@@ -1,0 +1,124 @@
+package users
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"thecure/appliance/store"
+)
+
+func open(t *testing.T) (*Users, *store.Store) {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return NewWithCost(st, bcrypt.MinCost), st
+}
+
+func TestLifecycle(t *testing.T) {
+	u, _ := open(t)
+	if _, err := u.Add("maria", "correct horse", []string{"innovatech", "innovatech", " admin "}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Add("maria", "another one", nil); !errors.Is(err, ErrExists) {
+		t.Fatalf("second add: %v, want ErrExists", err)
+	}
+	got, err := u.Authenticate("maria", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got.Groups, ",") != "admin,innovatech" || !got.InGroup("innovatech") || got.InGroup("x") {
+		t.Fatalf("groups %v", got.Groups)
+	}
+	for _, tc := range [][2]string{{"maria", "wrong pass"}, {"nobody", "correct horse"}, {"", ""}} {
+		if _, err := u.Authenticate(tc[0], tc[1]); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Authenticate(%q, %q) = %v, want ErrBadCredentials", tc[0], tc[1], err)
+		}
+	}
+	if err := u.SetPassword("maria", "new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Authenticate("maria", "correct horse"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatal("old password still works")
+	}
+	if _, err := u.Authenticate("maria", "new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.SetGroups("maria", []string{"series"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := u.Get("maria"); strings.Join(g.Groups, ",") != "series" {
+		t.Fatalf("groups after SetGroups: %v", g.Groups)
+	}
+	if _, err := u.SetGroups("ghost", nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetGroups ghost: %v", err)
+	}
+	if _, err := u.Add("pepe", "pepe password", nil); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := u.List()
+	if len(list) != 2 || list[0].Name != "maria" || list[1].Name != "pepe" {
+		t.Fatalf("list %+v", list)
+	}
+	if err := u.Delete("maria"); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Delete("maria"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := u.Authenticate("maria", "new password"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatal("deleted user still logs in")
+	}
+}
+
+func TestValidation(t *testing.T) {
+	u, _ := open(t)
+	for _, tc := range []struct{ name, pw string }{
+		{"", "long enough"}, {"-x", "long enough"}, {"a/b", "long enough"}, {"ok", "short"},
+		{"ok", "line\nbreak here"}, {strings.Repeat("a", 65), "long enough"},
+	} {
+		if _, err := u.Add(tc.name, tc.pw, nil); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Add(%q, %q) = %v, want ErrInvalid", tc.name, tc.pw, err)
+		}
+	}
+	if _, err := u.Add("ok", "long enough", []string{"bad group"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad group accepted: %v", err)
+	}
+}
+
+func TestEnsureAdmin(t *testing.T) {
+	u, st := open(t)
+	var logbuf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logbuf, nil))
+	pw, err := u.EnsureAdmin(log)
+	if err != nil || len(pw) < 20 {
+		t.Fatalf("EnsureAdmin = %q, %v", pw, err)
+	}
+	if !strings.Contains(logbuf.String(), pw) {
+		t.Fatal("password not logged")
+	}
+	a, err := u.Authenticate("admin", pw)
+	if err != nil || !a.InGroup("admin") || !a.InGroup("innovatech") {
+		t.Fatalf("admin: %+v %v", a, err)
+	}
+	// the password is never stored in clear
+	var db bytes.Buffer
+	if _, err := st.Backup(&db); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(db.Bytes(), []byte(pw)) {
+		t.Fatal("clear password in the database")
+	}
+	again, err := u.EnsureAdmin(log)
+	if err != nil || again != "" {
+		t.Fatalf("second EnsureAdmin = %q, %v", again, err)
+	}
+}
