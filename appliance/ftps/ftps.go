@@ -1,0 +1,548 @@
+// Package ftps is the FTPS ingest: an ftpserverlib server whose users log in
+// with their appliance accounts and see the library folders at the root, with
+// per-folder read and write rights by group. Uploads are written to a hidden
+// temporary name and renamed into place only when the transfer completed; only
+// then is the VOD pipeline told (Ingest). It adds what the library lacks:
+// connection limits, a login-failure ban list, one TLS configuration (so that
+// data connections resume the control connection's TLS session) and a
+// shutdown that lets running transfers finish.
+package ftps
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"thecure/appliance/config"
+	"thecure/appliance/store"
+	"thecure/appliance/users"
+)
+
+// Ingest is told about finished uploads and removed sources. Paths are slash-separated and
+// relative to the media root, e.g. "pelis/Película del año (2024).mp4".
+type Ingest interface {
+	Enqueue(ctx context.Context, path string) error
+	Remove(ctx context.Context, path string) error
+}
+
+// Accounts checks passwords (users.Users).
+type Accounts interface {
+	Authenticate(name, password string) (users.User, error)
+}
+
+// Options is what New needs.
+type Options struct {
+	FTP             config.FTP
+	MediaDir        string          // the FTP root (absolute); folders are created in it
+	PublicHost      string          // announced in PASV replies: an IPv4 address or a host name; "" = the local address
+	ShutdownTimeout time.Duration   // running transfers get this long to finish on shutdown
+	Cert            tls.Certificate // for AUTH TLS and implicit FTPS
+	Accounts        Accounts
+	Store           *store.Store          // per-user storage use, for quotas; nil: no quotas
+	Ingest          Ingest                // nil: nothing is announced
+	Metrics         prometheus.Registerer // nil: metrics are not registered
+	Log             *slog.Logger
+}
+
+// Server is the FTPS service. Serve runs it.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	tlsConf *tls.Config
+	folders map[string]config.Folder
+	order   []string // folder names in config order
+	m       *metrics
+	bans    *banList
+	usage   *usage
+	root    *os.Root // opened by Serve
+
+	mu       sync.Mutex
+	sessions map[uint32]*session
+	perIP    map[string]int
+	total    int
+	inflight map[string]bool // rel paths being uploaded
+	conns    map[string]*trackedConn // by remote address, until their session starts
+	pubIP    string          // public_host resolved, and when
+	pubAt    time.Time
+
+	transfers atomic.Int64 // running data transfers, all sessions
+	hardStop  atomic.Bool  // shutdown timed out: nothing still open is published
+	ingestCtx context.Context
+}
+
+// session is one control connection.
+type session struct {
+	cc        ftpserver.ClientContext
+	conn      *trackedConn // its TCP connection (closed directly: ClientContext.Close races in the library)
+	ip        string
+	user      users.User
+	transfers atomic.Int32
+}
+
+// New builds the service; it opens nothing.
+func New(o Options) (*Server, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Accounts == nil {
+		return nil, errors.New("ftps: no accounts")
+	}
+	if o.MediaDir == "" {
+		return nil, errors.New("ftps: no media dir")
+	}
+	s := &Server{
+		o:         o,
+		log:       o.Log,
+		folders:   map[string]config.Folder{},
+		bans:      newBanList(o.FTP.BanAfter, o.FTP.BanWindow.Std(), o.FTP.BanTime.Std()),
+		sessions:  map[uint32]*session{},
+		perIP:     map[string]int{},
+		inflight:  map[string]bool{},
+		conns:     map[string]*trackedConn{},
+		ingestCtx: context.Background(),
+	}
+	for _, f := range o.FTP.Folders {
+		s.folders[f.Name] = f
+		s.order = append(s.order, f.Name)
+	}
+	s.m = newMetrics(o.Metrics, s)
+	if o.Store != nil {
+		s.usage = &usage{st: o.Store}
+	}
+	s.tlsConf = &tls.Config{
+		Certificates: []tls.Certificate{o.Cert},
+		MinVersion:   tls.VersionTLS12,
+		// Called on every handshake, resumed ones included: counts how
+		// often data connections reuse the control connection's session.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			s.m.handshake(cs.DidResume)
+			return nil
+		},
+	}
+	return s, nil
+}
+
+// Serve answers explicit FTPS on explicit and, when implicit is not nil,
+// implicit FTPS on implicit, until ctx is cancelled. Then it stops accepting,
+// lets running transfers finish for up to the shutdown timeout, closes every
+// connection and returns once they are gone.
+func (s *Server) Serve(ctx context.Context, explicit, implicit net.Listener) error {
+	if err := os.MkdirAll(s.o.MediaDir, 0o750); err != nil {
+		return fmt.Errorf("ftps: create media dir: %w", err)
+	}
+	root, err := os.OpenRoot(s.o.MediaDir)
+	if err != nil {
+		return fmt.Errorf("ftps: open media dir: %w", err)
+	}
+	defer root.Close()
+	s.root = root
+	for _, name := range s.order {
+		if err := root.Mkdir(name, 0o750); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("ftps: create folder %s: %w", name, err)
+		}
+	}
+	s.ingestCtx = context.WithoutCancel(ctx)
+
+	var servers []*ftpserver.FtpServer
+	errc := make(chan error, 2)
+	for _, l := range []struct {
+		ln       net.Listener
+		implicit bool
+	}{{explicit, false}, {implicit, true}} {
+		if l.ln == nil {
+			continue
+		}
+		var ln net.Listener = &limitListener{Listener: l.ln, s: s, implicit: l.implicit}
+		if l.implicit {
+			ln = tls.NewListener(ln, s.tlsConf)
+		}
+		srv := ftpserver.NewFtpServer(&driver{s: s, ln: ln, implicit: l.implicit})
+		srv.Logger = slog.New(debugOnly{s.log.Handler()}).With("lib", "ftpserverlib")
+		if err := srv.Listen(); err != nil {
+			for _, o := range servers {
+				_ = o.Stop()
+			}
+			return fmt.Errorf("ftps: %w", err)
+		}
+		servers = append(servers, srv)
+		go func() { errc <- srv.Serve() }()
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	for _, srv := range servers {
+		_ = srv.Stop()
+	}
+	s.drain()
+	if serveErr != nil {
+		return fmt.Errorf("ftps: %w", serveErr)
+	}
+	return nil
+}
+
+// drain closes idle sessions at once and sessions with a running transfer
+// when it ends, or when the shutdown timeout is over; then it waits (briefly)
+// for every session to be gone.
+func (s *Server) drain() {
+	deadline := time.Now().Add(s.o.ShutdownTimeout)
+	for {
+		busy := 0
+		for _, ss := range s.snapshot() {
+			if ss.transfers.Load() > 0 && time.Now().Before(deadline) {
+				busy++
+				continue
+			}
+			ss.close()
+		}
+		if busy == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.transfers.Load() > 0 {
+		s.hardStop.Store(true)
+		s.log.Warn("shutdown timeout: closing running transfers; their files are not published")
+	}
+	end := time.Now().Add(5 * time.Second)
+	for time.Now().Before(end) {
+		list := s.snapshot()
+		for _, ss := range list {
+			ss.close()
+		}
+		if len(list) == 0 && s.transfers.Load() == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.log.Warn("some FTP sessions did not end in time")
+}
+
+func (ss *session) close() {
+	if ss.conn != nil {
+		_ = ss.conn.Close()
+	}
+}
+
+// snapshot lists the open sessions.
+func (s *Server) snapshot() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		out = append(out, ss)
+	}
+	return out
+}
+
+func ipOf(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// limitListener refuses connections over max_clients or max_per_ip and
+// from banned addresses, with a 421 reply (explicit FTPS) before closing.
+type limitListener struct {
+	net.Listener
+	s        *Server
+	implicit bool
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := ipOf(c.RemoteAddr())
+		reason := l.s.admit(ip)
+		if reason == "" {
+			tc := &trackedConn{Conn: c, s: l.s, ip: ip}
+			l.s.mu.Lock()
+			l.s.conns[c.RemoteAddr().String()] = tc
+			l.s.mu.Unlock()
+			return tc, nil
+		}
+		l.s.m.refused.WithLabelValues(reason).Inc()
+		l.s.log.Info("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
+		go func() {
+			if !l.implicit {
+				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				msg := map[string]string{
+					"banned":      "421 Too many failed logins from your address; try again later.\r\n",
+					"max_clients": "421 Too many users connected; try again later.\r\n",
+					"max_per_ip":  "421 Too many connections from your address.\r\n",
+				}[reason]
+				_, _ = c.Write([]byte(msg))
+			}
+			_ = c.Close()
+		}()
+	}
+}
+
+// admit counts a new connection from ip, or says why it is refused.
+func (s *Server) admit(ip string) string {
+	if s.bans.banned(ip, time.Now()) {
+		return "banned"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.o.FTP.MaxClients > 0 && s.total >= s.o.FTP.MaxClients {
+		return "max_clients"
+	}
+	if s.o.FTP.MaxPerIP > 0 && s.perIP[ip] >= s.o.FTP.MaxPerIP {
+		return "max_per_ip"
+	}
+	s.total++
+	s.perIP[ip]++
+	s.m.connections.Inc()
+	return ""
+}
+
+// trackedConn gives its slot back when closed.
+type trackedConn struct {
+	net.Conn
+	s    *Server
+	ip   string
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		if c.s.conns[c.RemoteAddr().String()] == c {
+			delete(c.s.conns, c.RemoteAddr().String())
+		}
+		c.s.total--
+		if c.s.perIP[c.ip]--; c.s.perIP[c.ip] <= 0 {
+			delete(c.s.perIP, c.ip)
+		}
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// driver is ftpserverlib's MainDriver, one per listener.
+type driver struct {
+	s        *Server
+	ln       net.Listener
+	implicit bool
+}
+
+func (d *driver) GetSettings() (*ftpserver.Settings, error) {
+	c := d.s.o.FTP
+	st := &ftpserver.Settings{
+		Listener:                d.ln,
+		Banner:                  "thecure FTPS",
+		IdleTimeout:             int(max(c.IdleTimeout.Std()/time.Second, 1)),
+		ConnectionTimeout:       30,
+		DisableActiveMode:       !c.ActiveMode,
+		ActiveTransferPortNon20: true,
+		DefaultTransferType:     ftpserver.TransferTypeBinary,
+		DisableASCIIConversion:  true,
+		DisableSite:             true,
+		DisableMFMT:             false,
+		EnableHASH:              true,
+		TLSRequired:             ftpserver.ClearOrEncrypted,
+	}
+	if c.PassivePorts.First > 0 {
+		st.PassiveTransferPortRange = ftpserver.PortRange{Start: c.PassivePorts.First, End: c.PassivePorts.Last}
+	}
+	if c.RequireTLS {
+		st.TLSRequired = ftpserver.MandatoryEncryption
+	}
+	if d.implicit {
+		st.TLSRequired = ftpserver.ImplicitEncryption
+	}
+	host := d.s.o.PublicHost
+	switch ip := net.ParseIP(host); {
+	case host == "":
+	case ip != nil && ip.To4() != nil:
+		st.PublicHost = ip.To4().String()
+	case ip != nil:
+		// An IPv6 address cannot be written in a PASV reply; EPSV needs none.
+	default:
+		st.PublicIPResolver = d.s.resolvePublicHost
+	}
+	return st, nil
+}
+
+// resolvePublicHost resolves public_host (a host name) for a PASV reply,
+// caching the answer for a minute.
+func (s *Server) resolvePublicHost(cc ftpserver.ClientContext) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pubIP != "" && time.Since(s.pubAt) < time.Minute {
+		return s.pubIP, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIP(ctx, "ip4", s.o.PublicHost)
+	if err != nil || len(ips) == 0 {
+		s.log.Warn("cannot resolve public_host for a PASV reply; announcing the local address", "public_host", s.o.PublicHost, "err", err)
+		return ipOf(cc.LocalAddr()), nil
+	}
+	s.pubIP, s.pubAt = ips[0].String(), time.Now()
+	return s.pubIP, nil
+}
+
+func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	ss := &session{cc: cc, ip: ipOf(cc.RemoteAddr())}
+	cc.SetExtra(ss)
+	d.s.mu.Lock()
+	d.s.sessions[cc.ID()] = ss
+	ss.conn = d.s.conns[cc.RemoteAddr().String()]
+	delete(d.s.conns, cc.RemoteAddr().String())
+	d.s.mu.Unlock()
+	if d.s.o.FTP.RequireTLS && !d.implicit {
+		return "thecure FTPS: use AUTH TLS (explicit FTPS)", nil
+	}
+	return "thecure FTPS", nil
+}
+
+func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
+	d.s.mu.Lock()
+	delete(d.s.sessions, cc.ID())
+	d.s.mu.Unlock()
+}
+
+// errBanned answers logins from an address banned during its session.
+var errBanned = errors.New("too many failed logins; try again later")
+
+func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
+	s := d.s
+	ss, _ := cc.Extra().(*session)
+	if ss == nil {
+		return nil, errors.New("no session")
+	}
+	if s.bans.banned(ss.ip, time.Now()) {
+		s.m.logins.WithLabelValues("failed").Inc()
+		return nil, errBanned
+	}
+	u, err := s.o.Accounts.Authenticate(user, pass)
+	if err != nil {
+		s.m.logins.WithLabelValues("failed").Inc()
+		if s.bans.fail(ss.ip, time.Now()) {
+			s.m.bans.Inc()
+			s.log.Warn("address banned after failed logins", "remote", ss.ip, "failures", s.o.FTP.BanAfter, "ban_time", s.o.FTP.BanTime.String())
+		}
+		s.log.Info("login failed", "remote", ss.ip, "user", user)
+		if errors.Is(err, users.ErrBadCredentials) {
+			return nil, errors.New("wrong user name or password")
+		}
+		s.log.Error("login check failed", "err", err)
+		return nil, errors.New("cannot check the password now")
+	}
+	s.m.logins.WithLabelValues("ok").Inc()
+	ss.user = u
+	s.log.Info("login", "remote", ss.ip, "user", u.Name, "tls", cc.HasTLSForControl())
+	return &clientFs{s: s, ss: ss}, nil
+}
+
+func (d *driver) GetTLSConfig() (*tls.Config, error) {
+	// The same *tls.Config every time: its session ticket keys let the
+	// data connections resume the control connection's session.
+	return d.s.tlsConf, nil
+}
+
+// banList counts failed logins per address.
+type banList struct {
+	after         int
+	window, ban   time.Duration
+	mu            sync.Mutex
+	failures      map[string][]time.Time
+	bannedUntil   map[string]time.Time
+	lastSweepDone time.Time
+}
+
+func newBanList(after int, window, ban time.Duration) *banList {
+	return &banList{after: after, window: window, ban: ban, failures: map[string][]time.Time{}, bannedUntil: map[string]time.Time{}}
+}
+
+func (b *banList) banned(ip string, now time.Time) bool {
+	if b.after <= 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until, ok := b.bannedUntil[ip]
+	if ok && now.After(until) {
+		delete(b.bannedUntil, ip)
+		return false
+	}
+	return ok
+}
+
+// fail records a failed login and reports whether it bans the address.
+func (b *banList) fail(ip string, now time.Time) bool {
+	if b.after <= 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.lastSweepDone) > b.window {
+		for k, ts := range b.failures {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > b.window {
+				delete(b.failures, k)
+			}
+		}
+		b.lastSweepDone = now
+	}
+	ts := b.failures[ip]
+	keep := ts[:0]
+	for _, t := range ts {
+		if now.Sub(t) <= b.window {
+			keep = append(keep, t)
+		}
+	}
+	keep = append(keep, now)
+	if len(keep) >= b.after {
+		delete(b.failures, ip)
+		b.bannedUntil[ip] = now.Add(b.ban)
+		return true
+	}
+	b.failures[ip] = keep
+	return false
+}
+
+// mediaKind reports whether uploads to folder are announced to Ingest.
+func mediaKind(kind string) bool {
+	return kind == config.KindMovies || kind == config.KindSeries || kind == config.KindMusic
+}
+
+func inAny(u users.User, groups []string) bool { return u.InGroup(groups...) }
+
+// debugOnly logs the FTP library's records at debug level: it reports every
+// client that hangs up without a TLS close_notify as a warning.
+type debugOnly struct{ slog.Handler }
+
+func (d debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d debugOnly) WithAttrs(as []slog.Attr) slog.Handler { return debugOnly{d.Handler.WithAttrs(as)} }
+
+func (d debugOnly) WithGroup(n string) slog.Handler { return debugOnly{d.Handler.WithGroup(n)} }
