@@ -70,9 +70,9 @@ type Server struct {
 	sessions map[uint32]*session
 	perIP    map[string]int
 	total    int
-	inflight map[string]bool // rel paths being uploaded
+	inflight map[string]bool         // rel paths being uploaded
 	conns    map[string]*trackedConn // by remote address, until their session starts
-	pubIP    string          // public_host resolved, and when
+	pubIP    string                  // public_host resolved, and when
 	pubAt    time.Time
 
 	transfers atomic.Int64 // running data transfers, all sessions
