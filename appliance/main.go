@@ -40,6 +40,7 @@ func commandList() []command {
 		{name: "bot", args: botUsage, summary: "manage the support bot's users, read its log and open tickets", run: cmdBot},
 		{name: "backup", args: "run | list | verify ID|latest", summary: "make a backup now, list backups, or check one's every checksum", run: cmdBackup, flags: backupFlags},
 		{name: "restore", args: "ID|PATH|latest", summary: "restore a backup (store, config, certificates, media) with the appliance stopped", run: cmdRestore, flags: restoreFlags},
+		{name: "user", args: "add|list|passwd|groups|quota|del ...", summary: "manage the users who log in to FTPS (and the web admin)", run: cmdUser},
 		{name: "version", summary: "print version, commit and Go version", run: cmdVersion},
 		{name: "help", args: "[COMMAND]", summary: "show help for thecure or for one command", run: nil},
 	}

@@ -27,6 +27,7 @@ import (
 	"thecure/appliance/store"
 	"thecure/appliance/tlscert"
 	"thecure/appliance/transcode"
+	"thecure/appliance/users"
 	"thecure/appliance/web"
 )
 
@@ -98,6 +99,7 @@ type app struct {
 	cert     tls.Certificate
 	web      *web.Server
 	ctl      *control.Server
+	users    *users.Users
 	services []service
 	bound    map[string][]net.Listener // service name -> its listeners
 	closers  []io.Closer
@@ -145,7 +147,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 	a.store = st
 	a.closers = append(a.closers, st)
 
-	cert, created, err := tlscert.Load("", "", a.dataDir, []string{cfg.PublicHost})
+	cert, created, err := tlscert.Load(cfg.Path(cfg.FTP.TLSCert), cfg.Path(cfg.FTP.TLSKey), a.dataDir, []string{cfg.PublicHost})
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +172,9 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 
 	// Each subsystem adds its routes and services here (wire_*.go).
 	for _, wire := range []func() error{
+		a.wireUsers,
 		a.wireVOD,
+		a.wireFTPS, // after wireVOD: its queue is the ingest
 		a.wireBackup,
 		a.wireBot, // after the subsystems whose state it reports
 	} {

@@ -216,7 +216,7 @@ func (s *Server) drain() {
 		s.hardStop.Store(true)
 		s.log.Warn("shutdown timeout: closing running transfers; their files are not published")
 	}
-	end := time.Now().Add(5 * time.Second)
+	end := time.Now().Add(1500 * time.Millisecond) // within the supervisor's grace after shutdown_timeout
 	for time.Now().Before(end) {
 		list := s.snapshot()
 		for _, ss := range list {

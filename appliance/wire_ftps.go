@@ -1,0 +1,44 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"thecure/appliance/ftps"
+)
+
+// wireFTPS builds the FTPS ingest on ftp.listen (and ftp.implicit_listen).
+func (a *app) wireFTPS() error {
+	cfg := a.cfg
+	mediaDir, err := filepath.Abs(cfg.Path(cfg.Library.MediaDir))
+	if err != nil {
+		return fmt.Errorf("library.media_dir: %w", err)
+	}
+	// The VOD queue is connected here when it exists; nil announces nothing.
+	var ingest ftps.Ingest
+	srv, err := ftps.New(ftps.Options{
+		FTP:             cfg.FTP,
+		MediaDir:        mediaDir,
+		PublicHost:      cfg.PublicHost,
+		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
+		Cert:            a.cert,
+		Accounts:        a.users,
+		Store:           a.store,
+		Ingest:          ingest,
+		Metrics:         a.reg,
+		Log:             a.log.With("svc", "ftps"),
+	})
+	if err != nil {
+		return err
+	}
+	a.add(service{
+		name:   "ftps",
+		listen: []listenSpec{{"ftp.listen", cfg.FTP.Listen}, {"ftp.implicit_listen", cfg.FTP.ImplicitListen}},
+		run: func(ctx context.Context, lns []net.Listener) error {
+			return srv.Serve(ctx, lns[0], lns[1])
+		},
+	})
+	return nil
+}
