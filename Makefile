@@ -29,6 +29,7 @@ vet:
 bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-backup
+	.ci/bench-ftps bin/thecure
 
 # A short run of every fuzz target (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
