@@ -13,9 +13,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,6 +154,7 @@ func (s *Server) Serve(ctx context.Context, explicit, implicit net.Listener) err
 		}
 	}
 	s.ingestCtx = context.WithoutCancel(ctx)
+	s.sweepParts(time.Now().Add(-partMaxAge))
 
 	var servers []*ftpserver.FtpServer
 	errc := make(chan error, 2)
@@ -245,6 +248,24 @@ func (s *Server) snapshot() []*session {
 		out = append(out, ss)
 	}
 	return out
+}
+
+// partMaxAge is how long an interrupted upload is kept for a resume.
+const partMaxAge = 7 * 24 * time.Hour
+
+// sweepParts removes the hidden parts of uploads interrupted before cutoff.
+func (s *Server) sweepParts(cutoff time.Time) {
+	_ = fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), partPrefix) {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
+			if err := s.root.Remove(p); err == nil {
+				s.log.Info("removed an upload interrupted long ago", "part", p, "bytes", info.Size(), "since", info.ModTime())
+			}
+		}
+		return nil
+	})
 }
 
 func ipOf(a net.Addr) string {

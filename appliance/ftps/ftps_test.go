@@ -45,6 +45,13 @@ func TestRoundTripUTF8AndIngest(t *testing.T) {
 	if err != nil || sum(onDisk) != sum(data) {
 		t.Fatalf("file on disk: %v", err)
 	}
+	// HASH with SHA-256 (after OPTS HASH), computed on the published file.
+	r := e.raw(viewer)
+	r.cmd(200, "OPTS HASH SHA-256")
+	// (ftpserverlib splits HASH arguments on spaces: such a name is quoted.)
+	if msg := r.cmd(213, "HASH %q", p); !strings.Contains(strings.ToLower(msg), sum(data)) {
+		t.Fatalf("HASH reply %q, want %s", msg, sum(data))
+	}
 	// The root shows the readable folders; the admin folder is not one of them.
 	names, err := c.NameList("/")
 	if err != nil {
@@ -500,6 +507,32 @@ func TestShutdownLetsTransfersFinish(t *testing.T) {
 		t.Fatal("idle session still open after shutdown")
 	}
 	t.Logf("shutdown took %v", time.Since(start))
+}
+
+func TestOldPartsAreSwept(t *testing.T) {
+	dir := t.TempDir()
+	pelis := filepath.Join(dir, "media", "pelis")
+	if err := os.MkdirAll(pelis, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	old, fresh := filepath.Join(pelis, partName("pelis/old.mkv")[len("pelis/"):]), filepath.Join(pelis, partName("pelis/new.mkv")[len("pelis/"):])
+	for _, f := range []string{old, fresh} {
+		if err := os.WriteFile(f, []byte("part"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-partMaxAge - time.Hour)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, func(o *Options) { o.MediaDir = filepath.Join(dir, "media") })
+	_ = e
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("old part kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatalf("recent part removed: %v", err)
+	}
 }
 
 func TestShutdownTimeoutDoesNotPublish(t *testing.T) {

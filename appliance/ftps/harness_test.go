@@ -148,6 +148,7 @@ func start(t *testing.T, tweak func(*Options)) *env {
 	wantImplicit := false
 	if tweak != nil {
 		tweak(&o)
+		e.media = o.MediaDir
 		wantImplicit = o.FTP.ImplicitListen != ""
 	}
 	if o.Ingest == nil {

@@ -4,17 +4,21 @@
 package users
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/singleflight"
 
 	"thecure/appliance/store"
 )
@@ -70,7 +74,20 @@ type Users struct {
 	// dummy is compared against when the user does not exist, so that a
 	// wrong name costs as much time as a wrong password.
 	dummy []byte
+
+	// Recently verified passwords, so that a client opening many sessions
+	// (20 parallel uploads) pays for bcrypt once: HMAC(key, stored hash,
+	// password) -> expiry. The stored hash is part of the key, so a
+	// password change or a deleted user invalidates the entry. Failures are
+	// never cached. Memory only.
+	key      [32]byte
+	mu       sync.Mutex
+	verified map[[32]byte]time.Time
+	flight   singleflight.Group
 }
+
+// verifiedTTL is how long a verified password is remembered.
+const verifiedTTL = 5 * time.Minute
 
 // New returns the accounts kept in st.
 func New(st *store.Store) *Users {
@@ -80,7 +97,9 @@ func New(st *store.Store) *Users {
 // NewWithCost is New with a bcrypt cost (tests use bcrypt.MinCost).
 func NewWithCost(st *store.Store, cost int) *Users {
 	d, _ := bcrypt.GenerateFromPassword([]byte("not a password"), cost)
-	return &Users{st: st, cost: cost, now: time.Now, dummy: d}
+	u := &Users{st: st, cost: cost, now: time.Now, dummy: d, verified: map[[32]byte]time.Time{}}
+	_, _ = rand.Read(u.key[:])
+	return u
 }
 
 // ValidName checks a user or group name: 1-64 of letters, digits, '.', '_',
@@ -304,10 +323,48 @@ func (u *Users) Authenticate(name, password string) (User, error) {
 		}
 		return User{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if bcrypt.CompareHashAndPassword(rec.Hash, []byte(password)) != nil {
+	if !u.check(rec.Hash, password) {
 		return User{}, ErrBadCredentials
 	}
 	return rec.User, nil
+}
+
+// check compares password with hash through the cache of verified ones;
+// concurrent checks of the same pair share one bcrypt comparison.
+func (u *Users) check(hash []byte, password string) bool {
+	m := hmac.New(sha256.New, u.key[:])
+	m.Write(hash)
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var k [32]byte
+	copy(k[:], m.Sum(nil))
+	now := u.now()
+	u.mu.Lock()
+	exp, ok := u.verified[k]
+	u.mu.Unlock()
+	if ok && now.Before(exp) {
+		return true
+	}
+	v, _, _ := u.flight.Do(string(k[:]), func() (any, error) {
+		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil, nil
+	})
+	good := v.(bool)
+	if good {
+		u.mu.Lock()
+		if len(u.verified) >= 1024 {
+			for kk, e := range u.verified {
+				if now.After(e) {
+					delete(u.verified, kk)
+				}
+			}
+			if len(u.verified) >= 1024 {
+				clear(u.verified)
+			}
+		}
+		u.verified[k] = now.Add(verifiedTTL)
+		u.mu.Unlock()
+	}
+	return good
 }
 
 // EnsureAdmin creates the admin account (groups admin and innovatech) with a

@@ -122,3 +122,31 @@ func TestEnsureAdmin(t *testing.T) {
 		t.Fatalf("second EnsureAdmin = %q, %v", again, err)
 	}
 }
+
+func TestVerifiedPasswordCache(t *testing.T) {
+	u, _ := open(t)
+	if _, err := u.Add("maria", "first password", nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := u.Authenticate("maria", "first password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(u.verified) != 1 {
+		t.Fatalf("cache holds %d entries", len(u.verified))
+	}
+	// A password change invalidates what was cached.
+	if err := u.SetPassword("maria", "second password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Authenticate("maria", "first password"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatal("old password accepted from the cache")
+	}
+	if err := u.Delete("maria"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Authenticate("maria", "second password"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatal("deleted user accepted")
+	}
+}
