@@ -143,6 +143,10 @@ open -u %s,%s -p %s ftp://localhost; %s`, ca, user, pw(user), port, cmds)
 	if out, err := run(t, "lftp", "-c", script(viewer, fmt.Sprintf("lcd %q; cd pelis; put b.mkv -o c.mkv", dir))); err == nil {
 		t.Fatalf("viewer upload accepted:\n%s", out)
 	}
+	// Active mode is off by default.
+	if out, err := run(t, "lftp", "-c", script(uploader, fmt.Sprintf("set ftp:passive-mode off; lcd %q; cd pelis; put b.mkv -o active.mkv", dir))); err == nil {
+		t.Fatalf("active mode worked although it is off:\n%s", out)
+	}
 	// Plain FTP: refused.
 	if out, err := run(t, "lftp", "-c", fmt.Sprintf("set cmd:fail-exit yes; set net:max-retries 1; set ftp:ssl-allow no; open -u %s,%s -p %s ftp://localhost; ls", uploader, pw(uploader), port)); err == nil {
 		t.Fatalf("plaintext lftp session worked:\n%s", out)
@@ -150,5 +154,25 @@ open -u %s,%s -p %s ftp://localhost; %s`, ca, user, pw(user), port, cmds)
 	want := []string{"enqueue pelis/" + utf8Name, "enqueue pelis/b.mkv"}
 	if got := e.ingest.got(); !slices.Equal(got, want) {
 		t.Fatalf("ingest %q, want %q", got, want)
+	}
+}
+
+func TestActiveMode(t *testing.T) {
+	e := start(t, func(o *Options) { o.FTP.ActiveMode = true })
+	ca := e.caFile()
+	dir := t.TempDir()
+	data := randomData(t, 300<<10)
+	if err := os.WriteFile(filepath.Join(dir, "a.flac"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := strings.Cut(e.addr, ":")
+	out, err := run(t, "lftp", "-c", fmt.Sprintf(`set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20;
+set ftp:passive-mode off; set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file %q;
+open -u %s,%s -p %s ftp://localhost; lcd %q; cd musica; put a.flac`, ca, uploader, pw(uploader), port, dir))
+	if err != nil {
+		t.Fatalf("lftp active upload: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.media, "musica", "a.flac")); sum(b) != sum(data) {
+		t.Fatal("active mode upload differs")
 	}
 }
