@@ -89,6 +89,23 @@ type session struct {
 	ip        string
 	user      users.User
 	transfers atomic.Int32
+	ended     atomic.Int64 // unix nanoseconds when its last transfer ended
+}
+
+// replyGrace is how long after a transfer ends its session still counts as
+// busy on shutdown: the library writes the transfer's reply (226) after
+// closing the file, and that reply must not be cut off.
+const replyGrace = time.Second
+
+// busy reports whether a transfer runs or just ended.
+func (ss *session) busy(now time.Time) bool {
+	return ss.transfers.Load() > 0 || now.Sub(time.Unix(0, ss.ended.Load())) < replyGrace
+}
+
+// transferDone is called when one of the session's transfers ends.
+func (ss *session) transferDone() {
+	ss.ended.Store(time.Now().UnixNano())
+	ss.transfers.Add(-1)
 }
 
 // New builds the service; it opens nothing.
@@ -204,7 +221,7 @@ func (s *Server) drain() {
 	for {
 		busy := 0
 		for _, ss := range s.snapshot() {
-			if ss.transfers.Load() > 0 && time.Now().Before(deadline) {
+			if now := time.Now(); ss.busy(now) && now.Before(deadline) {
 				busy++
 				continue
 			}

@@ -204,7 +204,7 @@ func (u *upload) Close() error {
 	u.closed = true
 	defer func() {
 		u.s.release(u.rel)
-		u.ss.transfers.Add(-1)
+		u.ss.transferDone()
 		u.s.transfers.Add(-1)
 	}()
 	syncErr := u.f.Sync()
@@ -269,7 +269,7 @@ func (d *download) Close() error {
 	if d.n.Swap(true) {
 		return nil
 	}
-	d.ss.transfers.Add(-1)
+	d.ss.transferDone()
 	d.s.transfers.Add(-1)
 	return d.f.Close()
 }
