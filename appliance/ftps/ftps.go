@@ -74,8 +74,10 @@ type Server struct {
 	total    int
 	inflight map[string]bool         // rel paths being uploaded
 	conns    map[string]*trackedConn // by remote address, until their session starts
-	pubIP    string                  // public_host resolved, and when
-	pubAt    time.Time
+
+	pubMu sync.Mutex // guards pubIP and pubAt: public_host resolved, and when
+	pubIP string
+	pubAt time.Time
 
 	transfers atomic.Int64 // running data transfers, all sessions
 	hardStop  atomic.Bool  // shutdown timed out: nothing still open is published
@@ -426,8 +428,8 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 // resolvePublicHost resolves public_host (a host name) for a PASV reply,
 // caching the answer for a minute.
 func (s *Server) resolvePublicHost(cc ftpserver.ClientContext) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
 	if s.pubIP != "" && time.Since(s.pubAt) < time.Minute {
 		return s.pubIP, nil
 	}
