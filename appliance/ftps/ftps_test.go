@@ -123,6 +123,27 @@ func TestIngestSeesExactlyCompletedUploads(t *testing.T) {
 	}
 }
 
+// TestBinaryEvenInASCIIMode: a client that asks for TYPE A (or never sends
+// TYPE I) still gets its bytes stored unchanged.
+func TestBinaryEvenInASCIIMode(t *testing.T) {
+	e := start(t, nil)
+	r := e.raw(uploader)
+	r.cmd(200, "TYPE A")
+	data := randomData(t, 200<<10)
+	dc, _ := r.storStart("/pelis/ascii.mkv")
+	if _, err := dc.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.expect(226)
+	b, err := os.ReadFile(filepath.Join(e.media, "pelis", "ascii.mkv"))
+	if err != nil || sum(b) != sum(data) {
+		t.Fatalf("stored %d bytes, want %d unchanged (%v)", len(b), len(data), err)
+	}
+}
+
 func TestNilIngest(t *testing.T) {
 	e := start(t, func(o *Options) { o.Ingest = nil })
 	c := e.login(uploader)
