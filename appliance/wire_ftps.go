@@ -7,7 +7,11 @@ import (
 	"path/filepath"
 
 	"thecure/appliance/ftps"
+	"thecure/appliance/transcode"
 )
+
+// The transcode queue is the FTPS ingest.
+var _ ftps.Ingest = (*transcode.Queue)(nil)
 
 // wireFTPS builds the FTPS ingest on ftp.listen (and ftp.implicit_listen).
 func (a *app) wireFTPS() error {
@@ -16,8 +20,12 @@ func (a *app) wireFTPS() error {
 	if err != nil {
 		return fmt.Errorf("library.media_dir: %w", err)
 	}
-	// The VOD queue is connected here when it exists; nil announces nothing.
+	// Finished uploads and removed sources go to the VOD queue (wireVOD
+	// runs first); without one, nothing is announced.
 	var ingest ftps.Ingest
+	if a.queue != nil {
+		ingest = a.queue
+	}
 	srv, err := ftps.New(ftps.Options{
 		FTP:             cfg.FTP,
 		MediaDir:        mediaDir,
