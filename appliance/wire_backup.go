@@ -27,8 +27,21 @@ func backupOptions(cfg *config.Config, dataDir, cfgFile string) backup.Options {
 		ConfigFile: cfgFile,
 		MediaDir:   absPath(cfg.Path(cfg.Library.MediaDir)),
 		HLSDir:     absPath(cfg.Path(cfg.Library.HLSDir)),
+		ExtraFiles: operatorTLSFiles(cfg),
 		Version:    version,
 	}
+}
+
+// operatorTLSFiles are the certificate and key the operator configured, if
+// any (the self-signed pair in data_dir/tls is backed up with the data dir).
+func operatorTLSFiles(cfg *config.Config) []string {
+	var files []string
+	for _, f := range []string{cfg.FTP.TLSCert, cfg.FTP.TLSKey} {
+		if f != "" {
+			files = append(files, absPath(cfg.Path(f)))
+		}
+	}
+	return files
 }
 
 func absPath(p string) string {
