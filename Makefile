@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X thecure/appliance.version=$(VERSION) -X thecure/appliance.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build run test test-deps vet bench fuzz clean
+.PHONY: build run test test-deps test-deb vet bench fuzz clean deb
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/thecure .
@@ -13,6 +13,29 @@ build:
 # The appliance on built-in defaults (or ./config.toml when there is one).
 run: build
 	./bin/thecure run
+
+# The Debian package: dist/thecure_$(DEB_VERSION)_amd64.deb (see packaging/).
+# nfpm is a pinned build tool run with `go run`: not in go.mod, never linked
+# into thecure. The conffile is generated from config.toml.example.
+DEB_VERSION ?= $(shell packaging/deb-version)
+DIST        ?= dist
+PKG         := $(DIST)/pkg
+NFPM        := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+deb:
+	rm -rf $(PKG) && mkdir -p $(PKG)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(PKG)/thecure .
+	$(GO) run ./packaging/genconfig -example config.toml.example -overrides packaging/production.toml -o $(PKG)/config.toml
+	gzip -9n < packaging/thecure.1 > $(PKG)/thecure.1.gz
+	gzip -9n < packaging/changelog > $(PKG)/changelog.gz
+	THECURE_BUILD=$(PKG) DEB_VERSION=$(DEB_VERSION) $(NFPM) package --config packaging/nfpm.yaml \
+		--packager deb --target $(DIST)/thecure_$(DEB_VERSION)_amd64.deb
+	rm -rf $(PKG)
+
+# Only the package's tests (as root): build, lintian, systemd-analyze, and
+# install/upgrade/remove/purge in a debootstrap root.
+test-deb: test-deps
+	$(GO) test -count=1 -v -timeout 20m ./packaging/...
 
 # Installs what the tests need (as root, with apt-get) and runs every test.
 test: test-deps vet
