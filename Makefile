@@ -20,12 +20,13 @@ run: build
 DEB_VERSION ?= $(shell packaging/deb-version)
 DIST        ?= dist
 PKG         := $(DIST)/pkg
+EXAMPLE     ?= config.toml.example
 NFPM        := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 
 deb:
 	rm -rf $(PKG) && mkdir -p $(PKG)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(PKG)/thecure .
-	$(GO) run ./packaging/genconfig -example config.toml.example -overrides packaging/production.toml -o $(PKG)/config.toml
+	$(GO) run ./packaging/genconfig -example $(EXAMPLE) -overrides packaging/production.toml -o $(PKG)/config.toml
 	gzip -9n < packaging/thecure.1 > $(PKG)/thecure.1.gz
 	gzip -9n < packaging/changelog > $(PKG)/changelog.gz
 	THECURE_BUILD=$(PKG) DEB_VERSION=$(DEB_VERSION) $(NFPM) package --config packaging/nfpm.yaml \

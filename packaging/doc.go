@@ -1,0 +1,9 @@
+// Package packaging holds thecure's Debian packaging (nfpm.yaml, the systemd
+// unit, maintainer scripts, man page, copyright, changelog; `make deb` builds
+// it) and its tests: they build the package, run lintian and
+// systemd-analyze on it, and install, upgrade, remove and purge it inside a
+// minimal Debian root made with debootstrap. They need root.
+//
+// genconfig, the build tool that writes the package's config file from
+// config.toml.example, is in packaging/genconfig.
+package packaging
