@@ -139,6 +139,8 @@ func TestDebianPackage(t *testing.T) {
 		return
 	}
 
+	t.Run("runs as thecure, root reaches it", func(t *testing.T) { r.runAppliance(t) })
+
 	const edit = "level = \"debug\""
 	if !t.Run("upgrade keeps the edited config and restarts", func(t *testing.T) {
 		// From here on, pretend systemd runs.
@@ -232,6 +234,66 @@ func TestDebianPackage(t *testing.T) {
 		}
 		r.user(t) // the system user stays
 	})
+}
+
+// runAppliance runs the installed binary as the service does (user thecure,
+// the installed data dir) on the installed config with loopback port 0
+// everywhere, and checks that root's `thecure status` reaches it through
+// the owner-only control socket in the 0750 data dir.
+func (r *debRoot) runAppliance(t *testing.T) {
+	conf := regexp.MustCompile(`(?m)^listen = ".*"`).ReplaceAllString(r.read(t, "/etc/thecure/config.toml"), `listen = "127.0.0.1:0"`)
+	r.write(t, "/tmp/run.toml", conf)
+	cmd := r.cmd("setpriv", "--reuid=thecure", "--regid=thecure", "--clear-groups",
+		"/usr/bin/thecure", "run", "-c", "/tmp/run.toml")
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	var status []byte
+	var err error
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		status, err = r.cmd("/usr/bin/thecure", "status", "-c", "/tmp/run.toml").CombinedOutput()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thecure status never answered: %v\n%s\nappliance log:\n%s", err, status, log.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`(?m)^control\s+up\b`).Match(status) {
+		t.Errorf("status:\n%s", status)
+	}
+	uid, gid := r.user(t)
+	r.checkDir(t, "/var/lib/thecure", 0o750, uid, gid)
+	st, err := os.Lstat(r.path("/var/lib/thecure/control.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only its owner may connect (control.Listen's umask 077 gives 0700).
+	if sys := st.Sys().(*syscall.Stat_t); st.Mode()&fs.ModeSocket == 0 || st.Mode().Perm()&0o077 != 0 || int(sys.Uid) != uid {
+		t.Errorf("control.sock: %s owner %d, want a socket only thecure (%d) may use", st.Mode(), sys.Uid, uid)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		stopped = true
+		if err != nil {
+			t.Errorf("thecure run: %v\n%s", err, log.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Errorf("thecure did not stop on SIGTERM:\n%s", log.String())
+	}
 }
 
 // buildDeb runs `make deb` into its own directory and returns the package.
