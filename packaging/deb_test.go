@@ -127,7 +127,8 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("check-config: %q, want ok", out)
 		}
 		conf := r.read(t, "/etc/thecure/config.toml")
-		for _, want := range []string{"data_dir = \"/var/lib/thecure\"", "listen = \":80\"", "listen = \":21\"", "listen = \":1935\""} {
+		for _, want := range []string{"data_dir = \"/var/lib/thecure\"", "listen = \":80\"", "listen = \":21\"",
+			"listen = \":1935\"", "[backup]\n", "dir = \"/var/backups/thecure\""} {
 			if !strings.Contains(conf, want) {
 				t.Errorf("installed config lacks %s", want)
 			}
