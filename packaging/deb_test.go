@@ -92,6 +92,15 @@ func TestDebianPackage(t *testing.T) {
 		if score > maxExposure {
 			t.Errorf("exposure %.1f > %.1f:\n%s", score, maxExposure, out)
 		}
+		// Typos are only warnings to systemd (the line is ignored), and cost
+		// nothing in the score: verify must not report any. (It also says
+		// the binary and man page are not installed here: not our concern.)
+		out, _ = exec.Command("systemd-analyze", "verify", filepath.Join(repo, "packaging", "thecure.service")).CombinedOutput()
+		for _, l := range strings.Split(string(out), "\n") {
+			if regexp.MustCompile(`(?i)unknown|ignoring|invalid|failed to parse|deprecated`).MatchString(l) {
+				t.Errorf("systemd-analyze verify: %s", l)
+			}
+		}
 	})
 
 	var r *debRoot
