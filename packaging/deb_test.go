@@ -359,7 +359,7 @@ func newRoot(t *testing.T, work string) *debRoot {
 		if err := os.MkdirAll(filepath.Dir(tarball), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		tmp := tarball + ".tmp"
+		tmp := fmt.Sprintf("%s.%d.tmp", tarball, os.Getpid()) // another test run may be making it too
 		if out, err := exec.Command("tar", "--zstd", "-C", dir, "-cf", tmp, ".").CombinedOutput(); err != nil {
 			t.Fatalf("tar: %v\n%s", err, out)
 		}
