@@ -25,6 +25,7 @@ type Config struct {
 	HTTP      HTTP      `toml:"http"`
 	FTP       FTP       `toml:"ftp"`
 	RTMP      RTMP      `toml:"rtmp"`
+	HLS       HLS       `toml:"hls"`
 	Library   Library   `toml:"library"`
 	Bot       Bot       `toml:"bot"`
 	Backup    Backup    `toml:"backup"`
@@ -87,11 +88,6 @@ type Library struct {
 	HLSDir string `toml:"hls_dir"`
 }
 
-// RTMP configures the live RTMP server.
-type RTMP struct {
-	Listen string `toml:"listen"`
-}
-
 // Default returns the built-in configuration: what a first-time user gets with
 // no config file at all.
 func Default() *Config {
@@ -114,7 +110,8 @@ func Default() *Config {
 			IdleTimeout: Duration(15 * time.Minute), BanAfter: 5,
 			BanWindow: Duration(10 * time.Minute), BanTime: Duration(time.Hour),
 		},
-		RTMP:      RTMP{Listen: ":1935"},
+		RTMP:      defaultRTMP(),
+		HLS:       defaultHLS(),
 		Library:   Library{MediaDir: "media", HLSDir: "hls"},
 		Bot:       defaultBot(),
 		Backup:    defaultBackup(),

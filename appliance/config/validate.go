@@ -26,6 +26,8 @@ func (c *Config) Validate() Problems {
 	v.bot(&c.Bot)
 	v.backup(&c.Backup)
 	v.transcode(&c.Transcode, c.FTP.Folders)
+	v.rtmp(&c.RTMP)
+	v.hls(&c.HLS)
 	v.distinct(map[string]string{
 		"http.listen":         c.HTTP.Listen,
 		"ftp.listen":          c.FTP.Listen,

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+)
+
+// RTMP configures the live RTMP server: publishing (ingest) and playback at
+// rtmp://HOST:PORT/live/NAME.
+type RTMP struct {
+	Listen string `toml:"listen"`
+	// AllowPublish and AllowPlay are the client addresses (CIDR prefixes or
+	// single addresses) that may publish and play. An empty list allows nobody.
+	AllowPublish []string `toml:"allow_publish"`
+	AllowPlay    []string `toml:"allow_play"`
+	// RequireKey refuses publishing on names without an [rtmp.streams.NAME] entry.
+	RequireKey bool `toml:"require_key"`
+	// Streams declares named streams, each with an optional publish key.
+	Streams map[string]RTMPStream `toml:"streams"`
+	// MaxConnections bounds the RTMP connections open at once (publishers and players).
+	MaxConnections int `toml:"max_connections"`
+	// MaxPlayers bounds the RTMP players of one stream.
+	MaxPlayers int `toml:"max_players"`
+	// PlayerQueue is how many media messages may wait for a slow player
+	// before it is dropped.
+	PlayerQueue int `toml:"player_queue"`
+	// HandshakeTimeout bounds the RTMP handshake and connect command;
+	// ReadTimeout is how long a publisher may send nothing; WriteTimeout is
+	// how long one message to a player may take.
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	ReadTimeout      Duration `toml:"read_timeout"`
+	WriteTimeout     Duration `toml:"write_timeout"`
+}
+
+// RTMPStream is one declared live stream.
+type RTMPStream struct {
+	// Key, when set, must be given by the publisher as ?key=KEY.
+	Key string `toml:"key"`
+}
+
+func defaultRTMP() RTMP {
+	return RTMP{
+		Listen:           ":1935",
+		AllowPublish:     []string{"127.0.0.1/8", "::1/128"},
+		AllowPlay:        []string{"0.0.0.0/0", "::/0"},
+		MaxConnections:   1000,
+		MaxPlayers:       500,
+		PlayerQueue:      1024,
+		HandshakeTimeout: Duration(10e9),
+		ReadTimeout:      Duration(30e9),
+		WriteTimeout:     Duration(10e9),
+	}
+}
+
+// streamName is what a live stream may be called (it appears in URLs and paths).
+var streamName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// ValidStreamName tells whether name may be used for a live stream.
+func ValidStreamName(name string) bool { return streamName.MatchString(name) }
+
+func (v *validator) rtmp(c *RTMP) {
+	v.prefixes(c.AllowPublish, "rtmp.allow_publish")
+	v.prefixes(c.AllowPlay, "rtmp.allow_play")
+	for _, name := range sortedKeys(c.Streams) {
+		v.check(ValidStreamName(name), "rtmp.streams."+name,
+			"stream name must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+	}
+	v.check(c.MaxConnections > 0, "rtmp.max_connections", "must be positive")
+	v.check(c.MaxPlayers > 0, "rtmp.max_players", "must be positive")
+	v.check(c.PlayerQueue >= 16, "rtmp.player_queue", "must be at least 16")
+	v.check(c.HandshakeTimeout > 0, "rtmp.handshake_timeout", "must be positive")
+	v.check(c.ReadTimeout > 0, "rtmp.read_timeout", "must be positive")
+	v.check(c.WriteTimeout > 0, "rtmp.write_timeout", "must be positive")
+}
+
+// prefixes checks a list of CIDR prefixes or single IP addresses.
+func (v *validator) prefixes(list []string, key string) {
+	for i, s := range list {
+		if _, err := ParsePrefix(s); err != nil {
+			v.fail(fmt.Sprintf("%s[%d]", key, i), "%v", err)
+		}
+	}
+}
+
+// ParsePrefix reads "10.0.0.0/8", "::1/128" or a single address "192.0.2.7".
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix (write e.g. \"10.0.0.0/8\")", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
