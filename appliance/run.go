@@ -24,6 +24,7 @@ import (
 	"thecure/appliance/control"
 	"thecure/appliance/health"
 	"thecure/appliance/library"
+	"thecure/appliance/live"
 	"thecure/appliance/store"
 	"thecure/appliance/tlscert"
 	"thecure/appliance/transcode"
@@ -100,6 +101,7 @@ type app struct {
 	web      *web.Server
 	ctl      *control.Server
 	users    *users.Users
+	live     *live.Hub // live streams, for the pages and the bot
 	services []service
 	bound    map[string][]net.Listener // service name -> its listeners
 	closers  []io.Closer
@@ -176,6 +178,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 		a.wireVOD,
 		a.wireFTPS, // after wireVOD: its queue is the ingest
 		a.wireBackup,
+		a.wireLive,
 		a.wireBot, // after the subsystems whose state it reports
 	} {
 		if err := wire(); err != nil {

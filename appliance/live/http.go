@@ -1,0 +1,181 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Routes are the HTTP routes the hub serves, as net/http patterns, for the
+// web server. GET /live/{name} (no trailing part) is left to the player page.
+func (h *Hub) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /live/{name}/{file}":     http.HandlerFunc(h.ServeHLS),
+		"OPTIONS /live/{name}/{file}": http.HandlerFunc(h.ServeHLS),
+		"GET /api/live":               http.HandlerFunc(h.ServeAPI),
+	}
+}
+
+func cors(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	hd.Set("Access-Control-Allow-Headers", "Range, Origin, Accept")
+	hd.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
+}
+
+// ServeAPI answers the list of live streams as JSON.
+func (h *Hub) ServeAPI(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		Streams []StreamInfo `json:"streams"`
+	}{h.Streams()})
+}
+
+// ServeHLS serves /live/{name}/{file}: the playlists, init files, segments
+// and parts of a live stream's muxer, with 404 for unknown streams and
+// files, a timeout on blocking (LL-HLS) requests, and client disconnects
+// honoured.
+func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	name, file := r.PathValue("name"), r.PathValue("file")
+	s := h.get(name)
+	if s == nil || !hlsFile(file) {
+		http.Error(w, "no such live stream", http.StatusNotFound)
+		return
+	}
+	s.sawViewer(viewerKey(r), time.Now())
+
+	if !strings.HasSuffix(file, ".m3u8") && !strings.Contains(file, "_part") {
+		// init files and whole segments: answered at once from memory
+		fw := &foundWriter{ResponseWriter: w}
+		s.muxer.Handle(fw, r)
+		if !fw.wrote {
+			http.Error(w, "no such file", http.StatusNotFound)
+		}
+		return
+	}
+
+	// Playlists and parts may block until the muxer has them: the muxer
+	// ignores the request context, so it answers into a buffer on its own
+	// goroutine while this one waits for it, the client or the timeout.
+	select {
+	case s.pending <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many waiting requests", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout.Std())
+	defer cancel()
+	bw := &bufferWriter{header: http.Header{}}
+	done := make(chan struct{})
+	go func() {
+		defer func() { <-s.pending }()
+		defer close(done)
+		s.muxer.Handle(bw, r)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if r.Context().Err() != nil {
+			return // the client went away
+		}
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "timed out waiting for the stream", http.StatusServiceUnavailable)
+		return
+	}
+	switch {
+	case bw.code == 0 && bw.body.Len() == 0:
+		http.Error(w, "no such file", http.StatusNotFound)
+		return
+	case bw.code >= 500 && s.isClosed():
+		http.Error(w, "the stream has ended", http.StatusNotFound)
+		return
+	}
+	for k, v := range bw.header {
+		w.Header()[k] = v
+	}
+	if bw.code == 0 {
+		bw.code = http.StatusOK
+	}
+	w.WriteHeader(bw.code)
+	_, _ = w.Write(bw.body.Bytes())
+}
+
+func (s *Stream) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// hlsFile tells whether file is a name the muxer may serve.
+func hlsFile(file string) bool {
+	if file == "" || strings.ContainsAny(file, "/\\") || file[0] == '.' {
+		return false
+	}
+	for _, ext := range []string{".m3u8", ".mp4", ".ts"} {
+		if strings.HasSuffix(file, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// viewerKey tells HLS clients apart: address and user agent.
+func viewerKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return host + " " + r.UserAgent()
+}
+
+// foundWriter passes a response through and remembers whether anything was written.
+type foundWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (f *foundWriter) WriteHeader(code int) {
+	f.wrote = true
+	f.ResponseWriter.WriteHeader(code)
+}
+
+func (f *foundWriter) Write(b []byte) (int, error) {
+	f.wrote = true
+	return f.ResponseWriter.Write(b)
+}
+
+// bufferWriter is a ResponseWriter that keeps the response in memory.
+type bufferWriter struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferWriter) Header() http.Header { return b.header }
+
+func (b *bufferWriter) WriteHeader(code int) {
+	if b.code == 0 {
+		b.code = code
+	}
+}
+
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	if b.code == 0 {
+		b.code = http.StatusOK
+	}
+	return b.body.Write(p)
+}

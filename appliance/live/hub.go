@@ -1,0 +1,362 @@
+// Package live is the live side of the web server: a Hub holds one HLS muxer
+// (gohlslib) per live stream, fed by any source of timestamped access units
+// (the RTMP server today, playout channels from the library later), and
+// serves /live/NAME/index.m3u8 (HLS, LL-HLS by default) and /api/live.
+package live
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"thecure/appliance/config"
+)
+
+// ErrLive is returned by Publish when the name is already live.
+var ErrLive = errors.New("stream is already live")
+
+// H264 is the video track of a live stream: its parameter sets.
+type H264 struct {
+	SPS, PPS []byte
+}
+
+// Tracks are the tracks of a live stream; at least one must be set. They are
+// fixed for the life of a publication (the HLS muxer needs them up front).
+type Tracks struct {
+	H264 *H264                           // nil: no video
+	AAC  *mpeg4audio.AudioSpecificConfig // nil: no audio
+}
+
+// StreamInfo describes one live stream, for /api/live and other views.
+type StreamInfo struct {
+	Name       string    `json:"name"`
+	VideoCodec string    `json:"video_codec,omitempty"` // RFC 6381, e.g. "avc1.64001f"
+	AudioCodec string    `json:"audio_codec,omitempty"` // e.g. "mp4a.40.2"
+	Width      int       `json:"width,omitempty"`
+	Height     int       `json:"height,omitempty"`
+	FPS        float64   `json:"fps,omitempty"`         // measured
+	Bitrate    int64     `json:"bitrate"`               // bits per second, measured on the input
+	SampleRate int       `json:"sample_rate,omitempty"` // audio
+	Players    int       `json:"rtmp_players"`
+	HLSViewers int       `json:"hls_viewers"`
+	Started    time.Time `json:"started"`
+	Uptime     float64   `json:"uptime_seconds"`
+}
+
+// Hub is the set of live streams. It starts nothing by itself: sources call
+// Publish and Close; the web server calls the handlers.
+type Hub struct {
+	cfg config.HLS
+	log *slog.Logger
+
+	mu      sync.Mutex
+	streams map[string]*Stream
+
+	bytesIn   *prometheus.CounterVec
+	published prometheus.Counter
+}
+
+// NewHub makes an empty hub and registers its metrics on reg.
+func NewHub(cfg config.HLS, log *slog.Logger, reg prometheus.Registerer) *Hub {
+	h := &Hub{
+		cfg:     cfg,
+		log:     log,
+		streams: map[string]*Stream{},
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thecure_live_bytes_in_total",
+			Help: "Media bytes received per live stream.",
+		}, []string{"stream"}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "thecure_live_publications_total",
+			Help: "Live streams started.",
+		}),
+	}
+	reg.MustRegister(h.bytesIn, h.published,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "thecure_live_streams",
+			Help: "Live streams now.",
+		}, func() float64 { h.mu.Lock(); defer h.mu.Unlock(); return float64(len(h.streams)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "thecure_live_hls_viewers",
+			Help: "HLS clients seen in the last few seconds, all streams.",
+		}, func() float64 {
+			n := 0
+			for _, s := range h.list() {
+				n += s.viewerCount(time.Now())
+			}
+			return float64(n)
+		}),
+	)
+	return h
+}
+
+// Live tells whether name is being published.
+func (h *Hub) Live(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.streams[name]
+	return ok
+}
+
+func (h *Hub) get(name string) *Stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.streams[name]
+}
+
+func (h *Hub) list() []*Stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// Streams describes every live stream, sorted by name.
+func (h *Hub) Streams() []StreamInfo {
+	now := time.Now()
+	ss := h.list()
+	out := make([]StreamInfo, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, s.info(now))
+	}
+	return out
+}
+
+func variant(v string) gohlslib.MuxerVariant {
+	switch v {
+	case config.HLSMPEGTS:
+		return gohlslib.MuxerVariantMPEGTS
+	case config.HLSFMP4:
+		return gohlslib.MuxerVariantFMP4
+	}
+	return gohlslib.MuxerVariantLowLatency
+}
+
+// Publish starts a live stream with the given tracks: its HLS muxer runs
+// until Close. A name already live gives ErrLive.
+func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
+	if !config.ValidStreamName(name) {
+		return nil, fmt.Errorf("invalid stream name %q", name)
+	}
+	if t.H264 == nil && t.AAC == nil {
+		return nil, fmt.Errorf("stream %s: no track", name)
+	}
+	s := &Stream{hub: h, name: name, started: time.Now(), viewers: map[string]time.Time{},
+		pending: make(chan struct{}, maxPending), bytesIn: h.bytesIn.WithLabelValues(name)}
+	s.muxer = &gohlslib.Muxer{
+		Variant:            variant(h.cfg.Variant),
+		SegmentCount:       h.cfg.SegmentCount,
+		SegmentMinDuration: h.cfg.SegmentDuration.Std(),
+		PartMinDuration:    h.cfg.PartDuration.Std(),
+		OnEncodeError: func(err error) {
+			s.log().Warn("hls muxer", "stream", name, "err", err)
+		},
+	}
+	if t.H264 != nil {
+		var sps h264.SPS
+		if err := sps.Unmarshal(t.H264.SPS); err != nil {
+			return nil, fmt.Errorf("stream %s: invalid H.264 SPS: %w", name, err)
+		}
+		if len(t.H264.SPS) >= 4 {
+			s.videoCodec = fmt.Sprintf("avc1.%02x%02x%02x", t.H264.SPS[1], t.H264.SPS[2], t.H264.SPS[3])
+		}
+		s.width, s.height = sps.Width(), sps.Height()
+		s.video = &gohlslib.Track{Codec: &codecs.H264{SPS: t.H264.SPS, PPS: t.H264.PPS}, ClockRate: 90000}
+		s.muxer.Tracks = append(s.muxer.Tracks, s.video)
+	}
+	if t.AAC != nil {
+		if t.AAC.SampleRate <= 0 {
+			return nil, fmt.Errorf("stream %s: invalid AAC sample rate %d", name, t.AAC.SampleRate)
+		}
+		s.audioCodec = fmt.Sprintf("mp4a.40.%d", int(t.AAC.Type))
+		s.sampleRate = t.AAC.SampleRate
+		s.audio = &gohlslib.Track{Codec: &codecs.MPEG4Audio{Config: *t.AAC}, ClockRate: t.AAC.SampleRate}
+		s.muxer.Tracks = append(s.muxer.Tracks, s.audio)
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.streams[name]; ok {
+		return nil, ErrLive
+	}
+	if err := s.muxer.Start(); err != nil {
+		return nil, fmt.Errorf("stream %s: start hls muxer: %w", name, err)
+	}
+	h.streams[name] = s
+	h.published.Inc()
+	h.log.Info("live stream started", "stream", name, "video", s.videoCodec, "audio", s.audioCodec,
+		"width", s.width, "height", s.height, "variant", h.cfg.Variant)
+	return s, nil
+}
+
+// Stream is one live publication. Its Write methods are called by one source
+// goroutine; the info and HTTP side may run concurrently.
+type Stream struct {
+	hub     *Hub
+	name    string
+	started time.Time
+	muxer   *gohlslib.Muxer
+	video   *gohlslib.Track
+	audio   *gohlslib.Track
+	pending chan struct{} // blocking HLS requests in flight (a semaphore)
+	bytesIn prometheus.Counter
+
+	videoCodec, audioCodec string
+	width, height          int
+	sampleRate             int
+
+	// source side, one goroutine
+	epoch    time.Time     // wall clock of the first timestamp
+	first    time.Duration // the first timestamp
+	hasFirst bool
+
+	mu       sync.Mutex
+	closed   bool
+	players  int
+	viewers  map[string]time.Time // HLS client -> last request
+	winStart time.Time
+	winBytes int64
+	winFrms  int
+	bitrate  int64
+	fps      float64
+}
+
+// maxPending bounds the blocking HLS requests waiting on one stream.
+const maxPending = 4096
+
+func (s *Stream) log() *slog.Logger { return s.hub.log }
+
+// Name is the stream's name.
+func (s *Stream) Name() string { return s.name }
+
+// ntp maps a media timestamp to the wall clock of the source: the first
+// timestamp is "now", later ones follow the media clock.
+func (s *Stream) ntp(ts time.Duration) time.Time {
+	if !s.hasFirst {
+		s.hasFirst, s.first, s.epoch = true, ts, time.Now()
+	}
+	return s.epoch.Add(ts - s.first)
+}
+
+// count records input bytes and frames for the bitrate and frame rate.
+func (s *Stream) count(n int, frame bool) {
+	s.bytesIn.Add(float64(n))
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.winStart.IsZero() {
+		s.winStart = now
+	}
+	s.winBytes += int64(n)
+	if frame {
+		s.winFrms++
+	}
+	if d := now.Sub(s.winStart); d >= 2*time.Second {
+		s.bitrate = s.winBytes * 8 * int64(time.Second) / int64(d)
+		s.fps = float64(s.winFrms) * float64(time.Second) / float64(d)
+		s.winStart, s.winBytes, s.winFrms = now, 0, 0
+	}
+}
+
+// WriteH264 adds one H.264 access unit (NAL units without start codes) with
+// its presentation time. IDR access units must carry SPS and PPS.
+func (s *Stream) WriteH264(pts time.Duration, au [][]byte) error {
+	if s.video == nil {
+		return errors.New("stream has no video track")
+	}
+	n := 0
+	for _, nalu := range au {
+		n += len(nalu)
+	}
+	s.count(n, true)
+	return s.muxer.WriteH264(s.video, s.ntp(pts), int64(pts)*90000/int64(time.Second), au)
+}
+
+// WriteAAC adds one AAC access unit (raw, no ADTS header) with its presentation time.
+func (s *Stream) WriteAAC(pts time.Duration, au []byte) error {
+	if s.audio == nil {
+		return errors.New("stream has no audio track")
+	}
+	s.count(len(au), false)
+	rate := int64(s.audio.ClockRate)
+	return s.muxer.WriteMPEG4Audio(s.audio, s.ntp(pts), int64(pts)*rate/int64(time.Second), [][]byte{au})
+}
+
+// SetPlayers records how many players the source serves itself (RTMP players).
+func (s *Stream) SetPlayers(n int) {
+	s.mu.Lock()
+	s.players = n
+	s.mu.Unlock()
+}
+
+// Close ends the stream: the muxer stops, waiting HLS requests are answered
+// and the name is free again.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	h := s.hub
+	h.mu.Lock()
+	if h.streams[s.name] == s {
+		delete(h.streams, s.name)
+	}
+	h.mu.Unlock()
+	s.muxer.Close()
+	h.log.Info("live stream ended", "stream", s.name, "uptime", time.Since(s.started).Round(time.Second))
+}
+
+// viewerWindow is how long an HLS client counts as a viewer after a request.
+const viewerWindow = 10 * time.Second
+
+func (s *Stream) sawViewer(key string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.viewers[key] = now
+	if len(s.viewers) > 4096 {
+		s.pruneLocked(now)
+	}
+}
+
+func (s *Stream) pruneLocked(now time.Time) {
+	for k, t := range s.viewers {
+		if now.Sub(t) > viewerWindow {
+			delete(s.viewers, k)
+		}
+	}
+}
+
+func (s *Stream) viewerCount(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pruneLocked(now)
+	return len(s.viewers)
+}
+
+func (s *Stream) info(now time.Time) StreamInfo {
+	n := s.viewerCount(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return StreamInfo{
+		Name: s.name, VideoCodec: s.videoCodec, AudioCodec: s.audioCodec,
+		Width: s.width, Height: s.height, FPS: float64(int(s.fps*100+0.5)) / 100, Bitrate: s.bitrate,
+		SampleRate: s.sampleRate, Players: s.players, HLSViewers: n,
+		Started: s.started, Uptime: now.Sub(s.started).Seconds(),
+	}
+}

@@ -1,0 +1,184 @@
+package rtmp
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	gortmp "github.com/yutopp/go-rtmp"
+	rtmpmsg "github.com/yutopp/go-rtmp/message"
+
+	"thecure/appliance/config"
+)
+
+// handler is one RTMP connection's callbacks, all called on go-rtmp's
+// goroutine for that connection.
+type handler struct {
+	gortmp.DefaultHandler
+	s   *Server
+	c   *conn
+	rc  *gortmp.Conn
+	log *slog.Logger
+	app string
+
+	// publisher
+	st *stream
+	in *ingest
+	// player
+	p *player
+}
+
+func (h *handler) OnServe(rc *gortmp.Conn) { h.rc = rc }
+
+func (h *handler) OnConnect(_ uint32, cmd *rtmpmsg.NetConnectionConnect) error {
+	h.app = strings.Trim(cmd.Command.App, "/")
+	if i := strings.IndexByte(h.app, '?'); i >= 0 {
+		h.app = h.app[:i]
+	}
+	if h.app != App {
+		return h.refuse("app", "unknown application %q (use rtmp://HOST/%s/NAME)", cmd.Command.App, App)
+	}
+	h.c.setMode(modeIdle)
+	return nil
+}
+
+// refuse logs a refusal and returns it as the error that makes go-rtmp
+// answer the client with a failure status and close the connection.
+func (h *handler) refuse(reason, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	h.s.m.refused.WithLabelValues(reason).Inc()
+	h.log.Warn("rtmp refused", "reason", err.Error())
+	return err
+}
+
+// splitName reads "NAME?key=KEY" as the publisher or player gives it.
+func splitName(s string) (name string, q url.Values) {
+	name, rawq, _ := strings.Cut(s, "?")
+	q, _ = url.ParseQuery(rawq)
+	return name, q
+}
+
+func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStreamPublish) error {
+	s := h.s
+	name, q := splitName(cmd.PublishingName)
+	h.log = h.log.With("stream", name)
+	switch {
+	case h.st != nil || h.p != nil:
+		return h.refuse("protocol", "publish on a connection that already publishes or plays")
+	case !allowed(s.allowPublish, h.c.addr):
+		return h.refuse("address", "address %s may not publish (rtmp.allow_publish)", h.c.addr)
+	case !config.ValidStreamName(name):
+		return h.refuse("name", "invalid stream name %q", name)
+	}
+	decl, declared := s.cfg.Streams[name]
+	switch {
+	case !declared && s.cfg.RequireKey:
+		return h.refuse("key", "stream %q is not declared and rtmp.require_key is set", name)
+	case declared && decl.Key != "" && subtle.ConstantTimeCompare([]byte(decl.Key), []byte(q.Get("key"))) != 1:
+		return h.refuse("key", "wrong or missing stream key for %q", name)
+	}
+	s.mu.Lock()
+	if _, busy := s.streams[name]; busy || s.hub.Live(name) {
+		s.mu.Unlock()
+		return h.refuse("busy", "stream %q is already being published", name)
+	}
+	st := &stream{name: name, s: s, log: h.log, players: map[*player]struct{}{}}
+	s.streams[name] = st
+	s.mu.Unlock()
+	h.st = st
+	h.in = &ingest{name: name, hub: s.hub, log: h.log}
+	h.log.Info("rtmp publisher started", "type", cmd.PublishingType)
+	return nil
+}
+
+func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStreamPlay) error {
+	s := h.s
+	name, _ := splitName(cmd.StreamName)
+	h.log = h.log.With("stream", name)
+	switch {
+	case h.st != nil || h.p != nil:
+		return h.refuse("protocol", "play on a connection that already publishes or plays")
+	case !allowed(s.allowPlay, h.c.addr):
+		return h.refuse("address", "address %s may not play (rtmp.allow_play)", h.c.addr)
+	}
+	s.mu.Lock()
+	st := s.streams[name]
+	s.mu.Unlock()
+	if st == nil {
+		return h.refuse("not_live", "stream %q is not live", name)
+	}
+	p := &player{c: h.c, rc: h.rc, streamID: sc.StreamID, queue: make(chan *message, s.cfg.PlayerQueue),
+		log: h.log, done: make(chan struct{})}
+	p.started = h.c.arm() // go-rtmp writes Play.Start after this returns
+	if !st.join(p) {
+		return h.refuse("players", "stream %q has its maximum of %d players", name, s.cfg.MaxPlayers)
+	}
+	h.p = p
+	h.c.setMode(modePlaying)
+	go p.run(st)
+	h.log.Info("rtmp player started")
+	return nil
+}
+
+func (h *handler) OnSetDataFrame(_ uint32, data *rtmpmsg.NetStreamSetDataFrame) error {
+	if h.st == nil {
+		return nil
+	}
+	h.in.metadata(data.Payload)
+	body := append([]byte(nil), metadataBody(data.Payload)...)
+	h.st.publish(&message{typ: typeData, ts: 0, data: body})
+	return nil
+}
+
+func (h *handler) OnAudio(ts uint32, payload io.Reader) error {
+	return h.media(typeAudio, ts, payload)
+}
+
+func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
+	return h.media(typeVideo, ts, payload)
+}
+
+func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
+	if h.st == nil {
+		return nil
+	}
+	data, err := io.ReadAll(payload)
+	if err != nil {
+		return err
+	}
+	m, err := h.in.ingest(typ, ts, data)
+	if err != nil {
+		var r errRefuse
+		if errors.As(err, &r) {
+			h.s.m.refused.WithLabelValues("media").Inc()
+			h.log.Warn("rtmp publisher dropped: stream not usable", "reason", err.Error())
+		}
+		return err
+	}
+	if m != nil {
+		h.st.publish(m)
+	}
+	return nil
+}
+
+func (h *handler) OnClose() {
+	if h.st != nil {
+		s := h.s
+		s.mu.Lock()
+		if s.streams[h.st.name] == h.st {
+			delete(s.streams, h.st.name)
+		}
+		s.mu.Unlock()
+		h.st.end()
+		h.in.close()
+		h.log.Info("rtmp publisher ended")
+	}
+	if h.p != nil {
+		h.p.stop()
+		h.log.Info("rtmp player ended")
+	}
+}

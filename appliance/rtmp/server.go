@@ -1,0 +1,286 @@
+// Package rtmp is the live RTMP server: publishers push H.264 + AAC to
+// rtmp://HOST/live/NAME (allow-listed by address, optionally with a stream
+// key), the stream goes to the live Hub for HLS, and RTMP players of the same
+// URL get it through their own bounded queues, so a slow player is dropped
+// and never slows the publisher or the other players.
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	gortmp "github.com/yutopp/go-rtmp"
+
+	"thecure/appliance/config"
+)
+
+// App is the RTMP application name of live streams (rtmp://HOST/live/NAME).
+const App = "live"
+
+// Server is the RTMP server.
+type Server struct {
+	cfg          config.RTMP
+	log          *slog.Logger
+	hub          Hub
+	allowPublish []netip.Prefix
+	allowPlay    []netip.Prefix
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	conns   map[*conn]struct{}
+	wg      sync.WaitGroup // connection handlers
+
+	m metrics
+}
+
+type metrics struct {
+	publishers prometheus.GaugeFunc
+	players    prometheus.GaugeFunc
+	conns      prometheus.GaugeFunc
+	refused    *prometheus.CounterVec
+	dropped    prometheus.Counter
+	bytesOut   *prometheus.CounterVec
+}
+
+// New builds the server; it registers its metrics on reg and starts nothing.
+func New(cfg config.RTMP, log *slog.Logger, hub Hub, reg prometheus.Registerer) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, hub: hub, streams: map[string]*stream{}, conns: map[*conn]struct{}{}}
+	for _, p := range cfg.AllowPublish {
+		pfx, err := config.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("rtmp.allow_publish: %w", err)
+		}
+		s.allowPublish = append(s.allowPublish, pfx)
+	}
+	for _, p := range cfg.AllowPlay {
+		pfx, err := config.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("rtmp.allow_play: %w", err)
+		}
+		s.allowPlay = append(s.allowPlay, pfx)
+	}
+	s.m = metrics{
+		publishers: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thecure_rtmp_publishers", Help: "RTMP publishers now."},
+			func() float64 { s.mu.Lock(); defer s.mu.Unlock(); return float64(len(s.streams)) }),
+		players: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thecure_rtmp_players", Help: "RTMP players now."},
+			func() float64 {
+				n := 0
+				for _, st := range s.list() {
+					n += st.playerCount()
+				}
+				return float64(n)
+			}),
+		conns: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "thecure_rtmp_connections", Help: "RTMP connections open now."},
+			func() float64 { s.mu.Lock(); defer s.mu.Unlock(); return float64(len(s.conns)) }),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "thecure_rtmp_refused_total",
+			Help: "RTMP connections, publishes and plays refused, by reason."}, []string{"reason"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "thecure_rtmp_dropped_players_total",
+			Help: "RTMP players dropped for falling behind."}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "thecure_rtmp_bytes_out_total",
+			Help: "Media bytes sent to RTMP players, per stream."}, []string{"stream"}),
+	}
+	reg.MustRegister(s.m.publishers, s.m.players, s.m.conns, s.m.refused, s.m.dropped, s.m.bytesOut)
+	return s, nil
+}
+
+func allowed(list []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range list {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) list() []*stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		out = append(out, st)
+	}
+	return out
+}
+
+// Serve accepts RTMP connections on ln until ctx is cancelled, then closes
+// every connection and returns once their handlers have finished.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(&listener{Listener: ln, s: s, ctx: ctx}) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("rtmp: %w", err)
+	}
+	_ = srv.Close()
+	<-errc
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.Conn.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// listener applies the address allow-lists and the connection limit before
+// go-rtmp sees a connection, and backs off on accept errors (go-rtmp retries
+// at once, forever).
+type listener struct {
+	net.Listener
+	s   *Server
+	ctx context.Context
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	s := l.s
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			if l.ctx.Err() != nil {
+				return nil, err
+			}
+			s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-l.ctx.Done():
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		addr := ap.Addr().Unmap()
+		if !allowed(s.allowPublish, addr) && !allowed(s.allowPlay, addr) {
+			s.m.refused.WithLabelValues("address").Inc()
+			s.log.Warn("connection refused: address not allowed to publish or play", "remote", c.RemoteAddr().String())
+			_ = c.Close()
+			continue
+		}
+		s.mu.Lock()
+		if len(s.conns) >= s.cfg.MaxConnections {
+			s.mu.Unlock()
+			s.m.refused.WithLabelValues("connections").Inc()
+			s.log.Warn("connection refused: too many connections", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxConnections)
+			_ = c.Close()
+			continue
+		}
+		cc := &conn{Conn: c, s: s, addr: addr}
+		s.conns[cc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		// the handshake and the connect command must finish in time
+		_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.Std()))
+		return cc, nil
+	}
+}
+
+// conn is a client connection with read and write deadlines. Before the
+// connect command it has the handshake deadline; then every read must come
+// within the read timeout, except for players, who may stay silent.
+type conn struct {
+	net.Conn
+	s    *Server
+	addr netip.Addr
+
+	mu        sync.Mutex
+	mode      int           // modeHandshake, modeIdle, modePlaying
+	armed     chan struct{} // closed at the first write after arm
+	closeOnce sync.Once
+}
+
+const (
+	modeHandshake = iota
+	modeIdle
+	modePlaying
+)
+
+func (c *conn) setMode(m int) {
+	c.mu.Lock()
+	c.mode = m
+	c.mu.Unlock()
+	switch m {
+	case modeIdle:
+		_ = c.Conn.SetDeadline(time.Time{})
+	case modePlaying:
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	m := c.mode
+	c.mu.Unlock()
+	if m == modeIdle {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.s.cfg.ReadTimeout.Std()))
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	m, armed := c.mode, c.armed
+	c.armed = nil
+	c.mu.Unlock()
+	if m != modeHandshake {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout.Std()))
+	}
+	n, err := c.Conn.Write(b)
+	if armed != nil {
+		close(armed)
+	}
+	return n, err
+}
+
+// arm returns a channel closed by the next write to the socket, which
+// go-rtmp makes from its own goroutine once it has encoded a message: the
+// player's writer waits on it so that it never encodes at the same time as
+// go-rtmp's goroutines (go-rtmp shares one encoder per connection).
+func (c *conn) arm() <-chan struct{} {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	c.armed = ch
+	c.mu.Unlock()
+	return ch
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+		c.s.wg.Done()
+	})
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
+	c := nc.(*conn)
+	h := &handler{s: s, c: c, log: s.log.With("remote", nc.RemoteAddr().String())}
+	return c, &gortmp.ConnConfig{
+		Handler: h,
+		ControlState: gortmp.StreamControlStateConfig{
+			DefaultBandwidthWindowSize: 20 * 1024 * 1024,
+			MaxChunkStreams:            64,
+			MaxMessageStreams:          16,
+			MaxMessageSize:             16 << 20,
+		},
+		ReaderBufferSize: 32 << 10,
+		WriterBufferSize: 32 << 10,
+	}
+}
