@@ -90,7 +90,7 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 	s.streams[name] = st
 	s.mu.Unlock()
 	h.st = st
-	h.in = &ingest{name: name, hub: s.hub, log: h.log}
+	h.in = &ingest{name: name, hub: s.hub, log: h.log, onStart: st.started}
 	h.log.Info("rtmp publisher started", "type", cmd.PublishingType)
 	return nil
 }

@@ -42,6 +42,7 @@ type ingest struct {
 	out                               *live.Stream
 	noVideo, noAudio                  bool // track absent from the HLS output
 	errs                              int
+	onStart                           func(*live.Stream)
 }
 
 // errRefuse is an error that ends a publication: the stream is not usable.
@@ -172,6 +173,9 @@ func (in *ingest) maybeStart(m *message) error {
 		return refuse("%w", err)
 	}
 	in.out = out
+	if in.onStart != nil {
+		in.onStart(out)
+	}
 	waiting := in.waiting
 	in.waiting = nil
 	for _, w := range waiting {

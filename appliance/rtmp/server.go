@@ -200,6 +200,9 @@ type conn struct {
 	closeOnce sync.Once
 }
 
+// playerSocketBuffer is the kernel send buffer of a player's socket.
+const playerSocketBuffer = 256 << 10
+
 const (
 	modeHandshake = iota
 	modeIdle
@@ -215,6 +218,11 @@ func (c *conn) setMode(m int) {
 		_ = c.Conn.SetDeadline(time.Time{})
 	case modePlaying:
 		_ = c.Conn.SetReadDeadline(time.Time{})
+		// a bounded socket buffer: a stalled player shows up in its queue
+		// soon, and many players do not pin megabytes of kernel memory each
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			_ = tc.SetWriteBuffer(playerSocketBuffer)
+		}
 	}
 }
 

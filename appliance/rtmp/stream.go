@@ -8,6 +8,8 @@ import (
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
+
+	"thecure/appliance/live"
 	rtmpmsg "github.com/yutopp/go-rtmp/message"
 )
 
@@ -46,7 +48,7 @@ type stream struct {
 	gopBytes int
 	players  map[*player]struct{}
 	closed   bool
-	setCount func(int)
+	out      *live.Stream // the HLS side, once started: told the player count
 }
 
 func (st *stream) playerCount() int {
@@ -56,9 +58,17 @@ func (st *stream) playerCount() int {
 }
 
 func (st *stream) countChanged() {
-	if st.setCount != nil {
-		st.setCount(len(st.players))
+	if st.out != nil {
+		st.out.SetPlayers(len(st.players))
 	}
+}
+
+// started links the HLS side of the stream, once the tracks are known.
+func (st *stream) started(out *live.Stream) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.out = out
+	st.countChanged()
 }
 
 // publish caches m where late joiners need it and queues it for every
@@ -100,7 +110,7 @@ func (st *stream) publish(m *message) {
 			delete(st.players, p)
 			dropped = true
 			st.s.m.dropped.Inc()
-			p.log.Warn("rtmp player dropped: it fell behind", "stream", st.name, "queue", cap(p.queue))
+			p.log.Warn("rtmp player dropped: it fell behind", "queue", cap(p.queue))
 			p.stop()
 		}
 	}
@@ -203,7 +213,7 @@ func (p *player) run(st *stream) {
 			return true
 		case <-p.done:
 		case <-time.After(wt):
-			p.log.Warn("rtmp player: write timed out", "stream", st.name)
+			p.log.Warn("rtmp player: write timed out")
 		}
 		return false
 	}
@@ -245,7 +255,7 @@ func (p *player) run(st *stream) {
 			select {
 			case <-p.done:
 			default:
-				p.log.Info("rtmp player gone", "stream", st.name, "err", err)
+				p.log.Info("rtmp player gone", "err", err)
 			}
 			return
 		}
