@@ -9,8 +9,8 @@ import (
 
 	gortmp "github.com/yutopp/go-rtmp"
 
-	"thecure/appliance/live"
 	rtmpmsg "github.com/yutopp/go-rtmp/message"
+	"thecure/appliance/live"
 )
 
 // Message type ids (RTMP) of what is fanned out.
