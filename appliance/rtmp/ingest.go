@@ -50,8 +50,10 @@ type errRefuse struct{ error }
 
 func refuse(format string, args ...any) error { return errRefuse{fmt.Errorf(format, args...)} }
 
-// metadata reads onMetaData for the codecs the publisher announces.
+// metadata reads onMetaData for the codecs the publisher announces. A
+// malformed one is ignored (go-amf0 panics on some input).
 func (in *ingest) metadata(payload []byte) {
+	defer func() { _ = recover() }()
 	var sd flvtag.ScriptData
 	if err := flvtag.DecodeScriptData(bytes.NewReader(payload), &sd); err != nil {
 		return

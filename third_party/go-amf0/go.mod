@@ -1,0 +1,3 @@
+module github.com/yutopp/go-amf0
+
+go 1.19
