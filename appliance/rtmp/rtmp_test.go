@@ -77,7 +77,11 @@ func start(t *testing.T, edit func(c *config.Config)) *env {
 	for p, h := range hub.Routes() {
 		mux.Handle(p, h)
 	}
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: 200}
+		mux.ServeHTTP(rec, r)
+		log.Debug("http", "method", r.Method, "uri", r.URL.RequestURI(), "code", rec.code, "ua", r.UserAgent())
+	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -427,4 +431,14 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name, label string) pro
 // collectorFunc is a gauge read through a function, for testutil.ToFloat64.
 func collectorFunc(f func() float64) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "probe", Help: "probe"}, f)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
 }
