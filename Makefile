@@ -54,6 +54,7 @@ bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-backup
 	.ci/bench-ftps bin/thecure
+	.ci/bench-live bin/thecure
 
 # A short run of every fuzz target (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
