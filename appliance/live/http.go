@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,13 +59,13 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sawViewer(viewerKey(r), time.Now())
 
+	bw := bufPool.Get().(*bufferWriter)
+	bw.reset()
 	if !strings.HasSuffix(file, ".m3u8") && !strings.Contains(file, "_part") {
 		// init files and whole segments: answered at once from memory
-		fw := &foundWriter{ResponseWriter: w}
-		s.muxer.Handle(fw, r)
-		if !fw.wrote {
-			http.Error(w, "no such file", http.StatusNotFound)
-		}
+		s.muxer.Handle(bw, r)
+		bw.send(w, s)
+		bufPool.Put(bw)
 		return
 	}
 
@@ -79,7 +81,6 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout.Std())
 	defer cancel()
-	bw := &bufferWriter{header: http.Header{}}
 	done := make(chan struct{})
 	go func() {
 		defer func() { <-s.pending }()
@@ -89,6 +90,7 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		// bw stays with the muxer's goroutine (and the garbage collector)
 		if r.Context().Err() != nil {
 			return // the client went away
 		}
@@ -96,23 +98,33 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "timed out waiting for the stream", http.StatusServiceUnavailable)
 		return
 	}
+	bw.send(w, s)
+	bufPool.Put(bw)
+}
+
+// send writes the buffered response, with its length: one write instead of
+// a chunked stream of small ones.
+func (b *bufferWriter) send(w http.ResponseWriter, s *Stream) {
 	switch {
-	case bw.code == 0 && bw.body.Len() == 0:
+	case b.code == 0 && b.body.Len() == 0:
 		http.Error(w, "no such file", http.StatusNotFound)
 		return
-	case bw.code >= 500 && s.isClosed():
+	case b.code >= 500 && s.isClosed():
 		http.Error(w, "the stream has ended", http.StatusNotFound)
 		return
 	}
-	for k, v := range bw.header {
+	for k, v := range b.header {
 		w.Header()[k] = v
 	}
-	if bw.code == 0 {
-		bw.code = http.StatusOK
+	if b.code == 0 {
+		b.code = http.StatusOK
 	}
-	w.WriteHeader(bw.code)
-	_, _ = w.Write(bw.body.Bytes())
+	w.Header().Set("Content-Length", strconv.Itoa(b.body.Len()))
+	w.WriteHeader(b.code)
+	_, _ = w.Write(b.body.Bytes())
 }
+
+var bufPool = sync.Pool{New: func() any { return &bufferWriter{header: http.Header{}} }}
 
 func (s *Stream) isClosed() bool {
 	s.mu.Lock()
@@ -142,22 +154,6 @@ func viewerKey(r *http.Request) string {
 	return host + " " + r.UserAgent()
 }
 
-// foundWriter passes a response through and remembers whether anything was written.
-type foundWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (f *foundWriter) WriteHeader(code int) {
-	f.wrote = true
-	f.ResponseWriter.WriteHeader(code)
-}
-
-func (f *foundWriter) Write(b []byte) (int, error) {
-	f.wrote = true
-	return f.ResponseWriter.Write(b)
-}
-
 // bufferWriter is a ResponseWriter that keeps the response in memory.
 type bufferWriter struct {
 	header http.Header
@@ -166,6 +162,12 @@ type bufferWriter struct {
 }
 
 func (b *bufferWriter) Header() http.Header { return b.header }
+
+func (b *bufferWriter) reset() {
+	clear(b.header)
+	b.code = 0
+	b.body.Reset()
+}
 
 func (b *bufferWriter) WriteHeader(code int) {
 	if b.code == 0 {

@@ -198,7 +198,18 @@ type conn struct {
 	mode      int           // modeHandshake, modeIdle, modePlaying
 	armed     chan struct{} // closed at the first write after arm
 	closeOnce sync.Once
+
+	// wmu keeps each Write whole: go-rtmp's writer and a player's writer
+	// both write whole chunks, which may interleave but not mix
+	wmu sync.Mutex
+	// when the read and write deadlines were last pushed back
+	readSet  time.Time // reading goroutine only
+	writeSet time.Time // under wmu
 }
+
+// deadlineSlack is how stale a read or write deadline may get: a timeout T
+// acts after between T-deadlineSlack and T of silence.
+const deadlineSlack = 500 * time.Millisecond
 
 // playerSocketBuffer is the kernel send buffer of a player's socket.
 const playerSocketBuffer = 256 << 10
@@ -231,18 +242,27 @@ func (c *conn) Read(b []byte) (int, error) {
 	m := c.mode
 	c.mu.Unlock()
 	if m == modeIdle {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.s.cfg.ReadTimeout.Std()))
+		// push the deadline back at most every deadlineSlack: timers are not free
+		if now := time.Now(); now.Sub(c.readSet) > deadlineSlack {
+			c.readSet = now
+			_ = c.Conn.SetReadDeadline(now.Add(c.s.cfg.ReadTimeout.Std()))
+		}
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
 	m, armed := c.mode, c.armed
 	c.armed = nil
 	c.mu.Unlock()
 	if m != modeHandshake {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout.Std()))
+		if now := time.Now(); now.Sub(c.writeSet) > deadlineSlack {
+			c.writeSet = now
+			_ = c.Conn.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout.Std()))
+		}
 	}
 	n, err := c.Conn.Write(b)
 	if armed != nil {

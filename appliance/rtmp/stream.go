@@ -1,15 +1,13 @@
 package rtmp
 
 import (
-	"bytes"
-	"context"
+	"encoding/binary"
 	"log/slog"
 	"sync"
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
 
-	rtmpmsg "github.com/yutopp/go-rtmp/message"
 	"thecure/appliance/live"
 )
 
@@ -48,6 +46,7 @@ type stream struct {
 	gopBytes int
 	players  map[*player]struct{}
 	closed   bool
+	lastTS   uint32       // of the newest media message
 	out      *live.Stream // the HLS side, once started: told the player count
 }
 
@@ -94,6 +93,9 @@ func (st *stream) publish(m *message) {
 			st.gop = append(st.gop, m)
 		}
 	}
+	if m.typ != typeData {
+		st.lastTS = m.ts
+	}
 	dropped := false
 	for p := range st.players {
 		if p.waitKey {
@@ -128,17 +130,18 @@ func (st *stream) join(p *player) bool {
 	if st.closed || len(st.players) >= st.s.cfg.MaxPlayers {
 		return false
 	}
-	var ts uint32
+	ts := st.lastTS
 	if len(st.gop) > 0 {
 		ts = st.gop[0].ts
 	}
+	// the player's clock starts near zero (a second of slack for audio
+	// that comes before the first keyframe), so its timestamps need the
+	// extended field only after hours of watching, not hours of streaming
+	p.base = ts - min(ts, 1000)
 	for _, m := range []*message{st.meta, st.avcSeq, st.aacSeq} {
 		if m != nil {
 			c := *m
 			c.ts = ts
-			if c.typ == typeData {
-				c.ts = 0 // players (ffmpeg) take timed metadata for a subtitle stream
-			}
 			p.queue <- &c
 		}
 	}
@@ -184,7 +187,8 @@ type player struct {
 	rc       *gortmp.Conn
 	streamID uint32
 	queue    chan *message
-	waitKey  bool // under stream.mu
+	waitKey  bool   // under stream.mu
+	base     uint32 // subtracted from timestamps (set in join)
 	log      *slog.Logger
 	done     chan struct{}
 	once     sync.Once
@@ -199,39 +203,32 @@ func (p *player) stop() {
 }
 
 // playerChunkSize is the chunk size used towards players (the default 128
-// bytes costs many headers and system calls on video).
-const playerChunkSize = 16384
+// bytes costs many headers; 64 KiB holds most frames in one chunk).
+const playerChunkSize = 65536
 
-// run writes the queue to the player until it stops or fails.
+// maxBatch bounds the bytes a player's writer gathers for one write.
+const maxBatch = 512 << 10
+
+// run writes the queue to the player until it stops or fails. Media goes
+// straight to the socket, framed here as RTMP chunks (one goroutine, one
+// write for whatever is queued), not through go-rtmp's writer, which costs a
+// goroutine hand-off and a flush per chunk; conn.Write keeps go-rtmp's own
+// rare writes (status replies) whole between ours.
 func (p *player) run(st *stream) {
 	defer st.leave(p)
 	defer p.stop()
-	wt := p.c.s.cfg.WriteTimeout.Std()
-	wait := func(ch <-chan struct{}) bool {
-		select {
-		case <-ch:
-			return true
-		case <-p.done:
-		case <-time.After(wt):
-			p.log.Warn("rtmp player: write timed out")
-		}
-		return false
-	}
-	if !wait(p.started) {
+	select {
+	case <-p.started: // go-rtmp has written its reply to play
+	case <-p.done:
+		return
+	case <-time.After(p.c.s.cfg.WriteTimeout.Std()):
+		p.log.Warn("rtmp player: the reply to play was not written in time")
 		return
 	}
-	write := func(csid int, sid, ts uint32, m rtmpmsg.Message) error {
-		ctx, cancel := context.WithTimeout(context.Background(), wt)
-		defer cancel()
-		return p.rc.Write(ctx, csid, ts, &gortmp.ChunkMessage{StreamID: sid, Message: m})
-	}
-	// a larger chunk size, switched once go-rtmp has written the message
-	written := p.c.arm()
-	if err := write(2, 0, 0, &rtmpmsg.SetChunkSize{ChunkSize: playerChunkSize}); err != nil || !wait(written) {
-		return
-	}
+	// from now on go-rtmp chunks its own messages with our size too
 	_ = p.rc.GetChunkStreamer().SelfState().SetChunkSize(playerChunkSize)
 	out := st.s.m.bytesOut.WithLabelValues(st.name)
+	buf := appendSetChunkSize(make([]byte, 0, 64<<10), playerChunkSize)
 	for {
 		var m *message
 		select {
@@ -239,19 +236,21 @@ func (p *player) run(st *stream) {
 		case <-p.done:
 			return
 		}
-		var msg rtmpmsg.Message
-		csid := 6
-		switch m.typ {
-		case typeVideo:
-			msg = &rtmpmsg.VideoMessage{Payload: bytes.NewReader(m.data)}
-		case typeAudio:
-			msg, csid = &rtmpmsg.AudioMessage{Payload: bytes.NewReader(m.data)}, 4
-		case typeData:
-			msg, csid = &rtmpmsg.DataMessage{Name: "onMetaData", Encoding: rtmpmsg.EncodingTypeAMF0, Body: bytes.NewReader(m.data)}, 5
-		default:
-			continue
+		n := 0
+	gather:
+		for {
+			buf = appendMessage(buf, m, p.streamID, p.base)
+			n += len(m.data)
+			if len(buf) >= maxBatch {
+				break
+			}
+			select {
+			case m = <-p.queue:
+			default:
+				break gather
+			}
 		}
-		if err := write(csid, p.streamID, m.ts, msg); err != nil {
+		if _, err := p.c.Write(buf); err != nil {
 			select {
 			case <-p.done:
 			default:
@@ -259,6 +258,70 @@ func (p *player) run(st *stream) {
 			}
 			return
 		}
-		out.Add(float64(len(m.data)))
+		out.Add(float64(n))
+		if cap(buf) > 4*maxBatch {
+			buf = nil // do not keep a keyframe burst's buffer for ever
+		}
+		buf = buf[:0]
 	}
+}
+
+// onMetaData is the AMF0 name of a metadata data message.
+var onMetaData = []byte{0x02, 0x00, 0x0a, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a'}
+
+// chunk stream ids used towards players
+const (
+	csidControl = 2
+	csidAudio   = 4
+	csidData    = 5
+	csidVideo   = 6
+)
+
+func appendSetChunkSize(b []byte, size uint32) []byte {
+	b = append(b, csidControl, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0) // fmt 0, length 4, type 1, stream 0
+	return binary.BigEndian.AppendUint32(b, size)
+}
+
+// appendMessage frames m as RTMP chunks on its chunk stream: a type-0 header
+// (absolute timestamp, so no per-stream header state is needed), then type-3
+// continuation chunks every playerChunkSize bytes.
+func appendMessage(b []byte, m *message, streamID, base uint32) []byte {
+	csid := byte(csidVideo)
+	body := m.data
+	length := len(body)
+	switch m.typ {
+	case typeAudio:
+		csid = csidAudio
+	case typeData:
+		csid = csidData
+		length += len(onMetaData)
+	}
+	full := m.ts - min(m.ts, base)
+	if m.typ == typeData {
+		full = 0 // players (ffmpeg) take timed metadata for a subtitle stream
+	}
+	ts := full
+	ext := ts >= 0xffffff
+	if ext {
+		ts = 0xffffff
+	}
+	b = append(b, csid, byte(ts>>16), byte(ts>>8), byte(ts),
+		byte(length>>16), byte(length>>8), byte(length), m.typ)
+	b = binary.LittleEndian.AppendUint32(b, streamID)
+	if ext {
+		b = binary.BigEndian.AppendUint32(b, full)
+	}
+	if m.typ == typeData {
+		body = append(append([]byte(nil), onMetaData...), body...)
+	}
+	for i := 0; i < len(body); i += playerChunkSize {
+		if i > 0 {
+			b = append(b, 0xc0|csid)
+			if ext {
+				b = binary.BigEndian.AppendUint32(b, full)
+			}
+		}
+		b = append(b, body[i:min(i+playerChunkSize, len(body))]...)
+	}
+	return b
 }
