@@ -1,0 +1,223 @@
+package live_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	mtscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"thecure/appliance/config"
+	"thecure/appliance/live"
+)
+
+// au is one access unit read from a file.
+type au struct {
+	pts   time.Duration
+	video [][]byte // H.264 NAL units, or nil
+	audio []byte   // one AAC access unit
+}
+
+// readTS makes a short MPEG-TS clip with ffmpeg and reads its access units,
+// as a playout source (not RTMP) would.
+func readTS(t *testing.T) (live.Tracks, []au) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clip.ts")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
+		"-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=4",
+		"-f", "lavfi", "-i", "sine=sample_rate=48000:duration=4",
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+		"-c:a", "aac", "-f", "mpegts", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &mpegts.Reader{R: f}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	var tracks live.Tracks
+	var aus []au
+	ts := func(v int64) time.Duration { return time.Duration(v) * time.Second / 90000 }
+	for _, tr := range r.Tracks() {
+		switch c := tr.Codec.(type) {
+		case *mtscodecs.H264:
+			r.OnDataH264(tr, func(pts, _ int64, nalus [][]byte) error {
+				if tracks.H264 == nil {
+					var p live.H264
+					for _, n := range nalus {
+						switch h264.NALUType(n[0] & 0x1f) {
+						case h264.NALUTypeSPS:
+							p.SPS = n
+						case h264.NALUTypePPS:
+							p.PPS = n
+						}
+					}
+					if p.SPS != nil && p.PPS != nil {
+						tracks.H264 = &p
+					}
+				}
+				aus = append(aus, au{pts: ts(pts), video: nalus})
+				return nil
+			})
+		case *mtscodecs.MPEG4Audio:
+			cfg := mpeg4audio.AudioSpecificConfig(c.Config)
+			tracks.AAC = &cfg
+			r.OnDataMPEG4Audio(tr, func(pts int64, frames [][]byte) error {
+				for i, fr := range frames {
+					aus = append(aus, au{pts: ts(pts) + time.Duration(i)*1024*time.Second/time.Duration(cfg.SampleRate), audio: fr})
+				}
+				return nil
+			})
+		}
+	}
+	for {
+		if err := r.Read(); err != nil {
+			if err == io.EOF {
+				break
+			}
+			t.Fatal(err)
+		}
+	}
+	sort.SliceStable(aus, func(i, j int) bool { return aus[i].pts < aus[j].pts })
+	if tracks.H264 == nil || tracks.AAC == nil || len(aus) < 100 {
+		t.Fatalf("clip: %+v, %d access units", tracks, len(aus))
+	}
+	return tracks, aus
+}
+
+func newHub(t *testing.T, edit func(*config.HLS)) (*live.Hub, string) {
+	cfg := config.Default().HLS
+	if edit != nil {
+		edit(&cfg)
+	}
+	hub := live.NewHub(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	mux := http.NewServeMux()
+	for p, h := range hub.Routes() {
+		mux.Handle(p, h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return hub, srv.URL
+}
+
+func get(t *testing.T, ctx context.Context, url string) (int, string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// A source other than RTMP (access units with timestamps, as playout
+// channels will have) goes through Publish to playable HLS.
+func TestPublishAccessUnits(t *testing.T) {
+	tracks, aus := readTS(t)
+	hub, base := newHub(t, nil)
+	s, err := hub.Publish("chan1", tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.Publish("chan1", tracks); err != live.ErrLive {
+		t.Errorf("second Publish: %v, want ErrLive", err)
+	}
+	start := time.Now()
+	for _, a := range aus {
+		// in real time, so that the measured rates mean something
+		if d := a.pts - aus[0].pts - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
+		if a.video != nil {
+			err = s.WriteH264(a.pts, a.video)
+		} else {
+			err = s.WriteAAC(a.pts, a.audio)
+		}
+		if err != nil {
+			t.Fatalf("write at %s: %v", a.pts, err)
+		}
+	}
+	code, body, err := get(t, context.Background(), base+"/live/chan1/index.m3u8")
+	if err != nil || code != 200 || !strings.Contains(body, "RESOLUTION=160x120") {
+		t.Fatalf("index.m3u8: %d %v\n%s", code, err, body)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width",
+		"-of", "compact", base+"/live/chan1/index.m3u8").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "codec_name=h264|width=160") || !strings.Contains(string(out), "codec_name=aac") {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	ss := hub.Streams()
+	if len(ss) != 1 || ss[0].Name != "chan1" || ss[0].Width != 160 || ss[0].FPS < 20 || ss[0].FPS > 30 ||
+		ss[0].Bitrate <= 0 || ss[0].SampleRate != 48000 || ss[0].HLSViewers != 2 { // Go's client and ffprobe
+		t.Errorf("streams: %+v", ss)
+	}
+	s.Close()
+	if code, _, _ := get(t, context.Background(), base+"/live/chan1/index.m3u8"); code != 404 {
+		t.Errorf("after Close: %d, want 404", code)
+	}
+}
+
+// Blocking requests end with 503 at the request timeout, give up when the
+// client goes away, and are released with 404 when the stream ends.
+func TestBlockingRequests(t *testing.T) {
+	tracks, _ := readTS(t)
+	hub, base := newHub(t, func(c *config.HLS) { c.RequestTimeout = config.Duration(time.Second) })
+	s, err := hub.Publish("idle", tracks) // no media ever comes
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, _, err := get(t, context.Background(), base+"/live/idle/index.m3u8")
+	if err != nil || code != 503 {
+		t.Errorf("waiting playlist: %d %v, want 503", code, err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 10*time.Second {
+		t.Errorf("answered after %s, want about the 1 s timeout", d)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := get(t, ctx, base+"/live/idle/index.m3u8"); err == nil {
+		t.Error("a request whose client went away got an answer")
+	}
+
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := get(t, context.Background(), base+"/live/idle/video1_stream.m3u8")
+		done <- code
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.Close()
+	select {
+	case code := <-done:
+		if code != 404 {
+			t.Errorf("waiting request at the end of the stream: %d, want 404", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("waiting request not released by Close")
+	}
+	for _, p := range []string{"/live/idle/index.m3u8", "/live/none/index.m3u8", "/live/none/x.mp4"} {
+		if code, _, _ := get(t, context.Background(), base+p); code != 404 {
+			t.Errorf("%s: %d, want 404", p, code)
+		}
+	}
+}
