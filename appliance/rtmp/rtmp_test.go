@@ -442,3 +442,36 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// A publisher that dies mid-stream (SIGKILL) or goes silent (SIGSTOP: no
+// FIN, only the read timeout notices) ends its stream, and its players are
+// disconnected.
+func TestPublisherVanishes(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.RTMP.ReadTimeout = config.Duration(2 * time.Second) })
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP} {
+		name := "v" + strings.ToLower(sig.String()[:4])
+		pub := publish(t, e.url(name), 60)
+		eventually(t, 30*time.Second, name+" to be live", func() bool { return e.hub.Live(name) })
+		player := exec.Command("ffmpeg", "-v", "error", "-i", e.url(name), "-f", "null", "-")
+		if err := player.Start(); err != nil {
+			t.Fatal(err)
+		}
+		playerDone := make(chan error, 1)
+		go func() { playerDone <- player.Wait() }()
+		eventually(t, 30*time.Second, "a player", func() bool {
+			ss := e.streams(t)
+			return len(ss) == 1 && ss[0].Players == 1
+		})
+		if err := pub.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 15*time.Second, name+" to end", func() bool { return !e.hub.Live(name) })
+		select {
+		case <-playerDone:
+		case <-time.After(15 * time.Second):
+			_ = player.Process.Kill()
+			t.Errorf("%s: the player was not disconnected", name)
+		}
+		_ = pub.cmd.Process.Kill()
+	}
+}
