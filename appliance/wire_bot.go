@@ -36,6 +36,9 @@ func (a *app) wireBot() error {
 	if a.backup != nil {
 		opts.Backups = a.backup
 	}
+	if a.live != nil { // wireLive runs first
+		opts.Streams = botLive{a.live}
+	}
 	if a.queue != nil { // wireVOD runs first
 		opts.Jobs, opts.Catalogue = a.queue, botTitles{a.catalogue}
 	}

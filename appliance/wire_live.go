@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"thecure/appliance/bot"
 	"thecure/appliance/live"
 	"thecure/appliance/rtmp"
 )
@@ -25,4 +26,18 @@ func (a *app) wireLive() error {
 	a.add(service{name: "rtmp", listen: []listenSpec{{"rtmp.listen", a.cfg.RTMP.Listen}},
 		run: func(ctx context.Context, lns []net.Listener) error { return srv.Serve(ctx, lns[0]) }})
 	return nil
+}
+
+// botLive shows the live streams to the support bot.
+type botLive struct{ hub *live.Hub }
+
+var _ bot.LiveStreams = botLive{}
+
+func (b botLive) Streams() []bot.Stream {
+	ss := b.hub.Streams()
+	out := make([]bot.Stream, len(ss))
+	for i, s := range ss {
+		out[i] = bot.Stream{Name: s.Name, Viewers: s.Players + s.HLSViewers}
+	}
+	return out
 }
