@@ -63,4 +63,4 @@ require (
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
-replace github.com/yutopp/go-amf0 => ./third_party/go-amf0
+replace github.com/yutopp/go-amf0 => ./appliance/rtmp/third_party/go-amf0
