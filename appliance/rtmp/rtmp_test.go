@@ -475,3 +475,33 @@ func TestPublisherVanishes(t *testing.T) {
 		_ = pub.cmd.Process.Kill()
 	}
 }
+
+// TestServeCancelledAtStart: a context cancelled before Serve gets going (a
+// sibling service failed at start) must still stop it.
+func TestServeCancelledAtStart(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		cfg := config.Default()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		reg := prometheus.NewRegistry()
+		srv, err := rtmp.New(cfg.RTMP, log, live.NewHub(cfg.HLS, log, reg), reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, ln) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Serve = %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d: Serve did not return for a context cancelled at start", i)
+		}
+	}
+}

@@ -123,6 +123,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("rtmp: %w", err)
 	}
 	_ = srv.Close()
+	// go-rtmp's Close does not close a listener its Serve has not registered
+	// yet (cancellation right at start): close it here too, or Serve would
+	// accept forever.
+	_ = ln.Close()
 	<-errc
 	s.mu.Lock()
 	for c := range s.conns {
