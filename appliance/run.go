@@ -180,6 +180,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 		a.wireBackup,
 		a.wireLive,
 		a.wireBot, // after the subsystems whose state it reports
+		a.wireWebUI, // last: it shows the others
 	} {
 		if err := wire(); err != nil {
 			return nil, err

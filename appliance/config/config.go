@@ -41,6 +41,15 @@ type Log struct {
 // HTTP configures the one web server.
 type HTTP struct {
 	Listen string `toml:"listen"` // host:port; HLS, API, pages, /healthz, /metrics
+
+	// The keys below are documented and validated in http.go.
+	TLSListen      string   `toml:"tls_listen"`
+	Language       string   `toml:"language"`
+	ViewerAuth     bool     `toml:"viewer_auth"`
+	SessionTTL     Duration `toml:"session_ttl"`
+	LoginBanAfter  int      `toml:"login_ban_after"`
+	LoginBanWindow Duration `toml:"login_ban_window"`
+	LoginBanTime   Duration `toml:"login_ban_time"`
 }
 
 // FTP configures FTPS ingest.
@@ -96,7 +105,7 @@ func Default() *Config {
 		PublicHost:      "",
 		ShutdownTimeout: Duration(10e9),
 		Log:             Log{Level: "info", Format: "text"},
-		HTTP:            HTTP{Listen: ":8080"},
+		HTTP:            defaultHTTP(),
 		FTP: FTP{
 			Listen:       ":2121",
 			PassivePorts: PortRange{First: 50000, Last: 50100},

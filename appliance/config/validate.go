@@ -16,6 +16,7 @@ func (c *Config) Validate() Problems {
 	v.oneOf(c.Log.Level, "log.level", "debug", "info", "warn", "error")
 	v.oneOf(c.Log.Format, "log.format", "text", "json")
 	v.listen(c.HTTP.Listen, "http.listen", true)
+	v.http(&c.HTTP)
 	v.listen(c.FTP.Listen, "ftp.listen", true)
 	v.portRange(c.FTP.PassivePorts, "ftp.passive_ports")
 	v.folders(c.FTP.Folders)
@@ -30,6 +31,7 @@ func (c *Config) Validate() Problems {
 	v.hls(&c.HLS)
 	v.distinct(map[string]string{
 		"http.listen":         c.HTTP.Listen,
+		"http.tls_listen":     c.HTTP.TLSListen,
 		"ftp.listen":          c.FTP.Listen,
 		"ftp.implicit_listen": c.FTP.ImplicitListen,
 		"rtmp.listen":         c.RTMP.Listen,

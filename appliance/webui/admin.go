@@ -1,0 +1,157 @@
+package webui
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"syscall"
+	"time"
+
+	"thecure/appliance/health"
+)
+
+// failure is one entry of the admin page's recent failures.
+type failure struct {
+	When  time.Time `json:"when"`
+	What  string    `json:"what"`
+	Error string    `json:"error"`
+}
+
+// diskUse is one file system's use.
+type diskUse struct {
+	Label string `json:"label"`
+	Path  string `json:"path"`
+	Size  uint64 `json:"size"`
+	Used  uint64 `json:"used"`
+	Free  uint64 `json:"free"` // available to unprivileged users
+	Pct   int    `json:"used_percent"`
+	Error string `json:"error,omitempty"`
+}
+
+// statusView is the admin page and /api/status. A nil list means that part
+// of the appliance is not available (not wired or failing).
+type statusView struct {
+	Services []health.Service `json:"services"`
+	Live     []Stream         `json:"live"`
+	Queue    []Job            `json:"queue"`
+	Failures []failure        `json:"failures"`
+	Disks    []diskUse        `json:"disks"`
+	Tickets  []Ticket         `json:"tickets"`
+	Version  string           `json:"version,omitempty"`
+	Updated  time.Time        `json:"updated"`
+}
+
+// maxRecent bounds the finished jobs and failures shown.
+const maxRecent = 10
+
+func (u *UI) status(r *http.Request) statusView {
+	ctx := r.Context()
+	v := statusView{Version: u.o.Version, Updated: u.now(), Failures: []failure{}}
+	if u.o.Health != nil {
+		v.Services = u.o.Health.Snapshot()
+		for _, s := range v.Services {
+			if !s.State.OK() {
+				v.Failures = append(v.Failures, failure{When: s.Since, What: s.Name + " (" + string(s.State) + ")", Error: s.Detail})
+			}
+		}
+	}
+	if u.o.Live != nil {
+		v.Live = u.o.Live.Streams()
+		if v.Live == nil {
+			v.Live = []Stream{}
+		}
+	}
+	if u.o.Jobs != nil {
+		jobs, err := u.o.Jobs.Jobs(ctx)
+		if err != nil {
+			u.log.Warn("admin: jobs", "err", err)
+		} else {
+			v.Queue = queue(jobs)
+			for _, j := range jobs {
+				if j.State == StateFailed {
+					v.Failures = append(v.Failures, failure{When: j.Updated, What: j.Source, Error: j.Error})
+				}
+			}
+		}
+	}
+	if u.o.Catalogue != nil {
+		titles, err := u.o.Catalogue.Titles(ctx)
+		if err != nil {
+			u.log.Warn("admin: catalogue", "err", err)
+		}
+		for _, t := range titles {
+			if t.State == StateFailed && !slices.ContainsFunc(v.Failures, func(f failure) bool { return f.What == t.Source && t.Source != "" }) {
+				v.Failures = append(v.Failures, failure{When: t.Updated, What: cmp.Or(t.Source, t.Title), Error: t.Error})
+			}
+		}
+	}
+	slices.SortStableFunc(v.Failures, func(a, b failure) int { return b.When.Compare(a.When) })
+	if len(v.Failures) > maxRecent {
+		v.Failures = v.Failures[:maxRecent]
+	}
+	if u.o.Tickets != nil {
+		ts, err := u.o.Tickets.OpenTickets(ctx)
+		if err != nil {
+			u.log.Warn("admin: tickets", "err", err)
+		} else {
+			v.Tickets = ts
+			if v.Tickets == nil {
+				v.Tickets = []Ticket{}
+			}
+		}
+	}
+	for _, d := range u.o.Disks {
+		v.Disks = append(v.Disks, statDisk(d))
+	}
+	return v
+}
+
+// queue is the jobs not finished yet (oldest first), then the latest
+// finished ones.
+func queue(jobs []Job) []Job {
+	out := []Job{}
+	var done []Job
+	for _, j := range jobs {
+		switch j.State {
+		case "done", "ready":
+			done = append(done, j)
+		case StateFailed:
+		default:
+			out = append(out, j)
+		}
+	}
+	slices.SortStableFunc(done, func(a, b Job) int { return b.Updated.Compare(a.Updated) })
+	if len(done) > maxRecent {
+		done = done[:maxRecent]
+	}
+	return append(out, done...)
+}
+
+func statDisk(d Disk) diskUse {
+	out := diskUse{Label: d.Label, Path: d.Path}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(d.Path, &st); err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	bs := uint64(st.Bsize)
+	out.Size, out.Free = st.Blocks*bs, st.Bavail*bs
+	out.Used = out.Size - st.Bfree*bs
+	if out.Size > 0 {
+		out.Pct = int((out.Used*100 + out.Size - 1) / out.Size)
+	}
+	return out
+}
+
+func (u *UI) adminPage(w http.ResponseWriter, r *http.Request) {
+	v := u.status(r)
+	if r.URL.Query().Get("fragment") == "1" {
+		u.exec(w, http.StatusOK, "admin", "status", v)
+		return
+	}
+	u.render(w, r, http.StatusOK, "admin", u.tr.t("admin.title"), v)
+}
+
+func (u *UI) apiStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, u.status(r))
+}

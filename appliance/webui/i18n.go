@@ -1,0 +1,206 @@
+package webui
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// messages are the pages' texts by language and key.
+var messages = map[string]map[string]string{
+	"es": {
+		"site":           "thecure",
+		"nav.catalogue":  "Catálogo",
+		"nav.admin":      "Administración",
+		"nav.login":      "Entrar",
+		"nav.logout":     "Salir",
+		"cat.live":       "En directo ahora",
+		"cat.movies":     "Películas",
+		"cat.series":     "Series",
+		"cat.music":      "Música",
+		"cat.season":     "Temporada %d",
+		"cat.episode":    "Episodio %d",
+		"cat.empty":      "El catálogo está vacío. Sube vídeos o música por FTPS y aparecerán aquí.",
+		"cat.viewers":    "%d espectadores",
+		"cat.unknown":    "Desconocido",
+		"watch.back":     "Volver al catálogo",
+		"watch.notready": "Este título aún no está listo.",
+		"watch.noplayer": "Tu navegador no puede reproducir HLS.",
+		"live.badge":     "EN DIRECTO",
+		"live.offline":   "Esta emisión no está en directo ahora mismo.",
+		"login.title":    "Entrar",
+		"login.user":     "Usuario",
+		"login.password": "Contraseña",
+		"login.submit":   "Entrar",
+		"login.bad":      "Usuario o contraseña incorrectos.",
+		"login.banned":   "Demasiados intentos fallidos. Inténtalo más tarde.",
+		"login.notadmin": "Tu usuario no pertenece al grupo admin.",
+		"admin.title":    "Estado del sistema",
+		"admin.services": "Servicios",
+		"admin.live":     "Emisiones en directo",
+		"admin.queue":    "Cola de subidas y transcodificación",
+		"admin.failures": "Fallos recientes",
+		"admin.disk":     "Disco",
+		"admin.tickets":  "Tickets de soporte abiertos",
+		"admin.none":     "Nada.",
+		"admin.na":       "No disponible.",
+		"admin.refresh":  "Se actualiza sola cada 5 s.",
+		"admin.user":     "Sesión de %s",
+		"col.name":       "Nombre",
+		"col.state":      "Estado",
+		"col.since":      "Desde",
+		"col.detail":     "Detalle",
+		"col.viewers":    "Espectadores",
+		"col.resolution": "Resolución",
+		"col.bitrate":    "Bitrate",
+		"col.uptime":     "En directo desde",
+		"col.source":     "Fichero",
+		"col.progress":   "Progreso",
+		"col.speed":      "Velocidad",
+		"col.eta":        "Queda",
+		"col.error":      "Error",
+		"col.used":       "Usado",
+		"col.free":       "Libre",
+		"col.size":       "Tamaño",
+		"col.user":       "Usuario",
+		"col.subject":    "Asunto",
+		"col.opened":     "Abierto",
+		"err.notfound":   "No encontrado.",
+		"err.forbidden":  "Acceso denegado: hace falta un usuario del grupo admin.",
+		"err.csrf":       "El formulario ha caducado; vuelve a cargar la página.",
+		"err.login":      "Hace falta iniciar sesión.",
+		"err.internal":   "Error interno.",
+	},
+	"en": {
+		"site":           "thecure",
+		"nav.catalogue":  "Catalogue",
+		"nav.admin":      "Admin",
+		"nav.login":      "Log in",
+		"nav.logout":     "Log out",
+		"cat.live":       "Live now",
+		"cat.movies":     "Films",
+		"cat.series":     "Series",
+		"cat.music":      "Music",
+		"cat.season":     "Season %d",
+		"cat.episode":    "Episode %d",
+		"cat.empty":      "The catalogue is empty. Upload videos or music over FTPS and they will show up here.",
+		"cat.viewers":    "%d viewers",
+		"cat.unknown":    "Unknown",
+		"watch.back":     "Back to the catalogue",
+		"watch.notready": "This title is not ready yet.",
+		"watch.noplayer": "Your browser cannot play HLS.",
+		"live.badge":     "LIVE",
+		"live.offline":   "This stream is not live right now.",
+		"login.title":    "Log in",
+		"login.user":     "User",
+		"login.password": "Password",
+		"login.submit":   "Log in",
+		"login.bad":      "Wrong user name or password.",
+		"login.banned":   "Too many failed attempts. Try again later.",
+		"login.notadmin": "Your user is not in the admin group.",
+		"admin.title":    "System status",
+		"admin.services": "Services",
+		"admin.live":     "Live streams",
+		"admin.queue":    "Upload and transcode queue",
+		"admin.failures": "Recent failures",
+		"admin.disk":     "Disk",
+		"admin.tickets":  "Open support tickets",
+		"admin.none":     "None.",
+		"admin.na":       "Not available.",
+		"admin.refresh":  "Refreshes itself every 5 s.",
+		"admin.user":     "Logged in as %s",
+		"col.name":       "Name",
+		"col.state":      "State",
+		"col.since":      "Since",
+		"col.detail":     "Detail",
+		"col.viewers":    "Viewers",
+		"col.resolution": "Resolution",
+		"col.bitrate":    "Bitrate",
+		"col.uptime":     "Live for",
+		"col.source":     "File",
+		"col.progress":   "Progress",
+		"col.speed":      "Speed",
+		"col.eta":        "Left",
+		"col.error":      "Error",
+		"col.used":       "Used",
+		"col.free":       "Free",
+		"col.size":       "Size",
+		"col.user":       "User",
+		"col.subject":    "Subject",
+		"col.opened":     "Opened",
+		"err.notfound":   "Not found.",
+		"err.forbidden":  "Access denied: a user of group admin is needed.",
+		"err.csrf":       "The form has expired; reload the page.",
+		"err.login":      "You need to log in.",
+		"err.internal":   "Internal error.",
+	},
+}
+
+// translator gives the texts of one language.
+type translator struct {
+	lang string
+	msgs map[string]string
+}
+
+func newTranslator(lang string) (*translator, error) {
+	if lang == "" {
+		lang = "es"
+	}
+	m, ok := messages[lang]
+	if !ok {
+		return nil, fmt.Errorf("webui: no texts for language %q", lang)
+	}
+	return &translator{lang: lang, msgs: m}, nil
+}
+
+// t returns the text for key, formatted with args; a missing key shows as
+// itself, so a gap is visible rather than blank.
+func (tr *translator) t(key string, args ...any) string {
+	s, ok := tr.msgs[key]
+	if !ok {
+		return key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+// clock writes seconds as h:mm:ss or m:ss.
+func clock(sec float64) string {
+	if sec <= 0 || math.IsNaN(sec) || math.IsInf(sec, 0) {
+		return "–"
+	}
+	d := time.Duration(sec) * time.Second
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+// bytesIEC writes a size with a binary unit.
+func bytesIEC(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// bitrate writes bit/s in kb/s or Mb/s.
+func bitrate(b int64) string {
+	switch {
+	case b <= 0:
+		return "–"
+	case b >= 1e6:
+		return fmt.Sprintf("%.1f Mb/s", float64(b)/1e6)
+	default:
+		return fmt.Sprintf("%d kb/s", b/1000)
+	}
+}

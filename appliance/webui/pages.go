@@ -1,0 +1,450 @@
+package webui
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// pageTemplate is one page: the layout plus the page's own content.
+type pageTemplate struct{ t *template.Template }
+
+// pageNames are the page templates; each defines "content" and "title".
+var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "error"}
+
+func parsePages(tr *translator) (map[string]*pageTemplate, error) {
+	funcs := template.FuncMap{
+		"t":       tr.t,
+		"clock":   clock,
+		"bytes":   bytesIEC,
+		"bitrate": bitrate,
+		"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "–"
+			}
+			return time.Since(t).Round(time.Second).String()
+		},
+		"stamp": func(t time.Time) string {
+			if t.IsZero() {
+				return "–"
+			}
+			return t.Local().Format("2006-01-02 15:04:05")
+		},
+		"initial": func(s string) string {
+			for _, r := range s {
+				return strings.ToUpper(string(r))
+			}
+			return "?"
+		},
+		// avail tells a nil list (that part is not available) from an empty one.
+		"avail": func(v any) bool {
+			rv := reflect.ValueOf(v)
+			return rv.IsValid() && (rv.Kind() != reflect.Slice || !rv.IsNil())
+		},
+		"stateClass": func(s string) string { return "st-" + strings.ToLower(s) },
+	}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/status.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*pageTemplate{}
+	for _, name := range pageNames {
+		c, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.ParseFS(templateFS, "templates/"+name+".html"); err != nil {
+			return nil, err
+		}
+		out[name] = &pageTemplate{t: c}
+	}
+	return out, nil
+}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Lang   string
+	User   string // logged-in user, "" for none
+	Admin  bool
+	CSRF   string // the session's CSRF token (logout form)
+	Title  string
+	Body   any
+	Status int
+}
+
+// securityHeaders are set on every page.
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "+
+		"script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+// render writes a whole page, buffered so a template error gives a clean 500.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page, title string, body any) {
+	d := pageData{Lang: u.tr.lang, Title: title, Body: body, Status: code}
+	if s := u.auth.session(r); s != nil {
+		d.User, d.Admin, d.CSRF = s.user, s.admin(), s.csrf
+	}
+	u.exec(w, code, page, "layout", d)
+}
+
+func (u *UI) exec(w http.ResponseWriter, code int, page, name string, data any) {
+	var buf bytes.Buffer
+	if err := u.pages[page].t.ExecuteTemplate(&buf, name, data); err != nil {
+		u.log.Error("page template", "page", page, "err", err)
+		http.Error(w, u.tr.t("err.internal"), http.StatusInternalServerError)
+		return
+	}
+	securityHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, code int, key string) {
+	u.render(w, r, code, "error", u.tr.t(key), u.tr.t(key))
+}
+
+// page is a handler open to everyone.
+func (u *UI) page(h http.HandlerFunc) http.Handler { return h }
+
+// viewer is a viewer page: with viewer_auth it needs a login.
+func (u *UI) viewer(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u.o.ViewerAuth && u.auth.session(r) == nil {
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": u.tr.t("err.login")})
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// admin is an admin page: anonymous visitors are sent to the login form
+// (the API gets 401), logged-in users outside group admin get 403.
+func (u *UI) admin(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := u.auth.session(r)
+		api := strings.HasPrefix(r.URL.Path, "/api/")
+		switch {
+		case s == nil && api:
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": u.tr.t("err.login")})
+		case s == nil:
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		case !s.admin() && api:
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": u.tr.t("err.forbidden")})
+		case !s.admin():
+			u.errorPage(w, r, http.StatusForbidden, "err.forbidden")
+		default:
+			h(w, r)
+		}
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// showGroup is a series with its seasons.
+type showGroup struct {
+	Name    string
+	Poster  string
+	Seasons []seasonGroup
+}
+
+type seasonGroup struct {
+	Number   int     `json:"season"`
+	Episodes []Title `json:"episodes"`
+}
+
+// albumGroup is an artist's album with its tracks.
+type albumGroup struct {
+	Artist string  `json:"artist"`
+	Album  string  `json:"album"`
+	Tracks []Title `json:"tracks"`
+}
+
+// catalogueView is the catalogue grouped for the page and /api/catalogue.
+type catalogueView struct {
+	Live   []Stream     `json:"live"`
+	Movies []Title      `json:"movies"`
+	Series []showGroup  `json:"series"`
+	Music  []albumGroup `json:"music"`
+	Empty  bool         `json:"-"`
+}
+
+// group sorts the ready titles into films, series by show and season, and
+// music by artist and album.
+func group(titles []Title, live []Stream) catalogueView {
+	v := catalogueView{Live: live, Movies: []Title{}, Series: []showGroup{}, Music: []albumGroup{}}
+	shows := map[string]*showGroup{}
+	albums := map[[2]string]*albumGroup{}
+	for _, t := range titles {
+		if t.State != StateReady {
+			continue
+		}
+		switch t.Kind {
+		case KindEpisode:
+			name := cmp.Or(t.Show, t.Title)
+			g := shows[name]
+			if g == nil {
+				g = &showGroup{Name: name}
+				shows[name] = g
+			}
+			if g.Poster == "" {
+				g.Poster = t.Poster
+			}
+			i := slices.IndexFunc(g.Seasons, func(s seasonGroup) bool { return s.Number == t.Season })
+			if i < 0 {
+				g.Seasons = append(g.Seasons, seasonGroup{Number: t.Season})
+				i = len(g.Seasons) - 1
+			}
+			g.Seasons[i].Episodes = append(g.Seasons[i].Episodes, t)
+		case KindTrack:
+			k := [2]string{t.Artist, t.Album}
+			g := albums[k]
+			if g == nil {
+				g = &albumGroup{Artist: t.Artist, Album: t.Album}
+				albums[k] = g
+			}
+			g.Tracks = append(g.Tracks, t)
+		default:
+			v.Movies = append(v.Movies, t)
+		}
+	}
+	slices.SortFunc(v.Movies, func(a, b Title) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title)), cmp.Compare(a.Year, b.Year))
+	})
+	for _, g := range shows {
+		slices.SortFunc(g.Seasons, func(a, b seasonGroup) int { return cmp.Compare(a.Number, b.Number) })
+		for _, s := range g.Seasons {
+			slices.SortFunc(s.Episodes, func(a, b Title) int { return cmp.Compare(a.Episode, b.Episode) })
+		}
+		v.Series = append(v.Series, *g)
+	}
+	slices.SortFunc(v.Series, func(a, b showGroup) int { return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	for _, g := range albums {
+		slices.SortFunc(g.Tracks, func(a, b Title) int { return cmp.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title)) })
+		v.Music = append(v.Music, *g)
+	}
+	slices.SortFunc(v.Music, func(a, b albumGroup) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Artist), strings.ToLower(b.Artist)), cmp.Compare(strings.ToLower(a.Album), strings.ToLower(b.Album)))
+	})
+	v.Empty = len(v.Live) == 0 && len(v.Movies) == 0 && len(v.Series) == 0 && len(v.Music) == 0
+	return v
+}
+
+func (u *UI) catalogueData(r *http.Request) (catalogueView, error) {
+	var titles []Title
+	if u.o.Catalogue != nil {
+		var err error
+		if titles, err = u.o.Catalogue.Titles(r.Context()); err != nil {
+			return catalogueView{}, err
+		}
+	}
+	var live []Stream
+	if u.o.Live != nil {
+		live = u.o.Live.Streams()
+	}
+	if live == nil {
+		live = []Stream{}
+	}
+	return group(titles, live), nil
+}
+
+func (u *UI) catalogue(w http.ResponseWriter, r *http.Request) {
+	v, err := u.catalogueData(r)
+	if err != nil {
+		u.log.Error("catalogue", "err", err)
+		u.errorPage(w, r, http.StatusInternalServerError, "err.internal")
+		return
+	}
+	u.render(w, r, http.StatusOK, "catalogue", u.tr.t("nav.catalogue"), v)
+}
+
+func (u *UI) apiCatalogue(w http.ResponseWriter, r *http.Request) {
+	v, err := u.catalogueData(r)
+	if err != nil {
+		u.log.Error("catalogue", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "catalogue unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// watchView is the VOD player page.
+type watchView struct {
+	Title Title
+	Audio bool
+	Ready bool
+}
+
+func (u *UI) watch(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if u.o.Catalogue == nil {
+		u.errorPage(w, r, http.StatusNotFound, "err.notfound")
+		return
+	}
+	titles, err := u.o.Catalogue.Titles(r.Context())
+	if err != nil {
+		u.log.Error("catalogue", "err", err)
+		u.errorPage(w, r, http.StatusInternalServerError, "err.internal")
+		return
+	}
+	i := slices.IndexFunc(titles, func(t Title) bool { return t.ID == id })
+	if i < 0 {
+		u.errorPage(w, r, http.StatusNotFound, "err.notfound")
+		return
+	}
+	t := titles[i]
+	u.render(w, r, http.StatusOK, "watch", t.Title, watchView{Title: t, Audio: t.Kind == KindTrack, Ready: t.State == StateReady && t.HLS != ""})
+}
+
+// liveView is the live player page.
+type liveView struct {
+	Name   string
+	OnAir  bool
+	Stream Stream
+	HLS    string
+}
+
+func (u *UI) livePage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	v := liveView{Name: name, HLS: "/live/" + url.PathEscape(name) + "/index.m3u8"}
+	if u.o.Live != nil {
+		for _, s := range u.o.Live.Streams() {
+			if s.Name == name {
+				v.OnAir, v.Stream = true, s
+			}
+		}
+	}
+	// An offline name still gets the page (it starts playing when the
+	// stream comes on air), with a 404 status for crawlers and scripts.
+	code := http.StatusOK
+	if !v.OnAir {
+		code = http.StatusNotFound
+	}
+	u.render(w, r, code, "live", name, v)
+}
+
+// loginView is the login form.
+type loginView struct {
+	CSRF  string
+	Next  string
+	User  string
+	Error string
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(s string) string {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
+		return "/"
+	}
+	return s
+}
+
+func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
+	v := loginView{CSRF: u.auth.loginCSRF(w, r), Next: safeNext(r.URL.Query().Get("next"))}
+	u.render(w, r, http.StatusOK, "login", u.tr.t("login.title"), v)
+}
+
+func (u *UI) loginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		u.errorPage(w, r, http.StatusBadRequest, "err.csrf")
+		return
+	}
+	v := loginView{Next: safeNext(r.PostFormValue("next")), User: r.PostFormValue("user")}
+	fail := func(code int, key, result string) {
+		u.logins.WithLabelValues(result).Inc()
+		v.CSRF, v.Error = u.auth.loginCSRF(w, r), u.tr.t(key)
+		u.render(w, r, code, "login", u.tr.t("login.title"), v)
+	}
+	if !checkLoginCSRF(r) {
+		fail(http.StatusForbidden, "err.csrf", "csrf")
+		return
+	}
+	addr := clientAddr(r)
+	if u.auth.isBanned(addr) {
+		u.log.Warn("web login refused: address banned", "user", v.User, "remote", addr)
+		fail(http.StatusTooManyRequests, "login.banned", "banned")
+		return
+	}
+	var acct Account
+	err := errNoUsers
+	if u.o.Users != nil {
+		acct, err = u.o.Users.Authenticate(v.User, r.PostFormValue("password"))
+	}
+	if err != nil {
+		banned := u.auth.failed(addr)
+		u.log.Warn("web login failed", "user", v.User, "remote", addr, "banned", banned)
+		if banned {
+			fail(http.StatusTooManyRequests, "login.banned", "banned")
+			return
+		}
+		fail(http.StatusUnauthorized, "login.bad", "refused")
+		return
+	}
+	u.auth.succeeded(addr)
+	s := u.auth.login(w, r, acct)
+	u.logins.WithLabelValues("ok").Inc()
+	u.log.Info("web login", "user", acct.Name, "remote", addr, "admin", s.admin())
+	if strings.HasPrefix(v.Next, "/admin") && !s.admin() {
+		u.errorPage(w, r, http.StatusForbidden, "login.notadmin")
+		return
+	}
+	http.Redirect(w, r, v.Next, http.StatusSeeOther)
+}
+
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
+	if s := u.auth.session(r); s != nil {
+		if !s.checkCSRF(r) {
+			u.errorPage(w, r, http.StatusForbidden, "err.csrf")
+			return
+		}
+		u.auth.logout(w, r)
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// staticHandler serves the embedded files; no directory listings.
+func staticHandler(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
+}
+
+func (u *UI) favicon(w http.ResponseWriter, r *http.Request) {
+	r.URL.Path = "/icon.svg"
+	w.Header().Set("Content-Type", "image/svg+xml")
+	u.static.ServeHTTP(w, r)
+}

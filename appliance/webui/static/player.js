@@ -1,0 +1,106 @@
+// thecure's player: the browser's own HLS where it has it (Safari, iOS,
+// Android, recent Chromium), else a small Media Source Extensions loader for
+// fMP4 HLS (no third-party code). Add ?mse=1 to the page's URL to force the
+// MSE path.
+(function () {
+  'use strict';
+  var el = document.getElementById('player');
+  if (!el) return;
+  var src = el.getAttribute('data-src');
+  var live = el.getAttribute('data-live') === '1';
+  var forceMSE = /[?&]mse=1/.test(location.search);
+  var errBox = document.getElementById('player-error');
+  function fail(msg) {
+    if (errBox) { errBox.hidden = false; if (msg) errBox.title = msg; }
+    el.setAttribute('data-error', msg || 'error');
+  }
+
+  if (!forceMSE && el.canPlayType('application/vnd.apple.mpegurl')) {
+    el.setAttribute('data-engine', 'native');
+    el.src = src;
+    if (live) retryNative();
+    return;
+  }
+  if (!window.MediaSource) { fail('no HLS and no MediaSource'); return; }
+  el.setAttribute('data-engine', 'mse');
+  mse(src).catch(function (e) { fail(String(e)); });
+
+  // A live stream that is not on air yet answers 404: try again until it is.
+  function retryNative() {
+    el.addEventListener('error', function () {
+      setTimeout(function () { el.src = src; el.load(); el.play().catch(function () {}); }, 3000);
+    });
+  }
+
+  function get(url, type) {
+    return fetch(url, { credentials: 'same-origin', cache: 'no-store' }).then(function (r) {
+      if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+      return type === 'buf' ? r.arrayBuffer() : r.text();
+    });
+  }
+  function attr(line, name) {
+    var m = new RegExp(name + '=("([^"]*)"|[^,]*)').exec(line);
+    return m ? (m[2] !== undefined ? m[2] : m[1]) : null;
+  }
+  function abs(u, base) { return new URL(u, base).href; }
+  function once(t, ev) { return new Promise(function (ok) { t.addEventListener(ev, ok, { once: true }); }); }
+
+  function mse(master) {
+    var media = abs(master, location.href), codecs = null, audioOnly = false;
+    return get(media).then(function (text) {
+      var lines = text.split(/\r?\n/);
+      for (var i = 0; i < lines.length; i++) {
+        if (lines[i].indexOf('#EXT-X-STREAM-INF') === 0) {
+          codecs = attr(lines[i], 'CODECS');
+          audioOnly = !attr(lines[i], 'RESOLUTION') && codecs && codecs.indexOf('avc') < 0;
+          for (var j = i + 1; j < lines.length; j++) {
+            if (lines[j] && lines[j][0] !== '#') { media = abs(lines[j], media); break; }
+          }
+          break; // the first variant: the master lists the best first
+        }
+      }
+      var ms = new MediaSource();
+      el.src = URL.createObjectURL(ms);
+      return once(ms, 'sourceopen').then(function () {
+        var type = (audioOnly || el.tagName === 'AUDIO' ? 'audio/mp4' : 'video/mp4') +
+          '; codecs="' + (codecs || 'avc1.42E01E,mp4a.40.2') + '"';
+        var sb = ms.addSourceBuffer(type);
+        if (live) sb.mode = 'sequence';
+        return load(ms, sb, media);
+      });
+    });
+  }
+
+  function load(ms, sb, media) {
+    var seen = {}, initDone = false, first = true;
+    function append(buf) { sb.appendBuffer(buf); return once(sb, 'updateend'); }
+    function poll() {
+      return get(media).then(function (text) {
+        var lines = text.split(/\r?\n/), target = 2, chain = Promise.resolve(), ended = false;
+        var segs = [];
+        lines.forEach(function (l) {
+          if (l.indexOf('#EXT-X-TARGETDURATION:') === 0) target = parseFloat(l.split(':')[1]) || 2;
+          else if (l.indexOf('#EXT-X-MAP:') === 0 && !initDone) {
+            var init = abs(attr(l, 'URI'), media);
+            initDone = true;
+            chain = chain.then(function () { return get(init, 'buf'); }).then(append);
+          } else if (l.indexOf('#EXT-X-ENDLIST') === 0) ended = true;
+          else if (l && l[0] !== '#') segs.push(abs(l, media));
+        });
+        if (live && first && segs.length > 3) segs = segs.slice(-3); // start near the live edge
+        first = false;
+        segs.forEach(function (u) {
+          if (seen[u]) return;
+          seen[u] = true;
+          chain = chain.then(function () { return get(u, 'buf'); }).then(append);
+        });
+        return chain.then(function () {
+          if (live && el.buffered.length && el.currentTime < el.buffered.start(0)) el.currentTime = el.buffered.start(0);
+          if (ended) { if (ms.readyState === 'open') ms.endOfStream(); return; }
+          return new Promise(function (ok) { setTimeout(ok, target * 500); }).then(poll);
+        });
+      });
+    }
+    return poll();
+  }
+})();

@@ -1,0 +1,259 @@
+// Package webui is the appliance's web pages: the catalogue, the VOD and live
+// player pages, the admin status page with its login, and the JSON views
+// behind them (/api/catalogue, /api/status). It reads everything it shows
+// through small interfaces (catalogue, live streams, jobs, users, tickets,
+// health) that the appliance connects; any of them may be nil, and the pages
+// then leave that part out. Templates and static files are embedded: nothing
+// is loaded from the internet.
+package webui
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"thecure/appliance/health"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Title is one entry of the catalogue (the fields of /api/library).
+type Title struct {
+	ID       string    `json:"id"`
+	Kind     string    `json:"kind"` // movie | episode | track
+	Title    string    `json:"title"`
+	State    string    `json:"state"` // queued | processing | ready | failed
+	HLS      string    `json:"hls,omitempty"`
+	Duration float64   `json:"duration"` // seconds
+	Year     int       `json:"year,omitempty"`
+	Show     string    `json:"show,omitempty"`
+	Season   int       `json:"season,omitempty"`
+	Episode  int       `json:"episode,omitempty"`
+	Artist   string    `json:"artist,omitempty"`
+	Album    string    `json:"album,omitempty"`
+	Poster   string    `json:"poster,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Source   string    `json:"source,omitempty"`
+	Updated  time.Time `json:"updated,omitzero"`
+}
+
+// Title kinds and states.
+const (
+	KindMovie   = "movie"
+	KindEpisode = "episode"
+	KindTrack   = "track"
+
+	StateReady  = "ready"
+	StateFailed = "failed"
+)
+
+// Catalogue lists the titles of the library.
+type Catalogue interface {
+	Titles(ctx context.Context) ([]Title, error)
+}
+
+// Stream is one live stream on air.
+type Stream struct {
+	Name    string    `json:"name"`
+	Viewers int       `json:"viewers"` // HLS viewers plus RTMP players
+	Width   int       `json:"width,omitempty"`
+	Height  int       `json:"height,omitempty"`
+	Bitrate int64     `json:"bitrate"` // bit/s
+	Started time.Time `json:"started"`
+}
+
+// LiveStreams lists the live streams on air.
+type LiveStreams interface {
+	Streams() []Stream
+}
+
+// Job is one upload or transcode job.
+type Job struct {
+	ID       string    `json:"id"`
+	Source   string    `json:"source"`
+	State    string    `json:"state"`           // pending | running | done | failed
+	Progress float64   `json:"progress"`        // percent
+	Speed    float64   `json:"speed,omitempty"` // × realtime
+	ETA      float64   `json:"eta,omitempty"`   // seconds
+	Error    string    `json:"error,omitempty"`
+	Updated  time.Time `json:"updated,omitzero"`
+}
+
+// Jobs lists the upload and transcode queue, newest last.
+type Jobs interface {
+	Jobs(ctx context.Context) ([]Job, error)
+}
+
+// Account is a user who logged in.
+type Account struct {
+	Name   string
+	Groups []string
+}
+
+// Users checks a user name and password; any error refuses the login.
+type Users interface {
+	Authenticate(name, password string) (Account, error)
+}
+
+// Ticket is one open support ticket.
+type Ticket struct {
+	ID      int64     `json:"id"`
+	User    string    `json:"user"`
+	Subject string    `json:"subject,omitempty"`
+	Opened  time.Time `json:"opened"`
+}
+
+// Tickets lists the open support tickets.
+type Tickets interface {
+	OpenTickets(ctx context.Context) ([]Ticket, error)
+}
+
+// Health is the service-state registry.
+type Health interface {
+	Snapshot() []health.Service
+}
+
+// Disk is one file system the admin page reports (label and a path in it).
+type Disk struct {
+	Label string
+	Path  string
+}
+
+// Options are what the UI needs. Catalogue, Live, Jobs, Users, Tickets and
+// Health may be nil.
+type Options struct {
+	Log        *slog.Logger
+	Language   string // es | en
+	ViewerAuth bool   // catalogue and players need a login
+	SessionTTL time.Duration
+	// BanAfter failed logins from one address within BanWindow refuse its
+	// logins for BanTime (0: never).
+	BanAfter  int
+	BanWindow time.Duration
+	BanTime   time.Duration
+	Metrics   prometheus.Registerer // may be nil
+
+	Catalogue Catalogue
+	Live      LiveStreams
+	Jobs      Jobs
+	Users     Users
+	Tickets   Tickets
+	Health    Health
+	Disks     []Disk
+	Version   string
+}
+
+// AdminGroup is the group whose users may open /admin.
+const AdminGroup = "admin"
+
+// UI is the set of pages. It starts nothing and keeps its logins in memory.
+type UI struct {
+	o      Options
+	log    *slog.Logger
+	tr     *translator
+	pages  map[string]*pageTemplate
+	static http.Handler
+	auth   *auth
+	now    func() time.Time
+	logins *prometheus.CounterVec
+}
+
+// New builds the pages; it parses every template now, so a broken template
+// fails here and not on a visitor's request.
+func New(o Options) (*UI, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	tr, err := newTranslator(o.Language)
+	if err != nil {
+		return nil, err
+	}
+	u := &UI{o: o, log: o.Log, tr: tr, now: time.Now}
+	if u.pages, err = parsePages(tr); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	u.static = staticHandler(sub)
+	u.auth = newAuth(o, u.now)
+	u.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "thecure_web_logins_total",
+		Help: "Web login attempts, by result (ok, refused, banned, forbidden).",
+	}, []string{"result"})
+	if o.Metrics != nil {
+		o.Metrics.MustRegister(u.logins, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "thecure_web_sessions",
+			Help: "Web logins open now.",
+		}, func() float64 { return float64(u.auth.count()) }))
+	}
+	return u, nil
+}
+
+// Routes are the UI's routes, as net/http patterns. /live/{name} is the
+// player page only: /live/{name}/{file} belongs to the live package.
+func (u *UI) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /{$}":           u.viewer(u.catalogue),
+		"GET /watch/{id}":    u.viewer(u.watch),
+		"GET /live/{name}":   u.viewer(u.livePage),
+		"GET /api/catalogue": u.viewer(u.apiCatalogue),
+		"GET /login":         u.page(u.loginForm),
+		"POST /login":        u.page(u.loginPost),
+		"POST /logout":       u.page(u.logout),
+		"GET /admin":         u.admin(u.adminPage),
+		"GET /api/status":    u.admin(u.apiStatus),
+		"GET /static/":       http.StripPrefix("/static/", u.static),
+		"GET /favicon.ico":   http.HandlerFunc(u.favicon),
+	}
+}
+
+// RequireAdmin wraps a handler (a mutating API call, say) so that only a
+// logged-in admin reaches it; requests other than GET and HEAD must also
+// carry the session's CSRF token in the X-CSRF-Token header or a csrf form
+// field.
+func (u *UI) RequireAdmin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := u.auth.session(r)
+		if s == nil || !s.admin() {
+			http.Error(w, u.tr.t("err.forbidden"), http.StatusForbidden)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.checkCSRF(r) {
+			http.Error(w, u.tr.t("err.csrf"), http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// RequireViewer wraps a handler (HLS files, say) so that with viewer_auth
+// only logged-in users reach it; without viewer_auth it is h itself.
+func (u *UI) RequireViewer(h http.Handler) http.Handler {
+	if !u.o.ViewerAuth {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u.auth.session(r) == nil {
+			http.Error(w, u.tr.t("err.login"), http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+var errNoUsers = errors.New("no user database")

@@ -1,0 +1,337 @@
+package webui
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"thecure/appliance/health"
+)
+
+// accounts stands in for the user database (appliance/users) in the tests of
+// this package: the pages only see the Users interface.
+type accounts map[string]struct {
+	pass   string
+	groups []string
+}
+
+func (a accounts) Authenticate(name, pass string) (Account, error) {
+	u, ok := a[name]
+	if !ok || u.pass != pass {
+		return Account{}, errors.New("wrong user name or password")
+	}
+	return Account{Name: name, Groups: u.groups}, nil
+}
+
+type titles []Title
+
+func (t titles) Titles(context.Context) ([]Title, error) { return t, nil }
+
+type jobs []Job
+
+func (j jobs) Jobs(context.Context) ([]Job, error) { return j, nil }
+
+type streams []Stream
+
+func (s streams) Streams() []Stream { return s }
+
+var testTitles = titles{
+	{ID: "aaaaaaaaaaaa", Kind: KindMovie, Title: "Zeta Film", Year: 2021, State: StateReady, HLS: "/vod/aaaaaaaaaaaa/index.m3u8", Duration: 5400},
+	{ID: "bbbbbbbbbbbb", Kind: KindMovie, Title: "Alpha Film", State: StateReady, HLS: "/vod/bbbbbbbbbbbb/index.m3u8", Poster: "/vod/bbbbbbbbbbbb/poster.jpg"},
+	{ID: "cccccccccccc", Kind: KindEpisode, Title: "Pilot", Show: "The Show", Season: 1, Episode: 1, State: StateReady, HLS: "/vod/cccccccccccc/index.m3u8"},
+	{ID: "dddddddddddd", Kind: KindEpisode, Title: "Return", Show: "The Show", Season: 2, Episode: 1, State: StateReady, HLS: "/vod/dddddddddddd/index.m3u8"},
+	{ID: "eeeeeeeeeeee", Kind: KindEpisode, Title: "Second", Show: "The Show", Season: 1, Episode: 2, State: StateReady, HLS: "/vod/eeeeeeeeeeee/index.m3u8"},
+	{ID: "ffffffffffff", Kind: KindTrack, Title: "Song", Artist: "Band", Album: "Record", State: StateReady, HLS: "/vod/ffffffffffff/index.m3u8"},
+	{ID: "000000000000", Kind: KindMovie, Title: "Broken Upload", State: StateFailed, Source: "pelis/broken.mp4", Error: "invalid data found", Updated: time.Now()},
+	{ID: "111111111111", Kind: KindMovie, Title: "Still Encoding", State: "processing"},
+}
+
+func newTestUI(t *testing.T, o Options) (*UI, *httptest.Server) {
+	t.Helper()
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Users == nil {
+		o.Users = accounts{
+			"boss":  {"s3cret-pass", []string{"admin"}},
+			"uploa": {"upl0ad-pass", []string{"innovatech"}},
+		}
+	}
+	if o.BanAfter == 0 {
+		o.BanAfter, o.BanWindow, o.BanTime = 3, time.Minute, time.Minute
+	}
+	u, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for p, h := range u.Routes() {
+		mux.Handle(p, h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return u, srv
+}
+
+// client is a browser-like client: cookies, no automatic redirects.
+func client(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func get(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// login fetches the form and posts it.
+func login(t *testing.T, c *http.Client, base, user, pass, next string) (int, string, http.Header) {
+	t.Helper()
+	_, body, _ := get(t, c, base+"/login?next="+url.QueryEscape(next))
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no csrf field in login form:\n%s", body)
+	}
+	resp, err := c.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "user": {user}, "password": {pass}, "next": {next}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func TestCatalogueGroupsTitles(t *testing.T) {
+	_, srv := newTestUI(t, Options{Language: "en", Catalogue: testTitles, Live: streams{{Name: "cam1", Viewers: 3}}})
+	code, body, hdr := get(t, client(t), srv.URL+"/")
+	if code != 200 {
+		t.Fatalf("GET / = %d", code)
+	}
+	if !strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Errorf("no CSP header: %v", hdr)
+	}
+	for _, want := range []string{`lang="en"`, "Live now", `href="/live/cam1"`, "3 viewers", "Films", "Series", "Season 1", "Season 2", "Music", "Band — Record", `src="/vod/bbbbbbbbbbbb/poster.jpg"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("catalogue lacks %q", want)
+		}
+	}
+	// Sorted: Alpha before Zeta; episode 1 before 2; failed and unfinished titles hidden.
+	if strings.Index(body, "Alpha Film") > strings.Index(body, "Zeta Film") {
+		t.Error("films are not sorted by title")
+	}
+	if strings.Index(body, "Pilot") > strings.Index(body, "Second") {
+		t.Error("episodes are not sorted")
+	}
+	for _, hidden := range []string{"Broken Upload", "Still Encoding"} {
+		if strings.Contains(body, hidden) {
+			t.Errorf("catalogue shows %q, which is not ready", hidden)
+		}
+	}
+
+	var v struct {
+		Series []struct {
+			Name    string
+			Seasons []struct {
+				Season   int
+				Episodes []Title
+			}
+		}
+	}
+	if code := getJSONc(t, srv.URL+"/api/catalogue", &v); code != 200 || len(v.Series) != 1 || len(v.Series[0].Seasons) != 2 || len(v.Series[0].Seasons[0].Episodes) != 2 {
+		t.Errorf("/api/catalogue = %d %+v", code, v)
+	}
+}
+
+func getJSONc(t *testing.T, u string, out any) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := jsonDecode(resp.Body, out); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode
+}
+
+func TestSpanishByDefault(t *testing.T) {
+	_, srv := newTestUI(t, Options{})
+	_, body, _ := get(t, client(t), srv.URL+"/")
+	for _, want := range []string{`lang="es"`, "El catálogo está vacío", "Entrar"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if _, err := New(Options{Language: "fr"}); err == nil {
+		t.Error("New accepted language fr")
+	}
+}
+
+func TestWatchAndLivePages(t *testing.T) {
+	_, srv := newTestUI(t, Options{Language: "en", Catalogue: testTitles, Live: streams{{Name: "cam1"}}})
+	c := client(t)
+	code, body, _ := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb")
+	if code != 200 || !strings.Contains(body, `data-src="/vod/bbbbbbbbbbbb/index.m3u8"`) || !strings.Contains(body, "<video") {
+		t.Errorf("watch page = %d:\n%s", code, body)
+	}
+	if _, body, _ = get(t, c, srv.URL+"/watch/ffffffffffff"); !strings.Contains(body, "<audio") {
+		t.Error("a track does not get an audio player")
+	}
+	if code, _, _ = get(t, c, srv.URL+"/watch/999999999999"); code != 404 {
+		t.Errorf("unknown title = %d, want 404", code)
+	}
+	if _, body, _ = get(t, c, srv.URL+"/watch/111111111111"); !strings.Contains(body, "not ready") || strings.Contains(body, "<video") {
+		t.Error("a title being processed shows a player")
+	}
+	code, body, _ = get(t, c, srv.URL+"/live/cam1")
+	if code != 200 || !strings.Contains(body, `data-src="/live/cam1/index.m3u8"`) || !strings.Contains(body, "LIVE") {
+		t.Errorf("live page = %d:\n%s", code, body)
+	}
+	if code, body, _ = get(t, c, srv.URL+"/live/nobody"); code != 404 || !strings.Contains(body, "not live") {
+		t.Errorf("offline live page = %d", code)
+	}
+	if code, body, hdr := get(t, c, srv.URL+"/static/player.js"); code != 200 || !strings.Contains(body, "MediaSource") || !strings.Contains(hdr.Get("Content-Type"), "javascript") {
+		t.Errorf("player.js = %d %s", code, hdr.Get("Content-Type"))
+	}
+	if code, _, _ = get(t, c, srv.URL+"/static/"); code != 404 {
+		t.Errorf("static directory listing = %d, want 404", code)
+	}
+}
+
+func TestAdminNeedsAdminLogin(t *testing.T) {
+	hreg := health.NewRegistry()
+	hreg.Set("http", health.Up, "127.0.0.1:8080")
+	hreg.Set("transcode", health.Down, "ffmpeg not found")
+	_, srv := newTestUI(t, Options{Language: "en", Health: hreg, Catalogue: testTitles,
+		Jobs: jobs{{ID: "j1", Source: "pelis/new.mp4", State: "running", Progress: 42, Speed: 3.5, ETA: 20}},
+		Disks: []Disk{{Label: "data", Path: t.TempDir()}}})
+
+	anon := client(t)
+	code, _, hdr := get(t, anon, srv.URL+"/admin")
+	if code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login?next=%2Fadmin") {
+		t.Errorf("anonymous /admin = %d %s, want a redirect to the login", code, hdr.Get("Location"))
+	}
+	if code, _, _ = get(t, anon, srv.URL+"/api/status"); code != http.StatusUnauthorized {
+		t.Errorf("anonymous /api/status = %d, want 401", code)
+	}
+
+	// A user outside group admin logs in but may not see /admin.
+	user := client(t)
+	if code, _, _ := login(t, user, srv.URL, "uploa", "upl0ad-pass", "/"); code != http.StatusSeeOther {
+		t.Fatalf("user login = %d", code)
+	}
+	if code, _, _ = get(t, user, srv.URL+"/admin"); code != http.StatusForbidden {
+		t.Errorf("non-admin /admin = %d, want 403", code)
+	}
+
+	admin := client(t)
+	code, _, hdr = login(t, admin, srv.URL, "boss", "s3cret-pass", "/admin")
+	if code != http.StatusSeeOther || hdr.Get("Location") != "/admin" {
+		t.Fatalf("admin login = %d %s", code, hdr.Get("Location"))
+	}
+	ck := hdr.Get("Set-Cookie")
+	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Lax") {
+		t.Errorf("session cookie %q lacks HttpOnly or SameSite", ck)
+	}
+	code, body, _ := get(t, admin, srv.URL+"/admin")
+	for _, want := range []string{"System status", "pelis/new.mp4", `value="42"`, "3.5×", "ffmpeg not found", "pelis/broken.mp4", "invalid data found", "data"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("admin page lacks %q", want)
+		}
+	}
+	if code != 200 {
+		t.Errorf("admin /admin = %d", code)
+	}
+	if _, frag, _ := get(t, admin, srv.URL+"/admin?fragment=1"); strings.Contains(frag, "<html") || !strings.Contains(frag, "pelis/new.mp4") {
+		t.Error("the refresh fragment is not the status part alone")
+	}
+	var st statusView
+	resp, _ := admin.Get(srv.URL + "/api/status")
+	if err := jsonDecode(resp.Body, &st); err != nil || len(st.Queue) != 1 || len(st.Disks) != 1 || st.Disks[0].Size == 0 {
+		t.Errorf("/api/status: %v %+v", err, st)
+	}
+	resp.Body.Close()
+
+	// Logout needs the CSRF token.
+	resp, err := admin.PostForm(srv.URL+"/logout", url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("logout without CSRF = %d, want 403", resp.StatusCode)
+	}
+	m := csrfRe.FindStringSubmatch(body)
+	resp, _ = admin.PostForm(srv.URL+"/logout", url.Values{"csrf": {m[1]}})
+	resp.Body.Close()
+	if code, _, _ = get(t, admin, srv.URL+"/admin"); code != http.StatusSeeOther {
+		t.Errorf("/admin after logout = %d", code)
+	}
+}
+
+func TestLoginCSRFAndBan(t *testing.T) {
+	_, srv := newTestUI(t, Options{Language: "en"})
+	c := client(t)
+	// A form posted without the CSRF cookie and field (a cross-site post) is refused.
+	resp, err := c.PostForm(srv.URL+"/login", url.Values{"user": {"boss"}, "password": {"s3cret-pass"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("login without CSRF = %d, want 403", resp.StatusCode)
+	}
+	for i := 1; i <= 2; i++ {
+		if code, body, _ := login(t, c, srv.URL, "boss", "wrong", "/admin"); code != http.StatusUnauthorized || !strings.Contains(body, "Wrong user name") {
+			t.Errorf("bad password #%d = %d", i, code)
+		}
+	}
+	if code, _, _ := login(t, c, srv.URL, "boss", "wrong", "/admin"); code != http.StatusTooManyRequests {
+		t.Errorf("third bad password = %d, want 429 (banned)", code)
+	}
+	// Banned: even the right password is refused now.
+	if code, body, _ := login(t, c, srv.URL, "boss", "s3cret-pass", "/admin"); code != http.StatusTooManyRequests || !strings.Contains(body, "Too many") {
+		t.Errorf("right password while banned = %d", code)
+	}
+}
+
+func TestViewerAuth(t *testing.T) {
+	_, srv := newTestUI(t, Options{Language: "en", ViewerAuth: true, Catalogue: testTitles})
+	c := client(t)
+	if code, _, hdr := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
+		t.Errorf("anonymous watch with viewer_auth = %d", code)
+	}
+	if code, _, _ := login(t, c, srv.URL, "uploa", "upl0ad-pass", "/watch/bbbbbbbbbbbb"); code != http.StatusSeeOther {
+		t.Fatalf("login = %d", code)
+	}
+	if code, body, _ := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != 200 || !strings.Contains(body, "Alpha Film") {
+		t.Errorf("watch after login = %d", code)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{"/admin": "/admin", "//evil.example/": "/", "https://evil.example/": "/", "": "/", "/\\evil": "/"} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

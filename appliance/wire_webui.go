@@ -1,0 +1,61 @@
+package appliance
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"path/filepath"
+
+	"thecure/appliance/webui"
+)
+
+// wireWebUI builds the web pages (catalogue, players, admin, login) on the
+// HTTP server, and the optional HTTPS listener ([http] tls_listen) that
+// serves the same routes with the appliance's certificate.
+func (a *app) wireWebUI() error {
+	c := a.cfg.HTTP
+	ui, err := webui.New(webui.Options{
+		Log:        a.log.With("svc", "webui"),
+		Language:   c.Language,
+		ViewerAuth: c.ViewerAuth,
+		SessionTTL: c.SessionTTL.Std(),
+		BanAfter:   c.LoginBanAfter,
+		BanWindow:  c.LoginBanWindow.Std(),
+		BanTime:    c.LoginBanTime.Std(),
+		Metrics:    a.reg,
+		Health:     a.health,
+		Disks: []webui.Disk{
+			{Label: "data_dir", Path: a.dataDir},
+			{Label: "library.media_dir", Path: a.dataPath(a.cfg.Library.MediaDir)},
+			{Label: "library.hls_dir", Path: a.dataPath(a.cfg.Library.HLSDir)},
+		},
+		Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	for pattern, h := range ui.Routes() {
+		a.web.Handle(pattern, h)
+	}
+
+	if c.TLSListen != "" {
+		tcfg := &tls.Config{
+			Certificates: []tls.Certificate{a.cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"http/1.1"},
+		}
+		a.add(service{name: "https", listen: []listenSpec{{"http.tls_listen", c.TLSListen}},
+			run: func(ctx context.Context, lns []net.Listener) error {
+				return a.web.Serve(ctx, tls.NewListener(lns[0], tcfg))
+			}})
+	}
+	return nil
+}
+
+// dataPath makes a config path absolute: relative paths are relative to data_dir.
+func (a *app) dataPath(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(a.dataDir, p)
+}
