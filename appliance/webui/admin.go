@@ -137,8 +137,8 @@ func statDisk(d Disk) diskUse {
 	bs := uint64(st.Bsize)
 	out.Size, out.Free = st.Blocks*bs, st.Bavail*bs
 	out.Used = out.Size - st.Bfree*bs
-	if out.Size > 0 {
-		out.Pct = int((out.Used*100 + out.Size - 1) / out.Size)
+	if d := out.Used + out.Free; d > 0 { // as df counts: blocks reserved for root are left out
+		out.Pct = int((out.Used*100 + d - 1) / d)
 	}
 	return out
 }

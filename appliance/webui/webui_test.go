@@ -222,7 +222,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	hreg.Set("http", health.Up, "127.0.0.1:8080")
 	hreg.Set("transcode", health.Down, "ffmpeg not found")
 	_, srv := newTestUI(t, Options{Language: "en", Health: hreg, Catalogue: testTitles,
-		Jobs: jobs{{ID: "j1", Source: "pelis/new.mp4", State: "running", Progress: 42, Speed: 3.5, ETA: 20}},
+		Jobs:  jobs{{ID: "j1", Source: "pelis/new.mp4", State: "running", Progress: 42, Speed: 3.5, ETA: 20}},
 		Disks: []Disk{{Label: "data", Path: t.TempDir()}}})
 
 	anon := client(t)
