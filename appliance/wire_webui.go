@@ -37,6 +37,7 @@ func (a *app) wireWebUI() error {
 	for pattern, h := range ui.Routes() {
 		a.web.Handle(pattern, h)
 	}
+	a.web.Wrap(ui.ViewerGate) // [http] viewer_auth closes the media too
 
 	if c.TLSListen != "" {
 		tcfg := &tls.Config{

@@ -33,6 +33,7 @@ type Server struct {
 	health          Health
 	shutdownTimeout time.Duration
 	requests        *prometheus.CounterVec
+	wrap            []func(http.Handler) http.Handler
 }
 
 // New builds the server with /healthz and /metrics (served from gatherer);
@@ -57,12 +58,20 @@ func New(log *slog.Logger, h Health, reg prometheus.Registerer, gatherer prometh
 // Handle adds a route, in net/http.ServeMux pattern syntax.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
+// Wrap adds a middleware around every route (an access check, say); the
+// first added is the outermost. Call it before Serve.
+func (s *Server) Wrap(mw func(http.Handler) http.Handler) { s.wrap = append(s.wrap, mw) }
+
 // Handler is the server's whole handler, with request logging and metrics.
 func (s *Server) Handler() http.Handler {
+	var h http.Handler = s.mux
+	for i := len(s.wrap) - 1; i >= 0; i-- {
+		h = s.wrap[i](h)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
-		s.mux.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r)
 		s.requests.WithLabelValues(r.Method, strconv.Itoa(rec.code)).Inc()
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),

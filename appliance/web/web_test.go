@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -103,3 +105,51 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestWrapAndFiles: a middleware added with Wrap sees every request, and a
+// file served with http.ServeContent arrives whole through the recorder
+// (whose ReadFrom keeps sendfile reachable) and is counted in the log.
+func TestWrapAndFiles(t *testing.T) {
+	pr := prometheus.NewRegistry()
+	var logs syncBuf
+	s := New(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), health.NewRegistry(), pr, pr, time.Second)
+	data := bytes.Repeat([]byte("0123456789"), 100_000)
+	path := t.TempDir() + "/seg.m4s"
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("GET /file", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }))
+	s.Wrap(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Let-In") == "" {
+				http.Error(w, "no", http.StatusForbidden)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("without the header = %d, want 403 from the middleware", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/file", nil)
+	req.Header.Set("X-Let-In", "1")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Errorf("file = %d, %d bytes, want 200 and %d bytes", resp.StatusCode, len(got), len(data))
+	}
+	if !strings.Contains(logs.String(), "bytes=1000000") {
+		t.Errorf("the request log does not count the file's bytes:\n%s", logs.String())
+	}
+}

@@ -100,9 +100,7 @@ func (u *UI) status(r *http.Request) statusView {
 			}
 		}
 	}
-	for _, d := range u.o.Disks {
-		v.Disks = append(v.Disks, statDisk(d))
-	}
+	v.Disks = statDisks(u.o.Disks)
 	return v
 }
 
@@ -127,12 +125,31 @@ func queue(jobs []Job) []Job {
 	return append(out, done...)
 }
 
-func statDisk(d Disk) diskUse {
+// statDisks reports each file system once: paths on the same one share a
+// row, their labels joined.
+func statDisks(ds []Disk) []diskUse {
+	var out []diskUse
+	seen := map[[2]int32]int{} // file system id -> row
+	for _, d := range ds {
+		use, fsid := statDisk(d)
+		if i, ok := seen[fsid]; ok && use.Error == "" {
+			out[i].Label += ", " + d.Label
+			continue
+		}
+		if use.Error == "" {
+			seen[fsid] = len(out)
+		}
+		out = append(out, use)
+	}
+	return out
+}
+
+func statDisk(d Disk) (diskUse, [2]int32) {
 	out := diskUse{Label: d.Label, Path: d.Path}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(d.Path, &st); err != nil {
 		out.Error = err.Error()
-		return out
+		return out, [2]int32{}
 	}
 	bs := uint64(st.Bsize)
 	out.Size, out.Free = st.Blocks*bs, st.Bavail*bs
@@ -140,7 +157,7 @@ func statDisk(d Disk) diskUse {
 	if d := out.Used + out.Free; d > 0 { // as df counts: blocks reserved for root are left out
 		out.Pct = int((out.Used*100 + d - 1) / d)
 	}
-	return out
+	return out, st.Fsid.X__val
 }
 
 func (u *UI) adminPage(w http.ResponseWriter, r *http.Request) {

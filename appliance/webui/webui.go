@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -241,19 +242,32 @@ func (u *UI) RequireAdmin(h http.Handler) http.Handler {
 	})
 }
 
-// RequireViewer wraps a handler (HLS files, say) so that with viewer_auth
-// only logged-in users reach it; without viewer_auth it is h itself.
-func (u *UI) RequireViewer(h http.Handler) http.Handler {
+// ViewerGate wraps the whole server so that with viewer_auth the media and
+// the catalogue's JSON (/vod/, /live/NAME/..., /api/library, /api/live) need
+// a login like the pages do; without viewer_auth it is h itself. The pages
+// check the login themselves (they redirect to the login form).
+func (u *UI) ViewerGate(h http.Handler) http.Handler {
 	if !u.o.ViewerAuth {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u.auth.session(r) == nil {
+		if viewerContent(r.URL.Path) && u.auth.session(r) == nil {
 			http.Error(w, u.tr.t("err.login"), http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// viewerContent tells the paths that viewer_auth closes besides the pages.
+func viewerContent(p string) bool {
+	switch {
+	case strings.HasPrefix(p, "/vod/"), p == "/api/library", p == "/api/live":
+		return true
+	case strings.HasPrefix(p, "/live/"):
+		return strings.Contains(strings.TrimPrefix(p, "/live/"), "/") // files, not the player page
+	}
+	return false
 }
 
 var errNoUsers = errors.New("no user database")

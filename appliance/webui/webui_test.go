@@ -223,7 +223,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	hreg.Set("transcode", health.Down, "ffmpeg not found")
 	_, srv := newTestUI(t, Options{Language: "en", Health: hreg, Catalogue: testTitles,
 		Jobs:  jobs{{ID: "j1", Source: "pelis/new.mp4", State: "running", Progress: 42, Speed: 3.5, ETA: 20}},
-		Disks: []Disk{{Label: "data", Path: t.TempDir()}}})
+		Disks: []Disk{{Label: "data", Path: t.TempDir()}, {Label: "media", Path: t.TempDir()}, {Label: "gone", Path: "/nonexistent/dir"}}})
 
 	anon := client(t)
 	code, _, hdr := get(t, anon, srv.URL+"/admin")
@@ -266,7 +266,9 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	}
 	var st statusView
 	resp, _ := admin.Get(srv.URL + "/api/status")
-	if err := jsonDecode(resp.Body, &st); err != nil || len(st.Queue) != 1 || len(st.Disks) != 1 || st.Disks[0].Size == 0 {
+	// Two folders on one file system share a row; a missing one says why.
+	if err := jsonDecode(resp.Body, &st); err != nil || len(st.Queue) != 1 || len(st.Disks) != 2 ||
+		st.Disks[0].Size == 0 || st.Disks[0].Label != "data, media" || st.Disks[1].Error == "" {
 		t.Errorf("/api/status: %v %+v", err, st)
 	}
 	resp.Body.Close()
@@ -315,8 +317,26 @@ func TestLoginCSRFAndBan(t *testing.T) {
 }
 
 func TestViewerAuth(t *testing.T) {
-	_, srv := newTestUI(t, Options{Language: "en", ViewerAuth: true, Catalogue: testTitles})
+	u, err := New(Options{Language: "en", ViewerAuth: true, Catalogue: testTitles,
+		Users: accounts{"uploa": {"upl0ad-pass", []string{"innovatech"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for p, h := range u.Routes() {
+		mux.Handle(p, h)
+	}
+	media := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "#EXTM3U\n") })
+	mux.Handle("GET /vod/{id}/{file...}", media)
+	mux.Handle("GET /live/{name}/{file}", media)
+	srv := httptest.NewServer(u.ViewerGate(mux))
+	defer srv.Close()
 	c := client(t)
+	for _, p := range []string{"/vod/bbbbbbbbbbbb/index.m3u8", "/live/cam1/index.m3u8"} {
+		if code, _, _ := get(t, c, srv.URL+p); code != http.StatusUnauthorized {
+			t.Errorf("anonymous %s with viewer_auth = %d, want 401", p, code)
+		}
+	}
 	if code, _, hdr := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
 		t.Errorf("anonymous watch with viewer_auth = %d", code)
 	}
@@ -325,6 +345,18 @@ func TestViewerAuth(t *testing.T) {
 	}
 	if code, body, _ := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != 200 || !strings.Contains(body, "Alpha Film") {
 		t.Errorf("watch after login = %d", code)
+	}
+	for _, p := range []string{"/vod/bbbbbbbbbbbb/index.m3u8", "/live/cam1/index.m3u8"} {
+		if code, _, _ := get(t, c, srv.URL+p); code != http.StatusOK {
+			t.Errorf("%s after login = %d", p, code)
+		}
+	}
+	// Without viewer_auth the gate lets everything through.
+	open, _ := New(Options{})
+	rec := httptest.NewRecorder()
+	open.ViewerGate(media).ServeHTTP(rec, httptest.NewRequest("GET", "/vod/x/index.m3u8", nil))
+	if rec.Code != 200 {
+		t.Errorf("open gate = %d", rec.Code)
 	}
 }
 
