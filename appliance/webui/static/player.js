@@ -71,6 +71,18 @@
     });
   }
 
+  // ahead is how many seconds are buffered past the playhead.
+  function ahead() {
+    var b = el.buffered;
+    return b.length ? b.end(b.length - 1) - el.currentTime : 0;
+  }
+  // room waits until less than 30 s are buffered ahead, so a long film is
+  // not loaded whole into memory.
+  function room() {
+    if (live || ahead() < 30) return Promise.resolve();
+    return new Promise(function (ok) { setTimeout(ok, 1000); }).then(room);
+  }
+
   function load(ms, sb, media) {
     var seen = {}, initDone = false, first = true;
     function append(buf) { sb.appendBuffer(buf); return once(sb, 'updateend'); }
@@ -92,7 +104,7 @@
         segs.forEach(function (u) {
           if (seen[u]) return;
           seen[u] = true;
-          chain = chain.then(function () { return get(u, 'buf'); }).then(append);
+          chain = chain.then(room).then(function () { return get(u, 'buf'); }).then(append);
         });
         return chain.then(function () {
           if (live && el.buffered.length && el.currentTime < el.buffered.start(0)) el.currentTime = el.buffered.start(0);
