@@ -244,6 +244,15 @@ func TestWebEndToEnd(t *testing.T) {
 	}
 	advances(t, ctx, 1.5)
 	browsertest.Screenshot(t, ctx, "e2e-live")
+	// And through the MSE fallback (the live muxer's audio is a separate
+	// rendition: two SourceBuffers).
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/live/cam1?mse=1"), chromedp.WaitReady(`#player`)); err != nil {
+		t.Fatalf("live: %v", err)
+	}
+	advances(t, ctx, 1.5)
+	if e, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('player').dataset.engine`)); e != "mse" {
+		t.Errorf("engine = %q, want mse", e)
+	}
 
 	// /admin: anonymous (a fresh browser) is refused; the admin sees the queue.
 	actx := browsertest.New(t, 2*time.Minute)
