@@ -225,8 +225,11 @@ func TestRunServeStop(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if code := getJSON(t, "http://"+addr+"/", nil); code != 404 {
-		t.Errorf("GET / = %d, want 404 (no listings)", code)
+	// / is the catalogue page; unknown paths and folders are 404 (no listings).
+	for _, p := range []string{"/no-such-page", "/static/", "/vod/"} {
+		if code := getJSON(t, "http://"+addr+p, nil); code != 404 {
+			t.Errorf("GET %s = %d, want 404 (no listings)", p, code)
+		}
 	}
 
 	out, errOut, code := runCmd(t, dir, "status", "-c", cfg)

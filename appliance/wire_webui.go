@@ -5,6 +5,10 @@ import (
 	"crypto/tls"
 	"net"
 	"path/filepath"
+	"strconv"
+
+	"thecure/appliance/bot"
+	"thecure/appliance/store"
 
 	"thecure/appliance/webui"
 )
@@ -24,6 +28,7 @@ func (a *app) wireWebUI() error {
 		BanTime:    c.LoginBanTime.Std(),
 		Metrics:    a.reg,
 		Health:     a.health,
+		Tickets:    webuiTickets{a.store},
 		Disks: []webui.Disk{
 			{Label: "data_dir", Path: a.dataDir},
 			{Label: "library.media_dir", Path: a.dataPath(a.cfg.Library.MediaDir)},
@@ -59,4 +64,21 @@ func (a *app) dataPath(p string) string {
 		return p
 	}
 	return filepath.Join(a.dataDir, p)
+}
+
+// webuiTickets shows the support bot's open tickets (kept in the store, so
+// they show whether the bot runs or not).
+type webuiTickets struct{ st *store.Store }
+
+func (w webuiTickets) OpenTickets(context.Context) ([]webui.Ticket, error) {
+	ts, err := bot.OpenTickets(w.st)
+	out := make([]webui.Ticket, 0, len(ts))
+	for _, t := range ts {
+		who := t.Name
+		if who == "" {
+			who = strconv.FormatInt(t.User, 10)
+		}
+		out = append(out, webui.Ticket{ID: int64(t.ID), User: who, Opened: t.Opened})
+	}
+	return out, err
 }
