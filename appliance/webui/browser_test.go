@@ -122,6 +122,23 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("queue = %q", txt)
 	}
 	browsertest.Screenshot(t, ctx, "webui-admin")
+	// On a phone: nothing is wider than the screen.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(3)),
+		chromedp.Reload(), chromedp.WaitVisible(`#queue`)); err != nil {
+		t.Fatalf("phone viewport: %v", err)
+	}
+	for _, page := range []string{"/", "/watch/" + id, "/admin"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv+page), chromedp.WaitVisible(`main`)); err != nil {
+			t.Fatalf("phone %s: %v", page, err)
+		}
+		if w, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); w > 0 {
+			t.Errorf("on a phone, %s is %dpx wider than the screen", page, w)
+		}
+	}
+	browsertest.Screenshot(t, ctx, "webui-admin-phone")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
 	q.set(77)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
