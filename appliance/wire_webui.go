@@ -29,12 +29,8 @@ func (a *app) wireWebUI() error {
 		Metrics:    a.reg,
 		Health:     a.health,
 		Tickets:    webuiTickets{a.store},
-		Disks: []webui.Disk{
-			{Label: "data_dir", Path: a.dataDir},
-			{Label: "library.media_dir", Path: a.dataPath(a.cfg.Library.MediaDir)},
-			{Label: "library.hls_dir", Path: a.dataPath(a.cfg.Library.HLSDir)},
-		},
-		Version: version,
+		Disks:      a.webuiDisks(),
+		Version:    version,
 	})
 	if err != nil {
 		return err
@@ -58,12 +54,24 @@ func (a *app) wireWebUI() error {
 	return nil
 }
 
-// dataPath makes a config path absolute: relative paths are relative to data_dir.
-func (a *app) dataPath(p string) string {
-	if filepath.IsAbs(p) {
-		return p
+// webuiDisks are the folders whose file systems the admin page reports.
+func (a *app) webuiDisks() []webui.Disk {
+	ds := []webui.Disk{{Label: "data_dir", Path: a.dataDir}}
+	for _, d := range []struct{ key, path string }{
+		{"library.media_dir", a.cfg.Library.MediaDir},
+		{"library.hls_dir", a.cfg.Library.HLSDir},
+		{"backup.dir", a.cfg.Backup.Dir},
+	} {
+		if d.path == "" {
+			continue
+		}
+		p, err := filepath.Abs(a.cfg.Path(d.path))
+		if err != nil {
+			continue
+		}
+		ds = append(ds, webui.Disk{Label: d.key, Path: p})
 	}
-	return filepath.Join(a.dataDir, p)
+	return ds
 }
 
 // webuiTickets shows the support bot's open tickets (kept in the store, so
