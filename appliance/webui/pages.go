@@ -357,9 +357,15 @@ type loginView struct {
 	Error string
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: a path on this host,
+// with no backslash, space or control character (browsers drop tabs and
+// newlines, so "/\t/evil" would become "//evil").
 func safeNext(s string) string {
-	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || len(s) > 2000 ||
+		strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
+		return "/"
+	}
+	if u, err := url.Parse(s); err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
 	return s
