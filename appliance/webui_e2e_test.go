@@ -143,11 +143,17 @@ type libraryItem struct {
 	ID, Kind, Title, State, HLS, Error string
 }
 
-// TestWebEndToEnd is the whole path in a real browser: a film uploaded over
-// FTPS shows in the catalogue and plays; a stream published over RTMP shows
-// as live and plays; /admin refuses an anonymous visitor and shows the queue
-// to the admin. Screenshots of the pages go to a temporary folder it prints.
-func TestWebEndToEnd(t *testing.T) {
+// webApp is a running appliance for the browser tests.
+type webApp struct {
+	p    *proc
+	dir  string
+	base string // http://ADDR
+}
+
+// startWeb runs the appliance with English pages; files maps paths under
+// the data dir to files to put there before it starts.
+func startWeb(t *testing.T, files map[string]string) *webApp {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, "")
 	data, _ := os.ReadFile(cfg)
@@ -155,136 +161,82 @@ func TestWebEndToEnd(t *testing.T) {
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for dst, src := range files {
+		dst = filepath.Join(dir, "data", dst)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(src, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := start(t, dir, "run", "-c", cfg)
-	password := waitLog(t, p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
-	httpAddr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
-	ftpAddr := waitLog(t, p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
-	rtmpAddr := waitLog(t, p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
+	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
 	waitLog(t, p, `msg="thecure is running"`, 30*time.Second)
-	base := "http://" + httpAddr
+	return &webApp{p: p, dir: dir, base: "http://" + addr}
+}
 
-	// Upload a film over FTPS, as an uploader would.
-	clip := filepath.Join(dir, "Test.Pattern.2026.mp4")
-	makeClip(t, clip, 4)
-	if out, err := exec.Command("curl", "-sS", "--ssl-reqd", "-k", "--user", "admin:"+password,
-		"-T", clip, "ftp://"+ftpAddr+"/pelis/").CombinedOutput(); err != nil {
-		t.Fatalf("FTPS upload: %v\n%s", err, out)
-	}
-
-	// Publish a live stream over RTMP for the length of the test.
-	pctx, stopPub := context.WithCancel(context.Background())
-	pub := exec.CommandContext(pctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=660",
-		"-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "25",
-		"-c:a", "aac", "-f", "flv", "rtmp://"+rtmpAddr+"/live/cam1")
-	pub.Stderr = os.Stderr
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopPub(); _ = pub.Wait() })
-
-	// Wait for the film to be ready in the catalogue.
-	var film libraryItem
+// waitTitle waits until /api/library has a ready title named title.
+func (w *webApp) waitTitle(t *testing.T, title string) libraryItem {
+	t.Helper()
+	var it libraryItem
 	deadline := time.Now().Add(2 * time.Minute)
-	for film.State != "ready" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the upload is not ready after 2 minutes: %+v", film)
-		}
-		time.Sleep(300 * time.Millisecond)
+	for {
 		var items []libraryItem
-		if code := getJSON(t, base+"/api/library", &items); code != 200 {
-			continue
-		}
-		for _, it := range items {
-			if it.Title == "Test Pattern" || strings.Contains(it.Title, "Test Pattern") {
-				film = it
+		if getJSON(t, w.base+"/api/library", &items) == 200 {
+			for _, i := range items {
+				if i.Title == title {
+					it = i
+				}
 			}
 		}
-		if film.State == "failed" {
-			t.Fatalf("the upload failed: %+v", film)
-		}
-	}
-	// And for the live stream to be on air.
-	deadline = time.Now().Add(time.Minute)
-	for {
-		var live struct{ Streams []struct{ Name string } }
-		getJSON(t, base+"/api/live", &live)
-		if len(live.Streams) == 1 && live.Streams[0].Name == "cam1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cam1 is not live after a minute: %+v", live)
+		switch {
+		case it.State == "ready":
+			return it
+		case it.State == "failed":
+			t.Fatalf("%s failed: %+v", title, it)
+		case time.Now().After(deadline):
+			t.Fatalf("%s is not ready after 2 minutes: %+v", title, it)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
 
-	ctx := browsertest.New(t, 4*time.Minute)
+// TestWebVOD: a film put in the library shows in the catalogue with its
+// poster, its card leads to the player page, and the film plays in Chromium
+// (currentTime advances), natively and through the MSE fallback.
+func TestWebVOD(t *testing.T) {
+	clip := filepath.Join(t.TempDir(), "clip.mp4")
+	makeClip(t, clip, 4)
+	w := startWeb(t, map[string]string{"media/pelis/Test.Pattern.2026.mp4": clip})
+	film := w.waitTitle(t, "Test Pattern")
 
-	// The catalogue lists the uploaded film and the live stream.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#movies li.card[data-id="`+film.ID+`"]`),
-		chromedp.WaitVisible(`#live a[href="/live/cam1"]`)); err != nil {
+	ctx := browsertest.New(t, 3*time.Minute)
+	card := `#movies li.card[data-id="` + film.ID + `"]`
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/"), chromedp.WaitVisible(card)); err != nil {
 		t.Fatalf("catalogue: %v", err)
 	}
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function(){var i=document.querySelector('`+card+` img.poster'); return !!i && i.complete && i.naturalWidth > 0})()`)); !ok {
+		t.Error("the film's poster did not load")
+	}
 	browsertest.Screenshot(t, ctx, "e2e-catalogue")
-
-	// The film plays: from the catalogue's link to the player page.
-	if err := chromedp.Do(ctx, chromedp.Click(`#movies li.card[data-id="`+film.ID+`"] a`), chromedp.WaitReady(`#player`)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(card+` a`), chromedp.WaitReady(`#player`)); err != nil {
 		t.Fatalf("watch: %v", err)
 	}
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.HasSuffix(loc, "/watch/"+film.ID) {
-		t.Errorf("the film's link led to %s", loc)
+		t.Errorf("the film's card led to %s", loc)
 	}
-	advances(t, ctx, 1.5)
+	advances(t, ctx, 1.5, "native")
 	browsertest.Screenshot(t, ctx, "e2e-watch")
-
-	// The live stream plays.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/live/cam1"), chromedp.WaitReady(`#player`)); err != nil {
-		t.Fatalf("live: %v", err)
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/watch/"+film.ID+"?mse=1"), chromedp.WaitReady(`#player`)); err != nil {
+		t.Fatalf("watch: %v", err)
 	}
-	advances(t, ctx, 1.5)
-	browsertest.Screenshot(t, ctx, "e2e-live")
-	// And through the MSE fallback (the live muxer's audio is a separate
-	// rendition: two SourceBuffers).
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/live/cam1?mse=1"), chromedp.WaitReady(`#player`)); err != nil {
-		t.Fatalf("live: %v", err)
-	}
-	advances(t, ctx, 1.5)
-	if e, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('player').dataset.engine`)); e != "mse" {
-		t.Errorf("engine = %q, want mse", e)
-	}
-
-	// /admin: anonymous (a fresh browser) is refused; the admin sees the queue.
-	actx := browsertest.New(t, 2*time.Minute)
-	if err := chromedp.Do(actx, chromedp.Navigate(base+"/admin"), chromedp.WaitVisible(`form#login`)); err != nil {
-		t.Fatalf("anonymous /admin: %v", err)
-	}
-	if n, _ := chromedp.Run(actx, chromedp.Evaluate[int](`document.querySelectorAll('#queue').length`)); n != 0 {
-		t.Error("an anonymous visitor sees the queue")
-	}
-	if code, _ := httpGet(t, &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, base+"/api/status"); code != http.StatusUnauthorized {
-		t.Errorf("anonymous /api/status = %d, want 401", code)
-	}
-	if err := chromedp.Do(actx,
-		chromedp.SendKeys(`input[name=user]`, "admin"),
-		chromedp.SendKeys(`input[name=password]`, password),
-		chromedp.Submit(`form#login`),
-		chromedp.WaitVisible(`#queue tr.job`),
-	); err != nil {
-		t.Fatalf("admin login: %v", err)
-	}
-	txt, _ := chromedp.Run(actx, chromedp.Text(`#status`))
-	for _, want := range []string{"Test.Pattern.2026.mp4", "cam1", "http", "transcode"} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("the admin page lacks %q:\n%s", want, txt)
-		}
-	}
-	browsertest.Screenshot(t, actx, "e2e-admin")
+	advances(t, ctx, 1.5, "mse")
 }
 
 // advances starts the page's #player and waits until currentTime has moved
 // on by more than d seconds from where playback started.
-func advances(t *testing.T, ctx context.Context, d float64) {
+func advances(t *testing.T, ctx context.Context, d float64, engine string) {
 	t.Helper()
 	_, _ = chromedp.Run(ctx, chromedp.Evaluate[any](`(function(){var v=document.getElementById('player'); v.muted=true; v.play().catch(function(){}); return true})()`))
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
@@ -299,5 +251,8 @@ func advances(t *testing.T, ctx context.Context, d float64) {
 	if !ok {
 		b, _ := json.Marshal(last)
 		t.Fatalf("the player's currentTime did not advance by %gs: %s", d, b)
+	}
+	if e, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('player').dataset.engine`)); e != engine {
+		t.Errorf("player engine = %q, want %q", e, engine)
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"thecure/appliance/bot"
+	"thecure/appliance/library"
 	"thecure/appliance/store"
-
+	"thecure/appliance/transcode"
 	"thecure/appliance/webui"
 )
 
@@ -18,7 +20,7 @@ import (
 // serves the same routes with the appliance's certificate.
 func (a *app) wireWebUI() error {
 	c := a.cfg.HTTP
-	ui, err := webui.New(webui.Options{
+	o := webui.Options{
 		Log:        a.log.With("svc", "webui"),
 		Language:   c.Language,
 		ViewerAuth: c.ViewerAuth,
@@ -31,7 +33,15 @@ func (a *app) wireWebUI() error {
 		Tickets:    webuiTickets{a.store},
 		Disks:      a.webuiDisks(),
 		Version:    version,
-	})
+	}
+	// The pieces that are not wired leave their part of the pages out.
+	if a.catalogue != nil {
+		o.Catalogue = webuiCatalogue{a.catalogue}
+	}
+	if a.queue != nil {
+		o.Jobs = webuiJobs{a.queue}
+	}
+	ui, err := webui.New(o)
 	if err != nil {
 		return err
 	}
@@ -87,6 +97,42 @@ func (w webuiTickets) OpenTickets(context.Context) ([]webui.Ticket, error) {
 			who = strconv.FormatInt(t.User, 10)
 		}
 		out = append(out, webui.Ticket{ID: int64(t.ID), User: who, Opened: t.Opened})
+	}
+	return out, err
+}
+
+// webuiCatalogue shows the VOD catalogue to the pages.
+type webuiCatalogue struct{ c *library.Catalogue }
+
+func (w webuiCatalogue) Titles(context.Context) ([]webui.Title, error) {
+	items, err := w.c.List()
+	out := make([]webui.Title, 0, len(items))
+	for _, it := range items {
+		out = append(out, webui.Title{
+			ID: it.ID, Kind: it.Kind, Title: it.Title, State: it.State, HLS: it.HLS,
+			Duration: it.Duration, Year: it.Year, Show: it.Show, Season: it.Season, Episode: it.Episode,
+			Artist: it.Artist, Album: it.Album, Poster: it.Poster, Error: it.Error,
+			Source: it.Source, Updated: it.Updated,
+		})
+	}
+	return out, err
+}
+
+// webuiJobs shows the transcode queue to the admin page.
+type webuiJobs struct{ q *transcode.Queue }
+
+func (w webuiJobs) Jobs(context.Context) ([]webui.Job, error) {
+	jobs, err := w.q.Jobs()
+	out := make([]webui.Job, 0, len(jobs))
+	for _, j := range jobs {
+		updated := j.Enqueued
+		for _, t := range []time.Time{j.Started, j.Finished} {
+			if t.After(updated) {
+				updated = t
+			}
+		}
+		out = append(out, webui.Job{ID: j.ID, Source: j.Source, State: j.State, Progress: j.Progress,
+			Speed: j.Speed, ETA: j.ETA, Error: j.Error, Updated: updated})
 	}
 	return out, err
 }
