@@ -234,6 +234,83 @@ func TestWebVOD(t *testing.T) {
 	advances(t, ctx, 1.5, "mse")
 }
 
+// TestWebAdmin: a film uploaded over FTPS shows in the catalogue; /admin
+// refuses an anonymous visitor and shows the admin the services and the
+// queue with the upload in it.
+func TestWebAdmin(t *testing.T) {
+	w := startWeb(t, nil)
+	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	ftpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
+
+	clip := filepath.Join(t.TempDir(), "Test.Pattern.2026.mp4")
+	makeClip(t, clip, 2)
+	if out, err := exec.Command("curl", "-sS", "--ssl-reqd", "-k", "--user", "admin:"+password,
+		"-T", clip, "ftp://"+ftpAddr+"/pelis/").CombinedOutput(); err != nil {
+		t.Fatalf("FTPS upload: %v\n%s", err, out)
+	}
+	film := w.waitTitle(t, "Test Pattern")
+
+	ctx := browsertest.New(t, 3*time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/"), chromedp.WaitVisible(`#movies li.card[data-id="`+film.ID+`"]`)); err != nil {
+		t.Fatalf("the catalogue does not list the upload: %v", err)
+	}
+
+	// Anonymous: sent to the login form, no status shown; the API says 401.
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/admin"), chromedp.WaitVisible(`form#login`)); err != nil {
+		t.Fatalf("anonymous /admin: %v", err)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#queue, #services').length`)); n != 0 {
+		t.Error("an anonymous visitor sees the admin status")
+	}
+	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if code, _ := httpGet(t, noFollow, w.base+"/api/status"); code != http.StatusUnauthorized {
+		t.Errorf("anonymous /api/status = %d, want 401", code)
+	}
+	if code, _ := httpGet(t, noFollow, w.base+"/admin"); code != http.StatusSeeOther {
+		t.Errorf("anonymous /admin = %d, want a redirect to the login form", code)
+	}
+
+	// The admin logs in with the FTPS password and lands on /admin.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(`input[name=user]`, "admin"),
+		chromedp.SendKeys(`input[name=password]`, password),
+		chromedp.Submit(`form#login`),
+		chromedp.WaitVisible(`#queue tr.job`),
+	); err != nil {
+		t.Fatalf("admin login: %v", err)
+	}
+	queue, _ := chromedp.Run(ctx, chromedp.Text(`#queue`))
+	if !strings.Contains(queue, "pelis/Test.Pattern.2026.mp4") || !strings.Contains(queue, "100%") {
+		t.Errorf("the queue does not show the upload:\n%s", queue)
+	}
+	services, _ := chromedp.Run(ctx, chromedp.Text(`#services`))
+	for _, want := range []string{"http", "ftps", "transcode"} {
+		if !strings.Contains(services, want) {
+			t.Errorf("the services lack %q:\n%s", want, services)
+		}
+	}
+	browsertest.Screenshot(t, ctx, "e2e-admin")
+
+	// An uploader (not in group admin) logs in but is refused /admin.
+	cmd := exec.Command(thecureBin, "user", "add", "uploader", "-group", "innovatech", "-password-stdin", "-c", filepath.Join(w.dir, "config.toml"))
+	cmd.Dir, cmd.Stdin = w.dir, strings.NewReader("uploader-password-1\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("thecure user add: %v\n%s", err, out)
+	}
+	uctx := browsertest.New(t, 2*time.Minute)
+	if err := chromedp.Do(uctx, chromedp.Navigate(w.base+"/login?next=%2Fadmin"),
+		chromedp.SendKeys(`input[name=user]`, "uploader"),
+		chromedp.SendKeys(`input[name=password]`, "uploader-password-1"),
+		chromedp.Submit(`form#login`),
+		chromedp.WaitVisible(`section.error-page`),
+	); err != nil {
+		t.Fatalf("uploader login: %v", err)
+	}
+	if n, _ := chromedp.Run(uctx, chromedp.Evaluate[int](`document.querySelectorAll('#queue').length`)); n != 0 {
+		t.Error("a user outside group admin sees the queue")
+	}
+}
+
 // advances starts the page's #player and waits until currentTime has moved
 // on by more than d seconds from where playback started.
 func advances(t *testing.T, ctx context.Context, d float64, engine string) {

@@ -12,6 +12,7 @@ import (
 	"thecure/appliance/library"
 	"thecure/appliance/store"
 	"thecure/appliance/transcode"
+	"thecure/appliance/users"
 	"thecure/appliance/webui"
 )
 
@@ -40,6 +41,9 @@ func (a *app) wireWebUI() error {
 	}
 	if a.queue != nil {
 		o.Jobs = webuiJobs{a.queue}
+	}
+	if a.users != nil {
+		o.Users = webuiUsers{a.users}
 	}
 	ui, err := webui.New(o)
 	if err != nil {
@@ -135,4 +139,15 @@ func (w webuiJobs) Jobs(context.Context) ([]webui.Job, error) {
 			Speed: j.Speed, ETA: j.ETA, Error: j.Error, Updated: updated})
 	}
 	return out, err
+}
+
+// webuiUsers checks web logins against the user database.
+type webuiUsers struct{ u *users.Users }
+
+func (w webuiUsers) Authenticate(name, password string) (webui.Account, error) {
+	u, err := w.u.Authenticate(name, password)
+	if err != nil {
+		return webui.Account{}, err
+	}
+	return webui.Account{Name: u.Name, Groups: u.Groups}, nil
 }

@@ -2,7 +2,9 @@ package webui
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
@@ -147,7 +149,15 @@ func statDisks(ds []Disk) []diskUse {
 func statDisk(d Disk) (diskUse, [2]int32) {
 	out := diskUse{Label: d.Label, Path: d.Path}
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(d.Path, &st); err != nil {
+	// A folder not made yet (the backups before the first one) will be on
+	// the file system of its nearest existing parent.
+	p := d.Path
+	err := syscall.Statfs(p, &st)
+	for errors.Is(err, syscall.ENOENT) && filepath.Dir(p) != p {
+		p = filepath.Dir(p)
+		err = syscall.Statfs(p, &st)
+	}
+	if err != nil {
 		out.Error = err.Error()
 		return out, [2]int32{}
 	}

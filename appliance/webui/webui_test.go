@@ -223,7 +223,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	hreg.Set("transcode", health.Down, "ffmpeg not found")
 	_, srv := newTestUI(t, Options{Language: "en", Health: hreg, Catalogue: testTitles,
 		Jobs:  jobs{{ID: "j1", Source: "pelis/new.mp4", State: "running", Progress: 42, Speed: 3.5, ETA: 20}},
-		Disks: []Disk{{Label: "data", Path: t.TempDir()}, {Label: "media", Path: t.TempDir()}, {Label: "gone", Path: "/nonexistent/dir"}}})
+		Disks: []Disk{{Label: "data", Path: t.TempDir()}, {Label: "media", Path: t.TempDir()}, {Label: "later", Path: "/proc/nonexistent/dir"}, {Label: "bad", Path: "/proc/self/status/x"}}})
 
 	anon := client(t)
 	code, _, hdr := get(t, anon, srv.URL+"/admin")
@@ -266,9 +266,10 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	}
 	var st statusView
 	resp, _ := admin.Get(srv.URL + "/api/status")
-	// Two folders on one file system share a row; a missing one says why.
-	if err := jsonDecode(resp.Body, &st); err != nil || len(st.Queue) != 1 || len(st.Disks) != 2 ||
-		st.Disks[0].Size == 0 || st.Disks[0].Label != "data, media" || st.Disks[1].Error == "" {
+	// Two folders on one file system share a row; a folder not made yet
+	// counts on its parent's file system; one that cannot be read says why.
+	if err := jsonDecode(resp.Body, &st); err != nil || len(st.Queue) != 1 || len(st.Disks) != 3 ||
+		st.Disks[0].Size == 0 || st.Disks[0].Label != "data, media" || st.Disks[1].Label != "later" || st.Disks[1].Error != "" || st.Disks[2].Error == "" {
 		t.Errorf("/api/status: %v %+v", err, st)
 	}
 	resp.Body.Close()
