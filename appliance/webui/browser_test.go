@@ -63,7 +63,7 @@ func TestBrowser(t *testing.T) {
 	hreg.Set("http", health.Up, "127.0.0.1")
 	u, err := New(Options{Language: "en", Health: hreg, Jobs: q,
 		Catalogue: titles{{ID: id, Kind: KindMovie, Title: "Test Pattern", Year: 2026, State: StateReady, HLS: "/vod/" + id + "/index.m3u8", Duration: 6}},
-		Users:     accounts{"boss": {"s3cret-pass", []string{"admin"}}},
+		Users:     accounts{"boss": {"s3cret-pass", []string{"admin"}}}.db(t),
 		Disks:     []Disk{{Label: "data_dir", Path: root}},
 	})
 	if err != nil {

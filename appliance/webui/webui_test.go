@@ -2,7 +2,6 @@ package webui
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,22 +13,45 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"thecure/appliance/health"
+	"thecure/appliance/store"
+	"thecure/appliance/users"
 )
 
-// accounts stands in for the user database (appliance/users) in the tests of
-// this package: the pages only see the Users interface.
+// accounts makes a real user database (appliance/users in a bbolt file in
+// a temporary folder) with these users, seen through the Users interface as
+// the appliance connects it.
 type accounts map[string]struct {
 	pass   string
 	groups []string
 }
 
-func (a accounts) Authenticate(name, pass string) (Account, error) {
-	u, ok := a[name]
-	if !ok || u.pass != pass {
-		return Account{}, errors.New("wrong user name or password")
+type userDB struct{ u *users.Users }
+
+func (d userDB) Authenticate(name, pass string) (Account, error) {
+	u, err := d.u.Authenticate(name, pass)
+	if err != nil {
+		return Account{}, err
 	}
-	return Account{Name: name, Groups: u.groups}, nil
+	return Account{Name: u.Name, Groups: u.Groups}, nil
+}
+
+func (a accounts) db(t testing.TB) Users {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	db := users.NewWithCost(st, bcrypt.MinCost)
+	for name, u := range a {
+		if _, err := db.Add(name, u.pass, u.groups); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return userDB{db}
 }
 
 type titles []Title
@@ -64,7 +86,7 @@ func newTestUI(t *testing.T, o Options) (*UI, *httptest.Server) {
 		o.Users = accounts{
 			"boss":  {"s3cret-pass", []string{"admin"}},
 			"uploa": {"upl0ad-pass", []string{"innovatech"}},
-		}
+		}.db(t)
 	}
 	if o.BanAfter == 0 {
 		o.BanAfter, o.BanWindow, o.BanTime = 3, time.Minute, time.Minute
@@ -319,7 +341,7 @@ func TestLoginCSRFAndBan(t *testing.T) {
 
 func TestViewerAuth(t *testing.T) {
 	u, err := New(Options{Language: "en", ViewerAuth: true, Catalogue: testTitles,
-		Users: accounts{"uploa": {"upl0ad-pass", []string{"innovatech"}}}})
+		Users: accounts{"uploa": {"upl0ad-pass", []string{"innovatech"}}}.db(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
