@@ -145,6 +145,14 @@ func TestBrowser(t *testing.T) {
 	if ok, last := browsertest.WaitFor(wctx, `document.querySelector('#queue').innerText.includes('77%')`, `document.querySelector('#queue').innerText`, 500*time.Millisecond); !ok {
 		t.Errorf("the admin page did not refresh itself: %v", last)
 	}
+	// When the login ends (expiry, restart), the refresh takes the page to
+	// the login form instead of pasting the form into the status.
+	u.auth.mu.Lock()
+	clear(u.auth.sessions)
+	u.auth.mu.Unlock()
+	if ok, last := browsertest.WaitFor(wctx, `location.pathname === '/login' && !!document.querySelector('form#login')`, `location.href`, 500*time.Millisecond); !ok {
+		t.Errorf("after the login ended the admin page stayed at %v", last)
+	}
 }
 
 // playAndAdvance starts the page's #player and waits until its currentTime

@@ -6,9 +6,10 @@
   var url = box.getAttribute('data-refresh');
   function tick() {
     fetch(url, { credentials: 'same-origin', cache: 'no-store' }).then(function (r) {
-      if (r.status === 200) return r.text();
-      if (r.status === 401 || r.status === 403 || r.redirected) location.reload();
-      return null;
+      // A login that ended sends the fetch to the login form: reload, so
+      // the page itself goes there.
+      if (r.redirected || r.status === 401 || r.status === 403) { location.reload(); return null; }
+      return r.status === 200 ? r.text() : null;
     }).then(function (html) {
       if (html !== null && html !== undefined) box.innerHTML = html;
     }).catch(function () {}).finally(function () { setTimeout(tick, 5000); });
