@@ -179,7 +179,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 		a.wireFTPS, // after wireVOD: its queue is the ingest
 		a.wireBackup,
 		a.wireLive,
-		a.wireBot, // after the subsystems whose state it reports
+		a.wireBot,   // after the subsystems whose state it reports
 		a.wireWebUI, // last: it shows the others
 	} {
 		if err := wire(); err != nil {

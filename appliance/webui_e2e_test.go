@@ -311,6 +311,66 @@ func TestWebAdmin(t *testing.T) {
 	}
 }
 
+// publish sends a lavfi test pattern to rtmp://addr/live/name with ffmpeg
+// until the test ends.
+func publish(t *testing.T, addr, name string) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=660",
+		"-t", "180", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "25",
+		"-c:a", "aac", "-f", "flv", "rtmp://"+addr+"/live/"+name)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop()
+		_ = cmd.Wait()
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("publisher: %s", stderr.String())
+		}
+	})
+}
+
+// TestWebLive: a stream published over RTMP shows as live in the catalogue,
+// and its player page plays it in Chromium (currentTime advances), natively
+// and through the MSE fallback; a name off air says so.
+func TestWebLive(t *testing.T) {
+	w := startWeb(t, nil)
+	rtmpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
+	publish(t, rtmpAddr, "cam1")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var live struct{ Streams []struct{ Name string } }
+		getJSON(t, w.base+"/api/live", &live)
+		if len(live.Streams) == 1 && live.Streams[0].Name == "cam1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cam1 is not live after a minute: %+v", live)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	ctx := browsertest.New(t, 3*time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/"), chromedp.WaitVisible(`#live a[href="/live/cam1"]`),
+		chromedp.Click(`#live a[href="/live/cam1"]`), chromedp.WaitReady(`#player`)); err != nil {
+		t.Fatalf("catalogue to live page: %v", err)
+	}
+	advances(t, ctx, 1.5, "native")
+	browsertest.Screenshot(t, ctx, "e2e-live")
+	// The live muxer's audio is a separate rendition: two SourceBuffers.
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/live/cam1?mse=1"), chromedp.WaitReady(`#player`)); err != nil {
+		t.Fatalf("live page: %v", err)
+	}
+	advances(t, ctx, 1.5, "mse")
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/live/nobody"), chromedp.WaitVisible(`#offline`)); err != nil {
+		t.Errorf("a name off air: %v", err)
+	}
+}
+
 // advances starts the page's #player and waits until currentTime has moved
 // on by more than d seconds from where playback started.
 func advances(t *testing.T, ctx context.Context, d float64, engine string) {

@@ -10,6 +10,7 @@ import (
 
 	"thecure/appliance/bot"
 	"thecure/appliance/library"
+	"thecure/appliance/live"
 	"thecure/appliance/store"
 	"thecure/appliance/transcode"
 	"thecure/appliance/users"
@@ -44,6 +45,9 @@ func (a *app) wireWebUI() error {
 	}
 	if a.users != nil {
 		o.Users = webuiUsers{a.users}
+	}
+	if a.live != nil {
+		o.Live = webuiLive{a.live}
 	}
 	ui, err := webui.New(o)
 	if err != nil {
@@ -150,4 +154,17 @@ func (w webuiUsers) Authenticate(name, password string) (webui.Account, error) {
 		return webui.Account{}, err
 	}
 	return webui.Account{Name: u.Name, Groups: u.Groups}, nil
+}
+
+// webuiLive shows the live streams to the pages.
+type webuiLive struct{ h *live.Hub }
+
+func (w webuiLive) Streams() []webui.Stream {
+	ss := w.h.Streams()
+	out := make([]webui.Stream, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, webui.Stream{Name: s.Name, Viewers: s.HLSViewers + s.Players,
+			Width: s.Width, Height: s.Height, Bitrate: s.Bitrate, Started: s.Started})
+	}
+	return out
 }
