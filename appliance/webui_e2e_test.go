@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -368,6 +369,21 @@ func TestWebLive(t *testing.T) {
 	advances(t, ctx, 1.5, "mse")
 	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/live/nobody"), chromedp.WaitVisible(`#offline`)); err != nil {
 		t.Errorf("a name off air: %v", err)
+	}
+
+	// The admin page lists the stream with its viewers (this browser was one).
+	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, time.Second)[1]
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/login?next=%2Fadmin"),
+		chromedp.SendKeys(`input[name=user]`, "admin"),
+		chromedp.SendKeys(`input[name=password]`, password),
+		chromedp.Submit(`form#login`),
+		chromedp.WaitVisible(`#live a[href="/live/cam1"]`),
+	); err != nil {
+		t.Fatalf("admin page: %v", err)
+	}
+	viewers, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#live tbody tr td:nth-child(2)').innerText`))
+	if n, err := strconv.Atoi(strings.TrimSpace(viewers)); err != nil || n < 1 {
+		t.Errorf("cam1's viewers on the admin page = %q, want at least 1", viewers)
 	}
 }
 
