@@ -413,3 +413,59 @@ func FuzzSafeNext(f *testing.F) {
 		}
 	})
 }
+
+// TestRequireAdmin: a mutating API call wrapped with RequireAdmin needs an
+// admin's login and, for anything but GET, the session's CSRF token.
+func TestRequireAdmin(t *testing.T) {
+	u, srv := newTestUI(t, Options{Language: "en"})
+	api := httptest.NewServer(u.RequireAdmin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "done") })))
+	defer api.Close()
+	do := func(c *http.Client, method, csrf string) int {
+		req, _ := http.NewRequest(method, api.URL+"/api/thing", nil)
+		if csrf != "" {
+			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		// The session cookie is the UI server's; both listen on 127.0.0.1.
+		for _, ck := range c.Jar.Cookies(mustURL(t, srv.URL)) {
+			req.AddCookie(ck)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	anon := client(t)
+	if code := do(anon, "POST", ""); code != http.StatusForbidden {
+		t.Errorf("anonymous POST = %d, want 403", code)
+	}
+	user := client(t)
+	login(t, user, srv.URL, "uploa", "upl0ad-pass", "/")
+	if code := do(user, "GET", ""); code != http.StatusForbidden {
+		t.Errorf("non-admin GET = %d, want 403", code)
+	}
+	admin := client(t)
+	_, _, _ = login(t, admin, srv.URL, "boss", "s3cret-pass", "/admin")
+	_, body, _ := get(t, admin, srv.URL+"/admin")
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the admin page")
+	}
+	for _, c := range []struct {
+		method, csrf string
+		want         int
+	}{{"GET", "", 200}, {"POST", "", 403}, {"POST", "wrong", 403}, {"DELETE", m[1], 200}, {"POST", m[1], 200}} {
+		if code := do(admin, c.method, c.csrf); code != c.want {
+			t.Errorf("admin %s with CSRF %q = %d, want %d", c.method, c.csrf, code, c.want)
+		}
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
