@@ -409,3 +409,31 @@ func advances(t *testing.T, ctx context.Context, d float64, engine string) {
 		t.Errorf("player engine = %q, want %q", e, engine)
 	}
 }
+
+// TestWebViewerAuth: with [http] viewer_auth the pages send a visitor to the
+// login form and the media, the catalogue JSON and the live list answer 401
+// until a login; /healthz stays open.
+func TestWebViewerAuth(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "")
+	data, _ := os.ReadFile(cfg)
+	data = []byte(strings.Replace(string(data), "[http]\n", "[http]\nviewer_auth = true\n", 1))
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, dir, "run", "-c", cfg)
+	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
+	waitLog(t, p, `msg="thecure is running"`, 30*time.Second)
+	base := "http://" + addr
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]int{
+		"/": http.StatusSeeOther, "/watch/0123456789ab": http.StatusSeeOther, "/live/cam1": http.StatusSeeOther,
+		"/vod/0123456789ab/index.m3u8": http.StatusUnauthorized, "/live/cam1/index.m3u8": http.StatusUnauthorized,
+		"/api/library": http.StatusUnauthorized, "/api/live": http.StatusUnauthorized, "/api/catalogue": http.StatusUnauthorized,
+		"/healthz": http.StatusOK, "/login": http.StatusOK,
+	} {
+		if code, _ := httpGet(t, c, base+path); code != want {
+			t.Errorf("GET %s with viewer_auth = %d, want %d", path, code, want)
+		}
+	}
+}
