@@ -44,10 +44,7 @@ func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) e
 	if err != nil {
 		return printProblems(e, err)
 	}
-	dataDir, err := filepath.Abs(l.cfg.DataDir)
-	if err != nil {
-		return err
-	}
+	dataDir := l.dataDir
 	switch {
 	case sub == "run" && len(rest) == 0:
 		return backupRun(ctx, e, l, dataDir)
@@ -192,10 +189,7 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 	if err != nil {
 		return printProblems(e, err)
 	}
-	dataDir, err := filepath.Abs(l.cfg.DataDir)
-	if err != nil {
-		return err
-	}
+	dataDir := l.dataDir
 	repo, id, err := restoreSource(ctx, l, dataDir, fset, args[0])
 	if err != nil {
 		return err

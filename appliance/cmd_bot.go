@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,10 +31,7 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 	if err != nil {
 		return printProblems(e, err)
 	}
-	dataDir, err := filepath.Abs(l.cfg.DataDir)
-	if err != nil {
-		return err
-	}
+	dataDir := l.dataDir
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "allow", "deny":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"thecure/appliance/config"
 )
@@ -18,6 +19,7 @@ type loaded struct {
 	cfg      *config.Config
 	source   string // the file, or "built-in defaults"
 	file     string // the file, or "" for built-in defaults
+	dataDir  string // cfg.DataDir made absolute
 	warnings []string
 }
 
@@ -37,10 +39,21 @@ func loadConfig(fset *flag.FlagSet) (*loaded, error) {
 	}
 	if path == "" {
 		cfg, warnings, err := config.Checked()
-		return &loaded{cfg: cfg, source: "built-in defaults", warnings: warnings}, err
+		return withDataDir(&loaded{cfg: cfg, source: "built-in defaults", warnings: warnings}, err)
 	}
 	cfg, warnings, err := config.Load(path)
-	return &loaded{cfg: cfg, source: path, file: path, warnings: warnings}, err
+	return withDataDir(&loaded{cfg: cfg, source: path, file: path, warnings: warnings}, err)
+}
+
+// withDataDir fills in the absolute data dir of a configuration that loaded.
+func withDataDir(l *loaded, err error) (*loaded, error) {
+	if err != nil {
+		return l, err
+	}
+	if l.dataDir, err = filepath.Abs(l.cfg.DataDir); err != nil {
+		return l, fmt.Errorf("data_dir: %w", err)
+	}
+	return l, nil
 }
 
 // printProblems writes each configuration problem on its own line.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -17,10 +16,7 @@ func cmdStatus(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) erro
 	if err != nil {
 		return printProblems(e, err)
 	}
-	dataDir, err := filepath.Abs(l.cfg.DataDir)
-	if err != nil {
-		return err
-	}
+	dataDir := l.dataDir
 	var st statusReport
 	sock := control.SocketPath(dataDir)
 	if err := control.NewClient(sock).Do(ctx, "GET", "/status", nil, &st); err != nil {
