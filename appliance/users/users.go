@@ -72,8 +72,10 @@ type Users struct {
 	cost int
 	now  func() time.Time
 	// dummy is compared against when the user does not exist, so that a
-	// wrong name costs as much time as a wrong password.
-	dummy []byte
+	// wrong name costs as much time as a wrong password. Made on first use:
+	// a bcrypt hash costs ~50 ms, not to be paid at every start.
+	dummy     []byte
+	dummyOnce sync.Once
 
 	// Recently verified passwords, so that a client opening many sessions
 	// (20 parallel uploads) pays for bcrypt once: HMAC(key, stored hash,
@@ -96,8 +98,7 @@ func New(st *store.Store) *Users {
 
 // NewWithCost is New with a bcrypt cost (tests use bcrypt.MinCost).
 func NewWithCost(st *store.Store, cost int) *Users {
-	d, _ := bcrypt.GenerateFromPassword([]byte("not a password"), cost)
-	u := &Users{st: st, cost: cost, now: time.Now, dummy: d, verified: map[[32]byte]time.Time{}}
+	u := &Users{st: st, cost: cost, now: time.Now, verified: map[[32]byte]time.Time{}}
 	_, _ = rand.Read(u.key[:])
 	return u
 }
@@ -317,6 +318,7 @@ func (u *Users) Delete(name string) error {
 func (u *Users) Authenticate(name, password string) (User, error) {
 	rec, err := u.get(name)
 	if err != nil {
+		u.dummyOnce.Do(func() { u.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), u.cost) })
 		_ = bcrypt.CompareHashAndPassword(u.dummy, []byte(password))
 		if errors.Is(err, ErrNotFound) {
 			return User{}, ErrBadCredentials
