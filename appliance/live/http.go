@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -59,6 +60,10 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sawViewer(viewerKey(r), time.Now())
 
+	if strings.HasSuffix(file, ".m3u8") && s.isClosed() {
+		h.serveFinalPlaylist(w, r, s)
+		return
+	}
 	bw := bufPool.Get().(*bufferWriter)
 	bw.reset()
 	if !strings.HasSuffix(file, ".m3u8") && !strings.Contains(file, "_part") {
@@ -89,6 +94,17 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	}()
 	select {
 	case <-done:
+	case <-s.done:
+		select {
+		case <-done: // answered as the stream ended: use the answer
+		default:
+			if strings.HasSuffix(file, ".m3u8") {
+				h.serveFinalPlaylist(w, r, s)
+			} else {
+				http.Error(w, "the stream has ended", http.StatusNotFound)
+			}
+			return
+		}
 	case <-ctx.Done():
 		// bw stays with the muxer's goroutine (and the garbage collector)
 		if r.Context().Err() != nil {
@@ -100,6 +116,66 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	}
 	bw.send(w, s)
 	bufPool.Put(bw)
+}
+
+// finalWait bounds how long an ended stream's muxer may take to answer a
+// playlist; it only blocks when the stream ended before its first segment.
+const finalWait = time.Second
+
+// serveFinalPlaylist answers a playlist of an ended stream at once: the
+// muxer's last one, without blocking (LL-HLS query parameters dropped), and a
+// media playlist with its unfinished parts and preload hint taken out and
+// EXT-X-ENDLIST added. A stream that ended before its first segment is 404.
+func (h *Hub) serveFinalPlaylist(w http.ResponseWriter, r *http.Request, s *Stream) {
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = ""
+	bw := &bufferWriter{header: http.Header{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.muxer.Handle(bw, r2)
+	}()
+	select {
+	case <-done:
+	case <-time.After(finalWait):
+		http.Error(w, "the stream has ended", http.StatusNotFound)
+		return
+	case <-r.Context().Done():
+		return
+	}
+	if bw.code != 0 && bw.code != http.StatusOK || bw.body.Len() == 0 {
+		http.Error(w, "the stream has ended", http.StatusNotFound)
+		return
+	}
+	body := bw.body.String()
+	if strings.Contains(body, "#EXT-X-TARGETDURATION") && !strings.Contains(body, "#EXT-X-ENDLIST") {
+		body = endPlaylist(body)
+	}
+	w.Header().Set("Content-Type", bw.header.Get("Content-Type"))
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = io.WriteString(w, body)
+}
+
+// endPlaylist turns a live media playlist into a finished one: the parts of
+// the segment that will never be completed and the preload hint go, and
+// EXT-X-ENDLIST is added.
+func endPlaylist(pl string) string {
+	lines := strings.Split(strings.TrimRight(pl, "\n"), "\n")
+	last := -1 // the last whole segment's URI line
+	for i, l := range lines {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			last = i
+		}
+	}
+	out := make([]string, 0, len(lines)+1)
+	for i, l := range lines {
+		if strings.HasPrefix(l, "#EXT-X-PRELOAD-HINT") || (i > last && strings.HasPrefix(l, "#EXT-X-PART:")) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(append(out, "#EXT-X-ENDLIST"), "\n") + "\n"
 }
 
 // send writes the buffered response, with its length: one write instead of

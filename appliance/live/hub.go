@@ -59,7 +59,8 @@ type Hub struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	streams map[string]*Stream
+	streams map[string]*Stream // live now
+	ended   map[string]*Stream // ended recently: playlists end with EXT-X-ENDLIST
 
 	bytesIn   *prometheus.CounterVec
 	published prometheus.Counter
@@ -71,6 +72,7 @@ func NewHub(cfg config.HLS, log *slog.Logger, reg prometheus.Registerer) *Hub {
 		cfg:     cfg,
 		log:     log,
 		streams: map[string]*Stream{},
+		ended:   map[string]*Stream{},
 		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "thecure_live_bytes_in_total",
 			Help: "Media bytes received per live stream.",
@@ -107,10 +109,14 @@ func (h *Hub) Live(name string) bool {
 	return ok
 }
 
+// get returns the live stream of that name, else one that ended recently.
 func (h *Hub) get(name string) *Stream {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.streams[name]
+	if s, ok := h.streams[name]; ok {
+		return s
+	}
+	return h.ended[name]
 }
 
 func (h *Hub) list() []*Stream {
@@ -155,7 +161,7 @@ func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
 		return nil, fmt.Errorf("stream %s: no track", name)
 	}
 	s := &Stream{hub: h, name: name, started: time.Now(), viewers: map[string]time.Time{},
-		pending: make(chan struct{}, maxPending), bytesIn: h.bytesIn.WithLabelValues(name)}
+		pending: make(chan struct{}, maxPending), done: make(chan struct{}), bytesIn: h.bytesIn.WithLabelValues(name)}
 	s.muxer = &gohlslib.Muxer{
 		Variant:            variant(h.cfg.Variant),
 		SegmentCount:       h.cfg.SegmentCount,
@@ -192,6 +198,10 @@ func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
 	if _, ok := h.streams[name]; ok {
 		return nil, ErrLive
 	}
+	if old, ok := h.ended[name]; ok { // a new publication replaces the ended one
+		delete(h.ended, name)
+		go old.muxer.Close()
+	}
 	if err := s.muxer.Start(); err != nil {
 		return nil, fmt.Errorf("stream %s: start hls muxer: %w", name, err)
 	}
@@ -212,6 +222,7 @@ type Stream struct {
 	video   *gohlslib.Track
 	audio   *gohlslib.Track
 	pending chan struct{} // blocking HLS requests in flight (a semaphore)
+	done    chan struct{} // closed when the publication ends
 	bytesIn prometheus.Counter
 
 	videoCodec, audioCodec string
@@ -302,8 +313,10 @@ func (s *Stream) SetPlayers(n int) {
 	s.mu.Unlock()
 }
 
-// Close ends the stream: the muxer stops, waiting HLS requests are answered
-// and the name is free again.
+// Close ends the stream and frees the name. Like a VOD ending, HLS players
+// then get the last playlist with EXT-X-ENDLIST (and its segments) for
+// endGrace, so that they finish playing instead of hitting errors; waiting
+// requests are answered at once. Then the muxer stops.
 func (s *Stream) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -312,14 +325,29 @@ func (s *Stream) Close() {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	close(s.done)
 	h := s.hub
 	h.mu.Lock()
 	if h.streams[s.name] == s {
 		delete(h.streams, s.name)
+		h.ended[s.name] = s
 	}
 	h.mu.Unlock()
-	s.muxer.Close()
+	time.AfterFunc(h.endGrace(), func() {
+		h.mu.Lock()
+		if h.ended[s.name] == s {
+			delete(h.ended, s.name)
+		}
+		h.mu.Unlock()
+		s.muxer.Close()
+	})
 	h.log.Info("live stream ended", "stream", s.name, "uptime", time.Since(s.started).Round(time.Second))
+}
+
+// endGrace is how long an ended stream's last playlist stays served: long
+// enough for players a whole playlist behind to reach its end.
+func (h *Hub) endGrace() time.Duration {
+	return max(30*time.Second, 2*time.Duration(h.cfg.SegmentCount)*h.cfg.SegmentDuration.Std())
 }
 
 // viewerWindow is how long an HLS client counts as a viewer after a request.

@@ -171,9 +171,30 @@ func TestPublishAccessUnits(t *testing.T) {
 		t.Errorf("streams: %+v", ss)
 	}
 	s.Close()
-	if code, _, _ := get(t, context.Background(), base+"/live/chan1/index.m3u8"); code != 404 {
-		t.Errorf("after Close: %d, want 404", code)
+	if hub.Live("chan1") || len(hub.Streams()) != 0 {
+		t.Error("an ended stream is still listed as live")
 	}
+	// Players get the last playlist, finished like a VOD, at once (even a
+	// blocking LL-HLS request for a segment that will never come).
+	start = time.Now()
+	code, body, err = get(t, context.Background(), base+"/live/chan1/video1_stream.m3u8?_HLS_msn=99999&_HLS_part=0")
+	if err != nil || code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") || strings.Contains(body, "PRELOAD-HINT") {
+		t.Errorf("media playlist after Close: %d %v\n%s", code, err, body)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("final playlist took %s", d)
+	}
+	out, err = exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+		base+"/live/chan1/index.m3u8").CombinedOutput()
+	if err != nil {
+		t.Errorf("ffprobe of the ended stream: %v\n%s", err, out)
+	}
+	// The name is free again: a new publication replaces the ended one.
+	s2, err := hub.Publish("chan1", tracks)
+	if err != nil {
+		t.Fatalf("publish after the end: %v", err)
+	}
+	s2.Close()
 }
 
 // Blocking requests end with 503 at the request timeout, give up when the

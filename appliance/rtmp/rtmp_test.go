@@ -247,8 +247,9 @@ func TestPublishPlayHLS(t *testing.T) {
 		t.Fatalf("publisher: %v\n%s", err, pub.stderr)
 	}
 	eventually(t, 10*time.Second, "the stream to end", func() bool { return !e.hub.Live("cam1") && len(e.streams(t)) == 0 })
-	if code, _, _ := get(t, e.httpURL+"/live/cam1/index.m3u8"); code != 404 {
-		t.Errorf("playlist after the end: %d, want 404", code)
+	// HLS players get the last playlist, finished with EXT-X-ENDLIST.
+	if code, _, body := get(t, e.httpURL+"/live/cam1/video1_stream.m3u8"); code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") {
+		t.Errorf("media playlist after the end: %d\n%s", code, body)
 	}
 }
 
