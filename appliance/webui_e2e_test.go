@@ -170,6 +170,11 @@ func startWeb(t *testing.T, files map[string]string) *webApp {
 		if err := os.Rename(src, dst); err != nil {
 			t.Fatal(err)
 		}
+		// Present before the start, not being copied as it begins.
+		old := time.Now().Add(-time.Minute)
+		if err := os.Chtimes(dst, old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p := start(t, dir, "run", "-c", cfg)
 	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]

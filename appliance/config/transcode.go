@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 )
 
 // Segment formats of the VOD HLS output.
@@ -33,6 +34,11 @@ type Transcode struct {
 	// cannot be processed (corrupt or not media). The default lies inside
 	// the admin folder, so admins see it over FTP.
 	QuarantineDir string `toml:"quarantine_dir"`
+	// Rescan is how often the media folders are scanned for sources copied
+	// in by other means than FTPS (rsync, scp, cp) while thecure runs; a
+	// file is taken once it has not changed for a whole interval. 0: only at
+	// start.
+	Rescan Duration `toml:"rescan"`
 	// Renditions is the ABR ladder for sources that must be encoded; rungs
 	// above the source's height are skipped.
 	Renditions []Rendition `toml:"renditions"`
@@ -54,6 +60,7 @@ func defaultTranscode() Transcode {
 		Preset:          "veryfast",
 		AudioKbps:       128,
 		QuarantineDir:   "admin/quarantine",
+		Rescan:          Duration(time.Minute),
 		Renditions: []Rendition{
 			{Height: 1080, VideoKbps: 5000},
 			{Height: 720, VideoKbps: 2800},
@@ -71,6 +78,7 @@ func (v *validator) transcode(c *Transcode, folders []Folder) {
 	v.check(d >= 1e9 && d <= 30e9, "transcode.segment_duration", "must be between 1s and 30s")
 	v.oneOf(c.SegmentFormat, "transcode.segment_format", SegmentFMP4, SegmentMPEGTS)
 	v.oneOf(c.Preset, "transcode.preset", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+	v.check(c.Rescan == 0 || c.Rescan.Std() >= time.Second, "transcode.rescan", "must be 0 (off) or at least 1s")
 	v.check(c.AudioKbps >= 32 && c.AudioKbps <= 512, "transcode.audio_kbps", "must be between 32 and 512")
 	q := c.QuarantineDir
 	switch {

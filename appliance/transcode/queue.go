@@ -398,15 +398,43 @@ func (q *Queue) Run(ctx context.Context) error {
 	if err := q.cat.CleanStaging(); err != nil {
 		q.log.Warn("cannot clean the staging dir", "err", err)
 	}
-	if err := q.scan(ctx); err != nil {
+	// Files written in the last moments may still be being copied: with
+	// the periodic rescan on, they are left to it.
+	settle := min(q.opts.Transcode.Rescan.Std(), startupSettle)
+	if err := q.scan(ctx, settle); err != nil {
 		q.log.Warn("scanning the media folders failed", "err", err)
 	}
 	var wg sync.WaitGroup
 	for i := range max(q.opts.Transcode.Workers, 1) {
 		wg.Go(func() { q.worker(ctx, i) })
 	}
+	if every := q.opts.Transcode.Rescan.Std(); every > 0 {
+		wg.Go(func() { q.rescan(ctx, every) })
+	}
 	wg.Wait()
 	return nil
+}
+
+// startupSettle: at start, files modified this recently are left to the
+// periodic rescan, as they may still be being copied.
+const startupSettle = 2 * time.Second
+
+// rescan scans the media folders every interval for sources copied in by
+// other means than FTPS; a file must have stood unchanged for a whole
+// interval, so one still being copied is left for a later scan.
+func (q *Queue) rescan(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := q.scan(ctx, every); err != nil && ctx.Err() == nil {
+			q.log.Warn("scanning the media folders failed", "err", err)
+		}
+	}
 }
 
 // keepDone is how long finished jobs stay listed; failed ones stay until
@@ -470,8 +498,9 @@ func (q *Queue) resetRunning() error {
 }
 
 // scan queues every source in the media folders with no catalogue entry, or
-// whose size or time changed, and drops titles whose source is gone.
-func (q *Queue) scan(ctx context.Context) error {
+// whose size or time changed, and drops titles whose source is gone. Files
+// modified less than settle ago are left for a later scan.
+func (q *Queue) scan(ctx context.Context, settle time.Duration) error {
 	items, err := q.cat.List()
 	if err != nil {
 		return err
@@ -516,12 +545,14 @@ func (q *Queue) scan(ctx context.Context) error {
 			}
 			id := library.ItemID(rel)
 			seen[id] = true
-			it, known := byID[id]
-			if known {
-				fi, err := d.Info()
-				if err != nil {
-					return nil
-				}
+			fi, err := d.Info()
+			if err != nil {
+				return nil
+			}
+			if settle > 0 && time.Since(fi.ModTime()) < settle {
+				return nil // still being written, perhaps
+			}
+			if it, known := byID[id]; known {
 				changed := fi.Size() != it.SourceSize || !fi.ModTime().UTC().Equal(it.SourceModTime)
 				settled := it.State == library.StateReady || it.State == library.StateFailed
 				if !changed || !settled {

@@ -48,6 +48,7 @@ func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 	cfg.Transcode.SegmentDuration = config.Duration(time.Second)
 	cfg.Transcode.Preset = "veryfast" // not ultrafast: its Baseline output would look like a remux
 	cfg.Transcode.Renditions = []config.Rendition{{Height: 240, VideoKbps: 400}, {Height: 180, VideoKbps: 250}}
+	cfg.Transcode.Rescan = 0 // only at start, and take every file: clips are made just before
 	if mutate != nil {
 		mutate(cfg)
 	}
@@ -723,5 +724,43 @@ func TestReplacedSourceAndRemovedFolder(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(e.cat.HLSDir()); len(ents) > 1 { // .staging may remain
 		t.Errorf("HLS left: %v", ents)
+	}
+}
+
+// TestRescanTakesCopiedFilesOnceSettled: a file copied into a movies folder
+// by other means while thecure runs (slowly, as scp does) is queued by the
+// periodic rescan only once it has stopped changing, and then whole.
+func TestRescanTakesCopiedFilesOnceSettled(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Transcode.Rescan = config.Duration(time.Second) })
+	src := e.clip("admin/source.mp4", cat(videoH264, audioSine, h264Enc, []string{"-c:a", "aac", "-shortest"})...)
+	data, err := os.ReadFile(filepath.Join(e.media, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	rel := "pelis/Copied (2020).mp4"
+	id := library.ItemID(rel)
+	if err := os.MkdirAll(filepath.Join(e.media, "pelis"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(e.media, filepath.FromSlash(rel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pieces = 10
+	for i := range pieces {
+		chunk := data[i*len(data)/pieces : (i+1)*len(data)/pieces]
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // 3 s of copying: several scans pass
+		if _, ok, _ := e.cat.Get(id); ok {
+			t.Fatalf("queued after %d of %d pieces, while still being copied", i+1, pieces)
+		}
+	}
+	f.Close()
+	it := e.waitItem(id, library.StateReady)
+	if it.SourceSize != int64(len(data)) || !near(it.Duration, 2, 0.2) {
+		t.Errorf("processed %d bytes, %.2f s; want the whole %d-byte, 2 s file", it.SourceSize, it.Duration, len(data))
 	}
 }
