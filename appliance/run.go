@@ -22,6 +22,7 @@ import (
 	"thecure/appliance/backup"
 	"thecure/appliance/config"
 	"thecure/appliance/control"
+	"thecure/appliance/ftps"
 	"thecure/appliance/health"
 	"thecure/appliance/library"
 	"thecure/appliance/live"
@@ -109,6 +110,7 @@ type app struct {
 	cfgFile  string // the file cfg was loaded from; "" for built-in defaults
 	backup   *backup.Service
 	alerts   alertRelay // admin alerts, to the support bot when it is on
+	ftps     *ftps.Server
 
 	catalogue *library.Catalogue // VOD titles (wire_vod.go)
 	queue     *transcode.Queue   // VOD jobs; the FTPS ingest feeds it

@@ -41,6 +41,7 @@ func (a *app) wireFTPS() error {
 	if err != nil {
 		return err
 	}
+	a.ftps = srv
 	a.add(service{
 		name:   "ftps",
 		listen: []listenSpec{{"ftp.listen", cfg.FTP.Listen}, {"ftp.implicit_listen", cfg.FTP.ImplicitListen}},

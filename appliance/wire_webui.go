@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"thecure/appliance/bot"
+	"thecure/appliance/ftps"
 	"thecure/appliance/library"
 	"thecure/appliance/live"
 	"thecure/appliance/store"
@@ -40,8 +41,8 @@ func (a *app) wireWebUI() error {
 	if a.catalogue != nil {
 		o.Catalogue = webuiCatalogue{a.catalogue}
 	}
-	if a.queue != nil {
-		o.Jobs = webuiJobs{a.queue}
+	if a.queue != nil || a.ftps != nil {
+		o.Jobs = webuiJobs{q: a.queue, up: a.ftps}
 	}
 	if a.users != nil {
 		o.Users = webuiUsers{a.users}
@@ -126,12 +127,29 @@ func (w webuiCatalogue) Titles(context.Context) ([]webui.Title, error) {
 	return out, err
 }
 
-// webuiJobs shows the transcode queue to the admin page.
-type webuiJobs struct{ q *transcode.Queue }
+// webuiJobs shows the uploads in progress and the transcode queue to the
+// admin page (either may be nil).
+type webuiJobs struct {
+	q  *transcode.Queue
+	up *ftps.Server
+}
 
 func (w webuiJobs) Jobs(context.Context) ([]webui.Job, error) {
+	var out []webui.Job
+	if w.up != nil {
+		now := time.Now()
+		for _, u := range w.up.Uploads() {
+			j := webui.Job{ID: "upload:" + u.Path, Source: u.Path, State: webui.StateUploading, Bytes: uint64(u.Bytes), Updated: now}
+			if secs := now.Sub(u.Started).Seconds(); secs > 0 {
+				j.Rate = uint64(float64(u.Bytes) / secs)
+			}
+			out = append(out, j)
+		}
+	}
+	if w.q == nil {
+		return out, nil
+	}
 	jobs, err := w.q.Jobs()
-	out := make([]webui.Job, 0, len(jobs))
 	for _, j := range jobs {
 		updated := j.Enqueued
 		for _, t := range []time.Time{j.Started, j.Finished} {

@@ -72,7 +72,7 @@ type Server struct {
 	sessions map[uint32]*session
 	perIP    map[string]int
 	total    int
-	inflight map[string]bool         // rel paths being uploaded
+	inflight map[string]*upload      // rel paths being uploaded (nil while opening)
 	conns    map[string]*trackedConn // by remote address, until their session starts
 
 	pubMu sync.Mutex // guards pubIP and pubAt: public_host resolved, and when
@@ -128,7 +128,7 @@ func New(o Options) (*Server, error) {
 		bans:      newBanList(o.FTP.BanAfter, o.FTP.BanWindow.Std(), o.FTP.BanTime.Std()),
 		sessions:  map[uint32]*session{},
 		perIP:     map[string]int{},
-		inflight:  map[string]bool{},
+		inflight:  map[string]*upload{},
 		conns:     map[string]*trackedConn{},
 		ingestCtx: context.Background(),
 	}

@@ -576,3 +576,31 @@ func TestShutdownTimeoutDoesNotPublish(t *testing.T) {
 		t.Fatalf("announced: %q", e.ingest.got())
 	}
 }
+
+// TestUploadsInProgress: an upload shows in Uploads with its bytes while it
+// runs, and is gone once it completed.
+func TestUploadsInProgress(t *testing.T) {
+	e := start(t, nil)
+	c := e.login(uploader)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- c.Stor("/pelis/slow.mkv", pr) }()
+	chunk := randomData(t, 256<<10)
+	if _, err := pw.Write(chunk); err != nil {
+		t.Fatal(err)
+	}
+	var got []Upload
+	waitFor(t, "the upload listed with its first 256 KiB", func() bool {
+		got = e.srv.Uploads()
+		return len(got) == 1 && got[0].Bytes == int64(len(chunk))
+	})
+	if got[0].Path != "pelis/slow.mkv" || got[0].User != uploader || got[0].Remote != "127.0.0.1" || time.Since(got[0].Started) > time.Minute {
+		t.Errorf("upload in progress: %+v", got[0])
+	}
+	pw.Write(chunk)
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("STOR: %v", err)
+	}
+	waitFor(t, "the finished upload gone from the list", func() bool { return len(e.srv.Uploads()) == 0 })
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +23,10 @@ var errBusy = errors.New("this file is being uploaded by another connection")
 func (s *Server) claim(rel string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inflight[rel] {
+	if _, busy := s.inflight[rel]; busy {
 		return false
 	}
-	s.inflight[rel] = true
+	s.inflight[rel] = nil
 	return true
 }
 
@@ -70,6 +71,29 @@ func (s *Server) quotaFor(ss *session) int64 {
 	return int64(s.o.FTP.UserQuota)
 }
 
+// Upload is an upload in progress, as the admin page shows it.
+type Upload struct {
+	Path    string    `json:"path"` // relative to the media root
+	User    string    `json:"user"`
+	Remote  string    `json:"remote"`
+	Bytes   int64     `json:"bytes"` // received so far (after the REST offset)
+	Started time.Time `json:"started"`
+}
+
+// Uploads lists the uploads in progress, oldest first.
+func (s *Server) Uploads() []Upload {
+	s.mu.Lock()
+	out := make([]Upload, 0, len(s.inflight))
+	for rel, u := range s.inflight {
+		if u != nil {
+			out = append(out, Upload{Path: rel, User: u.ss.user.Name, Remote: u.ss.ip, Bytes: u.received.Load(), Started: u.started})
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Upload) int { return a.Started.Compare(b.Started) })
+	return out
+}
+
 // upload writes to the hidden part file and publishes it on a clean Close.
 type upload struct {
 	s       *Server
@@ -80,8 +104,11 @@ type upload struct {
 	kind    string
 	quota   int64 // bytes the user may still store (0: no limit)
 	written int64
-	failed  atomic.Pointer[error]
-	closed  bool
+	// received is written, readable while the transfer runs (Uploads).
+	received atomic.Int64
+	started  time.Time
+	failed   atomic.Pointer[error]
+	closed   bool
 }
 
 var (
@@ -113,7 +140,11 @@ func (s *Server) newUpload(ss *session, p vpath, f config.Folder, appendMode boo
 	}
 	ss.transfers.Add(1)
 	s.transfers.Add(1)
-	return &upload{s: s, ss: ss, f: file, rel: rel, part: part, kind: f.Kind, quota: quota}, nil
+	u := &upload{s: s, ss: ss, f: file, rel: rel, part: part, kind: f.Kind, quota: quota, started: time.Now()}
+	s.mu.Lock()
+	s.inflight[rel] = u
+	s.mu.Unlock()
+	return u, nil
 }
 
 // openPart opens the part file of rel. A fresh upload truncates it; a
@@ -183,6 +214,7 @@ func (u *upload) Write(b []byte) (int, error) {
 	}
 	n, err := u.f.Write(b)
 	u.written += int64(n)
+	u.received.Store(u.written)
 	u.s.m.bytesIn.Add(float64(n))
 	return n, err
 }

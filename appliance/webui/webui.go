@@ -82,13 +82,18 @@ type LiveStreams interface {
 type Job struct {
 	ID       string    `json:"id"`
 	Source   string    `json:"source"`
-	State    string    `json:"state"`           // pending | running | done | failed
+	State    string    `json:"state"`           // uploading | pending | running | done | failed
+	Bytes    uint64    `json:"bytes,omitempty"` // uploading: received so far
+	Rate     uint64    `json:"rate,omitempty"`  // uploading: bytes per second
 	Progress float64   `json:"progress"`        // percent
 	Speed    float64   `json:"speed,omitempty"` // × realtime
 	ETA      float64   `json:"eta,omitempty"`   // seconds
 	Error    string    `json:"error,omitempty"`
 	Updated  time.Time `json:"updated,omitzero"`
 }
+
+// StateUploading is the state of an FTPS upload still running.
+const StateUploading = "uploading"
 
 // Jobs lists the upload and transcode queue, newest last.
 type Jobs interface {

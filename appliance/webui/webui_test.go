@@ -244,7 +244,10 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	hreg.Set("http", health.Up, "127.0.0.1:8080")
 	hreg.Set("transcode", health.Down, "ffmpeg not found")
 	_, srv := newTestUI(t, Options{Language: "en", Health: hreg, Catalogue: testTitles,
-		Jobs:  jobs{{ID: "j1", Source: "pelis/new.mp4", State: "running", Progress: 42, Speed: 3.5, ETA: 20}},
+		Jobs: jobs{
+			{ID: "upload:series/Show.S01E03.mkv", Source: "series/Show.S01E03.mkv", State: StateUploading, Bytes: 3 << 20, Rate: 1 << 20},
+			{ID: "j1", Source: "pelis/new.mp4", State: "running", Progress: 42, Speed: 3.5, ETA: 20},
+		},
 		Disks: []Disk{{Label: "data", Path: t.TempDir()}, {Label: "media", Path: t.TempDir()}, {Label: "later", Path: "/proc/nonexistent/dir"}, {Label: "bad", Path: "/proc/self/status/x"}}})
 
 	anon := client(t)
@@ -275,7 +278,8 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 		t.Errorf("session cookie %q lacks HttpOnly or SameSite", ck)
 	}
 	code, body, _ := get(t, admin, srv.URL+"/admin")
-	for _, want := range []string{"System status", "pelis/new.mp4", `value="42"`, "3.5×", "ffmpeg not found", "pelis/broken.mp4", "invalid data found", "data"} {
+	for _, want := range []string{"System status", "pelis/new.mp4", `value="42"`, "3.5×", "ffmpeg not found", "pelis/broken.mp4", "invalid data found", "data",
+		"series/Show.S01E03.mkv", "3.0 MiB", "1.0 MiB/s"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("admin page lacks %q", want)
 		}
@@ -290,7 +294,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	resp, _ := admin.Get(srv.URL + "/api/status")
 	// Two folders on one file system share a row; a folder not made yet
 	// counts on its parent's file system; one that cannot be read says why.
-	if err := jsonDecode(resp.Body, &st); err != nil || len(st.Queue) != 1 || len(st.Disks) != 3 ||
+	if err := jsonDecode(resp.Body, &st); err != nil || len(st.Queue) != 2 || st.Queue[0].State != StateUploading || len(st.Disks) != 3 ||
 		st.Disks[0].Size == 0 || st.Disks[0].Label != "data, media" || st.Disks[1].Label != "later" || st.Disks[1].Error != "" || st.Disks[2].Error == "" {
 		t.Errorf("/api/status: %v %+v", err, st)
 	}
