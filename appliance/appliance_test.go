@@ -387,6 +387,22 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("%s -h: exit %d, stdout %q, stderr %q", c.name, code, out, errOut)
 		}
 	}
+	// `help help` and `help -h` are help too, not an unknown command.
+	for _, args := range [][]string{{"help", "help"}, {"help", "-h"}} {
+		if out, errOut, code := runCmd(t, dir, args...); code != 0 || !strings.Contains(out, "commands:") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	// The help of a command with subcommands lists them; -h after a
+	// subcommand is help (exit 0, on stdout), not a usage error.
+	for args, want := range map[string]string{
+		"help user": "passwd NAME", "help bot": "tickets ", "user add -h": "add NAME",
+		"bot log -h": "-since", "backup verify -h": "-s3",
+	} {
+		if out, errOut, code := runCmd(t, dir, strings.Fields(args)...); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("%s: exit %d, stdout %q (want %q in it), stderr %q", args, code, out, want, errOut)
+		}
+	}
 	if _, errOut, code := runCmd(t, dir, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: %d %q", code, errOut)
 	}

@@ -37,6 +37,9 @@ func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) e
 	sub, rest := args[0], args[1:]
 	// Flags may follow the subcommand: `thecure backup list -s3`.
 	if err := fset.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return exitError{code: 2}
 	}
 	rest = fset.Args()

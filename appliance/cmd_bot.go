@@ -19,6 +19,17 @@ import (
 
 const botUsage = "allow ID | deny ID | log [-user ID] [-since DURATION] | tickets"
 
+// botCommands is the part of the help that lists the subcommands.
+const botCommands = `commands:
+  allow ID                           let Telegram user ID use the bot
+  deny ID                            take that back
+  log [-user ID] [-since DURATION]   the conversation log (default: the last 24h; -since 0: all)
+  tickets                            the open support tickets
+
+While thecure runs, these go through its control socket; when it is stopped,
+straight to the database.
+`
+
 // cmdBot manages the support bot: `thecure bot allow|deny ID`, `thecure bot
 // log`, `thecure bot tickets`. It goes through the control socket when the
 // appliance runs, else it opens the store itself.
@@ -58,9 +69,15 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 	case "log":
 		fs := flag.NewFlagSet("thecure bot log", flag.ContinueOnError)
 		fs.SetOutput(e.stderr)
+		if slicesContainsHelp(rest) {
+			fs.SetOutput(e.stdout)
+		}
 		user := fs.Int64("user", 0, "only this Telegram user `ID`")
 		sinceStr := fs.String("since", "24h", "only entries newer than this `DURATION` (\"90m\", \"24h\", \"7d\"); \"0\" for all")
 		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
 			return exitError{code: 2}
 		}
 		var since time.Time

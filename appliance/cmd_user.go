@@ -22,8 +22,10 @@ import (
 	"thecure/appliance/users"
 )
 
-const userUsage = `usage: thecure user [-c FILE] COMMAND ...
+const userUsage = "usage: thecure user [-c FILE] COMMAND ...\n\n" + userCommands
 
+// userCommands is the part of the help that lists the subcommands.
+const userCommands = `commands:
   add NAME [-group G1,G2] [-password-stdin]   create a user
   list                                         list users and their groups
   passwd NAME [-password-stdin]                set a user's password
@@ -32,7 +34,8 @@ const userUsage = `usage: thecure user [-c FILE] COMMAND ...
   del NAME                                     delete a user
 
 The password is asked on the terminal (twice, not echoed); with
--password-stdin, or when stdin is not a terminal, one line is read from stdin.
+-password-stdin, or when stdin is not a terminal, one line is read from stdin;
+it must have at least 8 characters.
 While thecure runs, the change goes through its control socket; when it is
 stopped, straight to the database.
 `
@@ -56,6 +59,9 @@ func cmdUser(ctx context.Context, e *env, fset *flag.FlagSet, args []string) err
 	sub, rest := args[0], args[1:]
 	sfs := flag.NewFlagSet("thecure user "+sub, flag.ContinueOnError)
 	sfs.SetOutput(e.stderr)
+	if slicesContainsHelp(rest) {
+		sfs.SetOutput(e.stdout)
+	}
 	sfs.Usage = func() { fmt.Fprint(sfs.Output(), userUsage) }
 	group := sfs.String("group", "", "comma-separated `GROUPS`")
 	fromStdin := sfs.Bool("password-stdin", false, "read the password as one line from stdin")

@@ -28,6 +28,7 @@ type env struct {
 // command is one `thecure <name>` subcommand.
 type command struct {
 	name, args, summary string
+	more                string // printed after the flags in the command's help
 	run                 func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	flags               func(fs *flag.FlagSet)
 }
@@ -37,10 +38,10 @@ func commandList() []command {
 		{name: "run", summary: "start the appliance", run: cmdRun},
 		{name: "check-config", summary: "check the configuration and print every problem", run: cmdCheckConfig},
 		{name: "status", summary: "show each service's state, from the running appliance", run: cmdStatus},
-		{name: "bot", args: botUsage, summary: "manage the support bot's users, read its log and open tickets", run: cmdBot},
+		{name: "bot", args: botUsage, summary: "manage the support bot's users, read its log and open tickets", run: cmdBot, more: botCommands},
 		{name: "backup", args: "run | list | verify ID|latest", summary: "make a backup now, list backups, or check one's every checksum", run: cmdBackup, flags: backupFlags},
 		{name: "restore", args: "ID|PATH|latest", summary: "restore a backup (store, config, certificates, media) with the appliance stopped", run: cmdRestore, flags: restoreFlags},
-		{name: "user", args: "add|list|passwd|groups|quota|del ...", summary: "manage the users who log in to FTPS (and the web admin)", run: cmdUser},
+		{name: "user", args: "add|list|passwd|groups|quota|del ...", summary: "manage the users who log in to FTPS (and the web admin)", run: cmdUser, more: userCommands},
 		{name: "version", summary: "print version, commit and Go version", run: cmdVersion},
 		{name: "help", args: "[COMMAND]", summary: "show help for thecure or for one command", run: nil},
 	}
@@ -70,6 +71,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return 0
 		}
 		name, rest = rest[0], []string{"-h"}
+		if name == "help" || slicesContainsHelp([]string{name}) {
+			usage(stdout, cmds)
+			return 0
+		}
 	}
 	for _, c := range cmds {
 		if c.name != name || c.run == nil {
@@ -82,8 +87,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			c.flags(fs)
 		}
 		fs.Usage = func() {
-			fmt.Fprintf(fs.Output(), "usage: thecure %s [flags] %s\n\n%s.\n\nflags:\n", c.name, c.args, capitalize(c.summary))
+			args := c.args
+			if args != "" {
+				args = " " + args
+			}
+			fmt.Fprintf(fs.Output(), "usage: thecure %s [flags]%s\n\n%s.\n\nflags:\n", c.name, args, capitalize(c.summary))
 			fs.PrintDefaults()
+			if c.more != "" {
+				fmt.Fprintf(fs.Output(), "\n%s", c.more)
+			}
 		}
 		if slicesContainsHelp(rest) {
 			fs.SetOutput(stdout)
