@@ -416,7 +416,8 @@ func advances(t *testing.T, ctx context.Context, d float64, engine string) {
 }
 
 // TestWebViewerAuth: with [http] viewer_auth the pages send a visitor to the
-// login form and the media, the catalogue JSON and the live list answer 401
+// login form and the media, the catalogue JSON, the job queue (the uploads'
+// names) and the live list answer 401
 // until a login; /healthz stays open.
 func TestWebViewerAuth(t *testing.T) {
 	dir := t.TempDir()
@@ -434,7 +435,7 @@ func TestWebViewerAuth(t *testing.T) {
 	for path, want := range map[string]int{
 		"/": http.StatusSeeOther, "/watch/0123456789ab": http.StatusSeeOther, "/live/cam1": http.StatusSeeOther,
 		"/vod/0123456789ab/index.m3u8": http.StatusUnauthorized, "/live/cam1/index.m3u8": http.StatusUnauthorized,
-		"/api/library": http.StatusUnauthorized, "/api/live": http.StatusUnauthorized, "/api/catalogue": http.StatusUnauthorized,
+		"/api/library": http.StatusUnauthorized, "/api/jobs": http.StatusUnauthorized, "/api/live": http.StatusUnauthorized, "/api/catalogue": http.StatusUnauthorized,
 		"/healthz": http.StatusOK, "/login": http.StatusOK,
 	} {
 		if code, _ := httpGet(t, c, base+path); code != want {

@@ -248,9 +248,10 @@ func (u *UI) RequireAdmin(h http.Handler) http.Handler {
 }
 
 // ViewerGate wraps the whole server so that with viewer_auth the media and
-// the catalogue's JSON (/vod/, /live/NAME/..., /api/library, /api/live) need
-// a login like the pages do; without viewer_auth it is h itself. The pages
-// check the login themselves (they redirect to the login form).
+// the catalogue's JSON (/vod/, /live/NAME/..., /api/library, /api/jobs with
+// the uploads' names, /api/live) need a login like the pages do; without
+// viewer_auth it is h itself. The pages check the login themselves (they
+// redirect to the login form).
 func (u *UI) ViewerGate(h http.Handler) http.Handler {
 	if !u.o.ViewerAuth {
 		return h
@@ -267,7 +268,7 @@ func (u *UI) ViewerGate(h http.Handler) http.Handler {
 // viewerContent tells the paths that viewer_auth closes besides the pages.
 func viewerContent(p string) bool {
 	switch {
-	case strings.HasPrefix(p, "/vod/"), p == "/api/library", p == "/api/live":
+	case strings.HasPrefix(p, "/vod/"), p == "/api/library", p == "/api/jobs", p == "/api/live":
 		return true
 	case strings.HasPrefix(p, "/live/"):
 		return strings.Contains(strings.TrimPrefix(p, "/live/"), "/") // files, not the player page
