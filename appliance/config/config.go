@@ -14,8 +14,8 @@ type Config struct {
 	// certificate, the media library and (by default) the backups.
 	DataDir string `toml:"data_dir"`
 	// PublicHost is the address clients use to reach the box (an IP or a
-	// host name). FTP passive replies, DNS records and absolute URLs derive
-	// from it. Empty means "the address the client connected to".
+	// host name). FTP passive replies announce it and a new self-signed
+	// certificate names it. Empty means "the address the client connected to".
 	PublicHost string `toml:"public_host"`
 	// ShutdownTimeout bounds a graceful stop: running transfers and
 	// requests get this long to finish.
