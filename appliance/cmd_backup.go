@@ -151,7 +151,7 @@ func backupRun(ctx context.Context, e *env, l *loaded, dataDir string) error {
 	if !errors.Is(err, control.ErrNotRunning) {
 		return err
 	}
-	st, err := store.Open(dataDir, storeLockTimeout)
+	st, err := openStoreCLI(dataDir)
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("the store in %s is locked but no appliance answers on its control socket; try again", dataDir)
 	}

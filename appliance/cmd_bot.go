@@ -139,7 +139,7 @@ func botViaControlOrStore(ctx context.Context, dataDir string, remote func(*cont
 	if !errors.Is(err, control.ErrNotRunning) {
 		return err
 	}
-	st, err := store.Open(dataDir, storeLockTimeout)
+	st, err := openStoreCLI(dataDir)
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("another thecure is using data dir %s", dataDir)
 	}

@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,19 @@ import (
 func TestBotCommands(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, "")
+	// A data dir that does not exist (wrong directory or config) is refused,
+	// not made into an empty database.
+	if _, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "42"); code != 1 || !strings.Contains(errOut, "no data dir") {
+		t.Errorf("allow on a missing data dir: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the command made the data dir: %v", err)
+	}
+	// A prepared data dir (the package makes /var/lib/thecure) is fine
+	// before the first start.
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o750); err != nil {
+		t.Fatal(err)
+	}
 	if out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "42"); code != 0 || !strings.Contains(out, "user 42 may use the bot") {
 		t.Fatalf("allow, stopped: %d %q %q", code, out, errOut)
 	}

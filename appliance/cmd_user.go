@@ -236,7 +236,7 @@ func openUserOps(ctx context.Context, cfg *config.Config) (userOps, func(), erro
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(dataDir, storeLockTimeout)
+	st, err := openStoreCLI(dataDir)
 	switch {
 	case err == nil:
 		return directUsers{users.New(st)}, func() { st.Close() }, nil

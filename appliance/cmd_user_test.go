@@ -33,7 +33,13 @@ func TestUserCommands(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// stopped
+	// stopped, before the first start: the data dir must exist
+	if out, code := thecure(t, "", "user", "-c", cfgFile, "list"); code != 1 || !strings.Contains(out, "no data dir") {
+		t.Errorf("list on a missing data dir: exit %d, %s", code, out)
+	}
+	if err := os.Mkdir(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
 	if out, code := thecure(t, "maria-password\n", "user", "-c", cfgFile, "add", "maria", "-group", "innovatech", "-password-stdin"); code != 0 {
 		t.Fatalf("add: %d %s", code, out)
 	}

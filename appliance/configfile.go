@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"thecure/appliance/config"
+	"thecure/appliance/store"
 )
 
 // defaultConfigPaths are tried in order when -c is not given.
@@ -66,4 +67,15 @@ func printProblems(e *env, err error) error {
 		return exitError{code: 1}
 	}
 	return err
+}
+
+// openStoreCLI opens the store for a management command run while the
+// appliance is stopped. It refuses a data dir that does not exist: a command
+// run from the wrong directory or with the wrong config would otherwise make
+// an empty database there and seem to work.
+func openStoreCLI(dataDir string) (*store.Store, error) {
+	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no data dir %s: is this the config thecure runs with? (-c FILE; `thecure run` creates it)", dataDir)
+	}
+	return store.Open(dataDir, storeLockTimeout)
 }
