@@ -43,7 +43,7 @@ func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) e
 		return exitError{code: 2}
 	}
 	rest = fset.Args()
-	l, err := loadConfig(fset)
+	l, err := loadConfig(fset, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
@@ -188,7 +188,7 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 		fset.Usage()
 		return exitError{code: 2}
 	}
-	l, err := loadConfig(fset)
+	l, err := loadConfig(fset, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}

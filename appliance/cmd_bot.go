@@ -38,7 +38,7 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 		fmt.Fprintf(e.stderr, "usage: thecure bot %s\n", botUsage)
 		return exitError{code: 2}
 	}
-	l, err := loadConfig(fset)
+	l, err := loadConfig(fset, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}

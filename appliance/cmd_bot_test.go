@@ -109,3 +109,23 @@ func TestBotWithoutNetwork(t *testing.T) {
 		t.Errorf("the log shows the token:\n%s", p.output())
 	}
 }
+
+// TestSecretOnlyInServiceEnvironment: a token given to the service in its
+// environment only (systemd Environment=) is missing from an admin's shell;
+// check-config and run need it, management commands do not.
+func TestSecretOnlyInServiceEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "[bot]\nenabled = true\nadmins = [42]\n")
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCmd(t, dir, "check-config", "-c", cfg); code != 1 || !strings.Contains(errOut, "bot.token: enabled = true needs a token") {
+		t.Errorf("check-config without the token: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := runCmd(t, dir, "status", "-c", cfg); code != 1 || !strings.Contains(errOut, "is not running") {
+		t.Errorf("status without the token: exit %d, %q (want the not-running message, not a config error)", code, errOut)
+	}
+	if out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "5"); code != 0 || !strings.Contains(out, "user 5 may use the bot") {
+		t.Errorf("bot allow without the token: exit %d, %q %q", code, out, errOut)
+	}
+}

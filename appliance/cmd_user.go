@@ -82,7 +82,7 @@ func cmdUser(ctx context.Context, e *env, fset *flag.FlagSet, args []string) err
 		fmt.Fprint(e.stderr, userUsage)
 		return exitError{2}
 	}
-	l, err := loadConfig(fset)
+	l, err := loadConfig(fset, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}

@@ -24,9 +24,28 @@ type loaded struct {
 	warnings []string
 }
 
+// secrets says whether a command needs the configuration's secrets.
+type secrets bool
+
+const (
+	needSecrets secrets = true  // run and check-config: a missing secret is an error
+	anySecrets  secrets = false // management commands: the service's environment may hold them
+)
+
 // loadConfig loads the file named by -c, else the first default path that
 // exists, else the built-in defaults.
-func loadConfig(fset *flag.FlagSet) (*loaded, error) {
+func loadConfig(fset *flag.FlagSet, need secrets) (*loaded, error) {
+	l, err := readConfig(fset)
+	var probs config.Problems
+	if err != nil && !bool(need) && l != nil && l.cfg != nil && errors.As(err, &probs) {
+		// Every problem is a missing secret (Load returned the config):
+		// this command does not use them.
+		return withDataDir(l, nil)
+	}
+	return l, err
+}
+
+func readConfig(fset *flag.FlagSet) (*loaded, error) {
 	path := fset.Lookup("c").Value.String()
 	if path == "" {
 		for _, p := range defaultConfigPaths {
@@ -48,7 +67,7 @@ func loadConfig(fset *flag.FlagSet) (*loaded, error) {
 
 // withDataDir fills in the absolute data dir of a configuration that loaded.
 func withDataDir(l *loaded, err error) (*loaded, error) {
-	if err != nil {
+	if err != nil || l.cfg == nil {
 		return l, err
 	}
 	if l.dataDir, err = filepath.Abs(l.cfg.DataDir); err != nil {

@@ -37,7 +37,7 @@ import (
 const storeLockTimeout = 500 * time.Millisecond
 
 func cmdCheckConfig(_ context.Context, e *env, fset *flag.FlagSet, _ []string) error {
-	l, err := loadConfig(fset)
+	l, err := loadConfig(fset, needSecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
@@ -72,7 +72,7 @@ type service struct {
 type listenSpec struct{ key, addr string }
 
 func cmdRun(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) error {
-	l, err := loadConfig(fset)
+	l, err := loadConfig(fset, needSecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func cmdStatus(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) error {
-	l, err := loadConfig(fset)
+	l, err := loadConfig(fset, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}

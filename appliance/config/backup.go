@@ -63,7 +63,7 @@ func (v *validator) backup(c *Backup) {
 		v.check(s.Endpoint != "" && !strings.Contains(s.Endpoint, "://"), "backup.s3.endpoint", "must be host[:port] without a scheme (use_tls picks https)")
 		v.check(s.Bucket != "", "backup.s3.bucket", "must not be empty")
 		v.check(s.AccessKey != "", "backup.s3.access_key", "must not be empty")
-		v.check(s.SecretKey != "", "backup.s3.secret_key", "must be set (secret_key_file or THECURE_BACKUP_S3_SECRET_KEY)")
+		v.secret(s.SecretKey != "", "backup.s3.secret_key", "must be set (secret_key_file or THECURE_BACKUP_S3_SECRET_KEY)")
 	}
 }
 

@@ -80,9 +80,7 @@ var (
 )
 
 func (v *validator) bot(c *Bot) {
-	if c.Enabled && c.Token == "" {
-		v.fail("bot.token", "enabled = true needs a token (token, token_file or the THECURE_BOT_TOKEN environment variable)")
-	}
+	v.secret(!c.Enabled || c.Token != "", "bot.token", "enabled = true needs a token (token, token_file or the THECURE_BOT_TOKEN environment variable)")
 	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.fail("bot.api_url", "%q is not an http(s) URL", c.APIURL)
 	}

@@ -60,6 +60,9 @@ func Parse(file string, data []byte) (*Config, []string, error) {
 		probs[i].Line = ix.lookup(probs[i].Key)
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+	if probs.onlyMissingSecrets() {
+		return cfg, warnings, probs // see Problems.OnlyMissingSecrets
+	}
 	return nil, nil, probs
 }
 

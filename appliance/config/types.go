@@ -95,6 +95,10 @@ type Problem struct {
 	Line int    // 1-based line number, 0 when unknown
 	Key  string // dotted key path such as "ftp.passive_ports" or "ftp.folders[1].name"
 	Msg  string
+	// MissingSecret marks a secret (a token, a key) that is required but
+	// not given. The service's environment may hold it where a management
+	// command's does not: those commands may go on without it.
+	MissingSecret bool
 }
 
 func (p Problem) String() string {
@@ -117,7 +121,18 @@ func (p Problem) String() string {
 }
 
 // Problems is every problem found in one configuration. It is an error.
+// When every problem is a missing secret, Load and Parse return the
+// configuration too, for commands that do not need the secret.
 type Problems []Problem
+
+func (ps Problems) onlyMissingSecrets() bool {
+	for _, p := range ps {
+		if !p.MissingSecret {
+			return false
+		}
+	}
+	return len(ps) > 0
+}
 
 func (ps Problems) Error() string {
 	lines := make([]string, len(ps))

@@ -48,6 +48,13 @@ func (v *validator) fail(key, format string, args ...any) {
 	v.probs = append(v.probs, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
+// secret records a required secret that is not given.
+func (v *validator) secret(ok bool, key, msg string) {
+	if !ok {
+		v.probs = append(v.probs, Problem{Key: key, Msg: msg, MissingSecret: true})
+	}
+}
+
 func (v *validator) check(ok bool, key, msg string) {
 	if !ok {
 		v.fail(key, "%s", msg)
