@@ -12,10 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"thecure/appliance/apptest"
 )
 
 // The Debian release the package targets, and what its test root holds
@@ -256,7 +257,7 @@ func (r *debRoot) runAppliance(t *testing.T) {
 	r.write(t, "/tmp/run.toml", conf)
 	cmd := r.cmd("setpriv", "--reuid=thecure", "--regid=thecure", "--clear-groups",
 		"/usr/bin/thecure", "run", "-c", "/tmp/run.toml")
-	var log lockedBuffer // read while thecure may still write to it
+	var log apptest.SyncBuffer // read while thecure may still write to it
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -557,23 +558,6 @@ func (r *debRoot) resetSystemctlCalls(t *testing.T) {
 	if err := os.Remove(r.path("/var/log/systemctl-calls")); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func tail(b []byte, n int) []byte {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"thecure/appliance/apptest"
 )
 
 // These tests drive the command-line clients people use: curl and lftp
@@ -98,7 +100,7 @@ func TestCurl(t *testing.T) {
 	}
 	_ = tcp.SetLinger(0)
 	tcp.Close()
-	waitFor(t, "interrupted upload", func() bool { return e.counter("thecure_ftp_uploads_total", "result", "aborted") == 1 })
+	apptest.WaitFor(t, 30*time.Second, "interrupted upload", func() bool { return e.counter("thecure_ftp_uploads_total", "result", "aborted") == 1 })
 	if out, err := run(t, "curl", "-sS", "--ssl-reqd", "--cacert", ca, "-C", "-", "-T", src, e.ftpURL(uploader, "/series/resume.mp4", false)); err != nil {
 		t.Fatalf("curl resume: %v\n%s", err, out)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 )
 
@@ -324,7 +325,7 @@ func TestAbortedUploadThenResume(t *testing.T) {
 			break
 		}
 	}
-	waitFor(t, "aborted upload", func() bool { return e.counter("thecure_ftp_uploads_total", "result", "aborted") == 1 })
+	apptest.WaitFor(t, 30*time.Second, "aborted upload", func() bool { return e.counter("thecure_ftp_uploads_total", "result", "aborted") == 1 })
 
 	// 2: a second attempt is cut by a TCP reset.
 	r2 := e.raw(uploader)
@@ -334,7 +335,7 @@ func TestAbortedUploadThenResume(t *testing.T) {
 	}
 	_ = tcp.SetLinger(0)
 	tcp.Close()
-	waitFor(t, "reset upload", func() bool { return e.counter("thecure_ftp_uploads_total", "result", "aborted") == 2 })
+	apptest.WaitFor(t, 30*time.Second, "reset upload", func() bool { return e.counter("thecure_ftp_uploads_total", "result", "aborted") == 2 })
 
 	c := e.login(uploader)
 	entries, err := c.List("/pelis")
@@ -512,7 +513,7 @@ func TestShutdownLetsTransfersFinish(t *testing.T) {
 	data := randomData(t, 512<<10)
 	errc := make(chan error, 1)
 	go func() { errc <- c.Stor("/pelis/slow.mkv", &slowReader{data: data, pause: 20 * time.Millisecond}) }()
-	waitFor(t, "upload running", func() bool { return e.srv.transfers.Load() == 1 })
+	apptest.WaitFor(t, 30*time.Second, "upload running", func() bool { return e.srv.transfers.Load() == 1 })
 	start := time.Now()
 	if err := e.stop(); err != nil {
 		t.Fatal(err)
@@ -563,7 +564,7 @@ func TestShutdownTimeoutDoesNotPublish(t *testing.T) {
 	if _, err := dc.Write(make([]byte, 64<<10)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "upload running", func() bool { return e.srv.transfers.Load() == 1 })
+	apptest.WaitFor(t, 30*time.Second, "upload running", func() bool { return e.srv.transfers.Load() == 1 })
 	if err := e.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +591,7 @@ func TestUploadsInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []Upload
-	waitFor(t, "the upload listed with its first 256 KiB", func() bool {
+	apptest.WaitFor(t, 30*time.Second, "the upload listed with its first 256 KiB", func() bool {
 		got = e.srv.Uploads()
 		return len(got) == 1 && got[0].Bytes == int64(len(chunk))
 	})
@@ -602,5 +603,5 @@ func TestUploadsInProgress(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("STOR: %v", err)
 	}
-	waitFor(t, "the finished upload gone from the list", func() bool { return len(e.srv.Uploads()) == 0 })
+	apptest.WaitFor(t, 30*time.Second, "the finished upload gone from the list", func() bool { return len(e.srv.Uploads()) == 0 })
 }

@@ -1,7 +1,6 @@
 package ftps
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -27,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/store"
 	"thecure/appliance/tlscert"
@@ -84,24 +84,7 @@ type env struct {
 	roots    *x509.CertPool
 	cancel   context.CancelFunc
 	done     chan error
-	logs     *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs     *apptest.SyncBuffer
 }
 
 // start runs a server on loopback with the default folders; tweak changes
@@ -133,7 +116,7 @@ func start(t *testing.T, tweak func(*Options)) *env {
 
 	fc := config.Default().FTP
 	fc.PassivePorts = config.PortRange{} // any free port
-	e := &env{t: t, media: filepath.Join(dir, "media"), users: us, ingest: &recorder{}, reg: prometheus.NewRegistry(), roots: roots, logs: &syncBuffer{}}
+	e := &env{t: t, media: filepath.Join(dir, "media"), users: us, ingest: &recorder{}, reg: prometheus.NewRegistry(), roots: roots, logs: &apptest.SyncBuffer{}}
 	o := Options{
 		FTP:             fc,
 		MediaDir:        e.media,
@@ -181,7 +164,7 @@ func start(t *testing.T, tweak func(*Options)) *env {
 		}
 	})
 	// wait until the folders exist (Serve made them)
-	waitFor(t, "folders created", func() bool {
+	apptest.WaitFor(t, 30*time.Second, "folders created", func() bool {
 		_, err := os.Stat(filepath.Join(e.media, "admin"))
 		return err == nil
 	})
@@ -197,17 +180,6 @@ func (e *env) stop() error {
 	case <-time.After(60 * time.Second):
 		e.t.Fatal("Serve did not return after cancel")
 		return nil
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"testing"
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"time"
 
@@ -67,7 +68,7 @@ func TestChromiumPlaysHLS(t *testing.T) {
 		}
 	})
 	publish(t, e.url("web"), 40)
-	eventually(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("web") })
+	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("web") })
 
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")

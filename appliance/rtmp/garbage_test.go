@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/yutopp/go-rtmp/handshake"
+
+	"thecure/appliance/apptest"
 )
 
 // dialHandshaked opens an RTMP connection and completes the handshake.
@@ -117,5 +119,5 @@ func TestGarbageAndHostileClients(t *testing.T) {
 	}
 
 	publish(t, e.url("after"), 8)
-	eventually(t, 30*time.Second, "a publisher after the garbage", func() bool { return e.hub.Live("after") })
+	apptest.WaitFor(t, 30*time.Second, "a publisher after the garbage", func() bool { return e.hub.Live("after") })
 }

@@ -1,7 +1,6 @@
 package rtmp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/live"
 	"thecure/appliance/rtmp"
@@ -31,24 +30,7 @@ type env struct {
 	httpURL  string
 	hub      *live.Hub
 	reg      *prometheus.Registry
-	logs     *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs     *apptest.SyncBuffer
 }
 
 func start(t *testing.T, edit func(c *config.Config)) *env {
@@ -61,7 +43,7 @@ func start(t *testing.T, edit func(c *config.Config)) *env {
 	if probs := cfg.Validate(); len(probs) > 0 {
 		t.Fatal(probs)
 	}
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	hub := live.NewHub(cfg.HLS, log.With("svc", "live"), reg)
@@ -106,7 +88,7 @@ func start(t *testing.T, edit func(c *config.Config)) *env {
 // publisher is an ffmpeg publishing a small lavfi test pattern.
 type publisher struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *apptest.SyncBuffer
 	done   chan error
 }
 
@@ -119,7 +101,7 @@ func publish(t *testing.T, url string, seconds int, extra ...string) *publisher 
 		"-g", "25", "-b:v", "300k", "-c:a", "aac", "-b:a", "64k"}
 	args = append(args, extra...)
 	args = append(args, "-f", "flv", url)
-	p := &publisher{cmd: exec.Command("ffmpeg", args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &publisher{cmd: exec.Command("ffmpeg", args...), stderr: &apptest.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -143,17 +125,6 @@ func (p *publisher) wait(t *testing.T, timeout time.Duration) error {
 	case <-time.After(timeout):
 		t.Fatalf("ffmpeg still running after %s", timeout)
 		return nil
-	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -188,7 +159,7 @@ func (e *env) url(name string) string { return "rtmp://" + e.rtmpAddr + "/live/"
 func TestPublishPlayHLS(t *testing.T) {
 	e := start(t, nil)
 	pub := publish(t, e.url("cam1"), 14)
-	eventually(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
+	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
 
 	// HLS: the playlist is served once the first segment is there
 	code, hdr, body := get(t, e.httpURL+"/live/cam1/index.m3u8")
@@ -226,7 +197,7 @@ func TestPublishPlayHLS(t *testing.T) {
 		!strings.HasPrefix(ss[0].VideoCodec, "avc1.") || ss[0].AudioCodec != "mp4a.40.2" || ss[0].HLSViewers < 1 {
 		t.Errorf("/api/live: %+v", ss)
 	}
-	eventually(t, 10*time.Second, "a bitrate and frame rate", func() bool {
+	apptest.WaitFor(t, 10*time.Second, "a bitrate and frame rate", func() bool {
 		ss := e.streams(t)
 		return len(ss) == 1 && ss[0].Bitrate > 50_000 && ss[0].FPS > 15
 	})
@@ -246,7 +217,7 @@ func TestPublishPlayHLS(t *testing.T) {
 	if err := pub.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("publisher: %v\n%s", err, pub.stderr)
 	}
-	eventually(t, 10*time.Second, "the stream to end", func() bool { return !e.hub.Live("cam1") && len(e.streams(t)) == 0 })
+	apptest.WaitFor(t, 10*time.Second, "the stream to end", func() bool { return !e.hub.Live("cam1") && len(e.streams(t)) == 0 })
 	// HLS players get the last playlist, finished with EXT-X-ENDLIST.
 	if code, _, body := get(t, e.httpURL+"/live/cam1/video1_stream.m3u8"); code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") {
 		t.Errorf("media playlist after the end: %d\n%s", code, body)
@@ -256,7 +227,7 @@ func TestPublishPlayHLS(t *testing.T) {
 func TestLLHLSBlockingRequest(t *testing.T) {
 	e := start(t, func(c *config.Config) { c.HLS.RequestTimeout = config.Duration(2 * time.Second) })
 	publish(t, e.url("ll"), 20)
-	eventually(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("ll") })
+	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("ll") })
 	code, _, body := get(t, e.httpURL+"/live/ll/video1_stream.m3u8")
 	if code != 200 || !strings.Contains(body, "#EXT-X-PART:") || !strings.Contains(body, "#EXT-X-PRELOAD-HINT") {
 		t.Fatalf("media playlist: %d\n%s", code, body)
@@ -338,15 +309,15 @@ func TestStreamKeys(t *testing.T) {
 		t.Errorf("want 3 refusals logged:\n%s", e.logs)
 	}
 	publish(t, e.url("studio?key=s3cret"), 10)
-	eventually(t, 30*time.Second, "studio to be live with the right key", func() bool { return e.hub.Live("studio") })
+	apptest.WaitFor(t, 30*time.Second, "studio to be live with the right key", func() bool { return e.hub.Live("studio") })
 	publish(t, e.url("open"), 10)
-	eventually(t, 30*time.Second, "a declared stream without key to be live", func() bool { return e.hub.Live("open") })
+	apptest.WaitFor(t, 30*time.Second, "a declared stream without key to be live", func() bool { return e.hub.Live("open") })
 }
 
 func TestDoublePublishRefused(t *testing.T) {
 	e := start(t, nil)
 	first := publish(t, e.url("cam1"), 15)
-	eventually(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
+	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
 	second := publish(t, e.url("cam1"), 5)
 	if err := second.wait(t, 30*time.Second); err == nil {
 		t.Fatal("second publisher on a live name succeeded")
@@ -370,7 +341,7 @@ func TestDoublePublishRefused(t *testing.T) {
 func TestSlowPlayerDropped(t *testing.T) {
 	e := start(t, func(c *config.Config) { c.RTMP.PlayerQueue = 128 })
 	publish(t, e.url("cam1"), 60, "-b:v", "2M", "-minrate", "2M", "-maxrate", "2M", "-bufsize", "1M", "-x264-params", "nal-hrd=cbr")
-	eventually(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
+	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
 
 	slow := exec.Command("ffmpeg", "-v", "error", "-i", e.url("cam1"), "-f", "null", "-")
 	if err := slow.Start(); err != nil {
@@ -378,13 +349,13 @@ func TestSlowPlayerDropped(t *testing.T) {
 	}
 	defer func() { _ = slow.Process.Kill(); _ = slow.Wait() }()
 	good := exec.Command("ffmpeg", "-v", "error", "-i", e.url("cam1"), "-progress", "pipe:1", "-f", "null", "-")
-	progress := &syncBuffer{}
+	progress := &apptest.SyncBuffer{}
 	good.Stdout = progress
 	if err := good.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = good.Process.Kill(); _ = good.Wait() }()
-	eventually(t, 30*time.Second, "two players", func() bool {
+	apptest.WaitFor(t, 30*time.Second, "two players", func() bool {
 		ss := e.streams(t)
 		return len(ss) == 1 && ss[0].Players == 2
 	})
@@ -393,13 +364,13 @@ func TestSlowPlayerDropped(t *testing.T) {
 	}
 	defer slow.Process.Signal(syscall.SIGCONT)
 	dropped := mustCounter(t, e.reg, "thecure_rtmp_dropped_players_total", "")
-	eventually(t, 60*time.Second, "the stopped player to be dropped", func() bool { return testutil.ToFloat64(dropped) >= 1 })
+	apptest.WaitFor(t, 60*time.Second, "the stopped player to be dropped", func() bool { return testutil.ToFloat64(dropped) >= 1 })
 	if ss := e.streams(t); len(ss) != 1 || ss[0].Players != 1 {
 		t.Errorf("players after the drop: %+v", ss)
 	}
 	// the other player still advances
 	before := strings.Count(progress.String(), "progress=continue")
-	eventually(t, 15*time.Second, "the good player to advance", func() bool {
+	apptest.WaitFor(t, 15*time.Second, "the good player to advance", func() bool {
 		return strings.Count(progress.String(), "progress=continue") >= before+2
 	})
 	if code, _, _ := get(t, e.httpURL+"/live/cam1/index.m3u8"); code != 200 {
@@ -452,21 +423,21 @@ func TestPublisherVanishes(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP} {
 		name := "v" + strings.ToLower(sig.String()[:4])
 		pub := publish(t, e.url(name), 60)
-		eventually(t, 30*time.Second, name+" to be live", func() bool { return e.hub.Live(name) })
+		apptest.WaitFor(t, 30*time.Second, name+" to be live", func() bool { return e.hub.Live(name) })
 		player := exec.Command("ffmpeg", "-v", "error", "-i", e.url(name), "-f", "null", "-")
 		if err := player.Start(); err != nil {
 			t.Fatal(err)
 		}
 		playerDone := make(chan error, 1)
 		go func() { playerDone <- player.Wait() }()
-		eventually(t, 30*time.Second, "a player", func() bool {
+		apptest.WaitFor(t, 30*time.Second, "a player", func() bool {
 			ss := e.streams(t)
 			return len(ss) == 1 && ss[0].Players == 1
 		})
 		if err := pub.cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 15*time.Second, name+" to end", func() bool { return !e.hub.Live(name) })
+		apptest.WaitFor(t, 15*time.Second, name+" to end", func() bool { return !e.hub.Live(name) })
 		select {
 		case <-playerDone:
 		case <-time.After(15 * time.Second):

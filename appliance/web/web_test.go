@@ -11,22 +11,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/health"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func serve(t *testing.T, reg *health.Registry, logs io.Writer) (string, func()) {
 	t.Helper()
@@ -56,7 +48,7 @@ func TestHealthzReflectsServices(t *testing.T) {
 	reg := health.NewRegistry()
 	reg.Set("http", health.Up, "")
 	reg.Set("transcode", health.Up, "")
-	var logs syncBuf
+	var logs apptest.SyncBuffer
 	url, stop := serve(t, reg, &logs)
 	defer stop()
 
@@ -111,7 +103,7 @@ func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 // (whose ReadFrom keeps sendfile reachable) and is counted in the log.
 func TestWrapAndFiles(t *testing.T) {
 	pr := prometheus.NewRegistry()
-	var logs syncBuf
+	var logs apptest.SyncBuffer
 	s := New(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), health.NewRegistry(), pr, pr, time.Second)
 	data := bytes.Repeat([]byte("0123456789"), 100_000)
 	path := t.TempDir() + "/seg.m4s"
