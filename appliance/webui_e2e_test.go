@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/tlscert"
 	"thecure/appliance/webui/browsertest"
 )
@@ -130,13 +131,9 @@ func TestWebPagesAnonymous(t *testing.T) {
 // makeClip writes a small H.264/AAC MP4 with ffmpeg.
 func makeClip(t *testing.T, path string, seconds int) {
 	t.Helper()
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+	apptest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
 		"-t", fmt.Sprint(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
-		"-c:a", "aac", "-movflags", "+faststart", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
+		"-c:a", "aac", "-movflags", "+faststart", path)
 }
 
 // libraryItem is what /api/library lists.

@@ -7,6 +7,7 @@ package apptest
 import (
 	"bytes"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -63,4 +64,13 @@ func FFmpeg(t testing.TB, args ...string) {
 	if out, err := exec.Command("ffmpeg", a...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// Clip makes a media file called name in a new temporary folder with ffmpeg
+// args (inputs and codecs, without the output) and returns its path.
+func Clip(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	FFmpeg(t, append(args, out)...)
+	return out
 }

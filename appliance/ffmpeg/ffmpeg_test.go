@@ -5,25 +5,15 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"thecure/appliance/apptest"
 )
 
 var tools = Tools{FFmpeg: "ffmpeg", FFprobe: "ffprobe"}
-
-func genClip(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), name)
-	a := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)
-	a = append(a, out)
-	if b, err := exec.Command("ffmpeg", a...).CombinedOutput(); err != nil {
-		t.Fatalf("generate %s: %v: %s", name, err, b)
-	}
-	return out
-}
 
 func TestParseProgress(t *testing.T) {
 	in := "frame=10\nfps=25.00\nout_time_us=400000\nspeed=2.5x\nprogress=continue\n" +
@@ -44,7 +34,7 @@ func TestParseProgress(t *testing.T) {
 }
 
 func TestProbeAndRun(t *testing.T) {
-	src := genClip(t, "in.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2",
+	src := apptest.Clip(t, "in.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2",
 		"-f", "lavfi", "-i", "sine=frequency=440:duration=2",
 		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 	p, err := tools.Probe(context.Background(), src)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/ffmpeg"
 )
 
@@ -34,16 +35,6 @@ func packageClip(t *testing.T, job ffmpeg.Job, opts PackageOptions) (string, *Pa
 		t.Fatal(err)
 	}
 	return dir, pk
-}
-
-func lavfi(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), name)
-	a := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)
-	if o, err := exec.Command("ffmpeg", append(a, out)...).CombinedOutput(); err != nil {
-		t.Fatalf("generate: %v: %s", err, o)
-	}
-	return out
 }
 
 var reExtinf = regexp.MustCompile(`#EXTINF:([0-9.]+),`)
@@ -85,7 +76,7 @@ func checkMediaPlaylist(t *testing.T, dir string) []float64 {
 }
 
 func TestPackageLadderBothFormats(t *testing.T) {
-	src := lavfi(t, "in.mkv", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=5",
+	src := apptest.Clip(t, "in.mkv", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=5",
 		"-f", "lavfi", "-i", "sine=duration=5", "-c:v", "mpeg4", "-c:a", "mp2", "-shortest")
 	for _, format := range []string{FormatFMP4, FormatMPEGTS} {
 		t.Run(format, func(t *testing.T) {
@@ -124,7 +115,7 @@ func TestPackageLadderBothFormats(t *testing.T) {
 }
 
 func TestPackageAudioOnly(t *testing.T) {
-	src := lavfi(t, "in.mp3", "-f", "lavfi", "-i", "sine=duration=9", "-c:a", "libmp3lame")
+	src := apptest.Clip(t, "in.mp3", "-f", "lavfi", "-i", "sine=duration=9", "-c:a", "libmp3lame")
 	dir, pk := packageClip(t, ffmpeg.Job{Input: src, Audio: &ffmpeg.Audio{Kbps: 64}},
 		PackageOptions{SegmentDuration: 4 * time.Second})
 	if len(pk.Variants) != 1 || pk.Variants[0].Name != "audio" || strings.Join(pk.Variants[0].Codecs, ",") != "mp4a.40.2" {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/ffmpeg"
 	"thecure/appliance/library"
@@ -37,14 +38,10 @@ func benchSource(b *testing.B, name string, seconds int, pixfmt string) string {
 		b.Fatal(err)
 	}
 	tmp := out + ".tmp.mp4"
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1920x1080:rate=25:duration=%d", seconds),
+	apptest.FFmpeg(b, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1920x1080:rate=25:duration=%d", seconds),
 		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:duration=%d", seconds),
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", pixfmt,
 		"-c:a", "aac", "-b:a", "128k", "-shortest", tmp)
-	if o, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("generate %s: %v: %s", name, err, o)
-	}
 	if err := os.Rename(tmp, out); err != nil {
 		b.Fatal(err)
 	}

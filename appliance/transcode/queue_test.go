@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/health"
 	"thecure/appliance/library"
@@ -119,11 +120,7 @@ func (e *env) clip(rel string, args ...string) string {
 		e.t.Fatal(err)
 	}
 	tmp := filepath.Join(filepath.Dir(dst), ".tmp-"+filepath.Base(dst))
-	a := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)
-	a = append(a, "-f", formatFor(dst), tmp)
-	if out, err := exec.Command("ffmpeg", a...).CombinedOutput(); err != nil {
-		e.t.Fatalf("generate %s: %v: %s", rel, err, out)
-	}
+	apptest.FFmpeg(e.t, append(args, "-f", formatFor(dst), tmp)...)
 	if err := os.Rename(tmp, dst); err != nil {
 		e.t.Fatal(err)
 	}
