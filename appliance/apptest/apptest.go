@@ -6,6 +6,7 @@ package apptest
 
 import (
 	"bytes"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ func (s *SyncBuffer) String() string {
 }
 
 // LogWriter sends each write (one log line) to t.Log.
-func LogWriter(t testing.TB) *logWriter { return &logWriter{t} }
+func LogWriter(t testing.TB) io.Writer { return &logWriter{t} }
 
 type logWriter struct{ t testing.TB }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/NicoNex/echotron/v3"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/health"
 	"thecure/appliance/store"
@@ -59,16 +60,9 @@ func openStore(t testing.TB, dir string) *store.Store {
 
 func testLog(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		return slog.New(slog.NewTextHandler(apptest.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // start builds a bot on st against fake and runs it until the test ends.

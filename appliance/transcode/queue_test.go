@@ -71,7 +71,7 @@ func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 func (e *env) build() {
 	e.health = health.NewRegistry()
 	e.health.Set("transcode", health.Up, "")
-	var w io.Writer = testWriter{e.t}
+	var w io.Writer = apptest.LogWriter(e.t)
 	if e.quiet {
 		w = io.Discard
 	}
@@ -80,13 +80,6 @@ func (e *env) build() {
 		MediaDir: e.media, Folders: e.cfg.FTP.Folders, Transcode: e.cfg.Transcode, Alerter: &e.alerts,
 	})
 	e.q.readRate = e.readRate
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 func (e *env) start() {
