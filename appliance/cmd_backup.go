@@ -120,45 +120,48 @@ func chooseRepo(l *loaded, dataDir string, fset *flag.FlagSet) (*backup.Repo, er
 func backupRun(ctx context.Context, e *env, l *loaded, dataDir string) error {
 	bar := newProgressBar(e.stderr)
 	defer bar.finish()
-	cl := control.NewClient(control.SocketPath(dataDir))
+	return viaControlOrStore(ctx, dataDir,
+		func(cl *control.Client) error { return backupRemote(ctx, e, cl, bar) },
+		func(st *store.Store) error { return backupLocal(ctx, e, l, dataDir, st, bar) })
+}
+
+// backupRemote has the running appliance back up and follows it.
+func backupRemote(ctx context.Context, e *env, cl *control.Client, bar *progressBar) error {
 	var ticket backupTicket
-	err := cl.Do(ctx, "POST", "/backup/run", nil, &ticket)
-	if err == nil {
-		for {
-			var st backup.Status
-			if err := cl.Do(ctx, "GET", "/backup/status", nil, &st); err != nil {
-				return err
+	if err := cl.Do(ctx, "POST", "/backup/run", nil, &ticket); err != nil {
+		return err
+	}
+	for {
+		var st backup.Status
+		if err := cl.Do(ctx, "GET", "/backup/status", nil, &st); err != nil {
+			if errors.Is(err, control.ErrNotRunning) {
+				// the backup was asked for: never start another one here
+				return errors.New("thecure stopped before the backup finished")
 			}
-			if st.Served >= ticket.Ticket {
-				bar.finish()
-				if st.LastError != "" {
-					return fmt.Errorf("backup failed: %s", st.LastError)
-				}
-				fmt.Fprintf(e.stdout, "backup %s done: %s in all, %s copied, took %.1fs\n",
-					st.LastID, humanBytes(st.LastSize), humanBytes(st.LastCopied), st.LastTook)
-				return nil
+			return err
+		}
+		if st.Served >= ticket.Ticket {
+			bar.finish()
+			if st.LastError != "" {
+				return fmt.Errorf("backup failed: %s", st.LastError)
 			}
-			if st.Running {
-				bar.report(st.Phase, st.Done, st.Total)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(200 * time.Millisecond):
-			}
+			fmt.Fprintf(e.stdout, "backup %s done: %s in all, %s copied, took %.1fs\n",
+				st.LastID, humanBytes(st.LastSize), humanBytes(st.LastCopied), st.LastTook)
+			return nil
+		}
+		if st.Running {
+			bar.report(st.Phase, st.Done, st.Total)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if !errors.Is(err, control.ErrNotRunning) {
-		return err
-	}
-	st, err := openStoreCLI(dataDir)
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("the store in %s is locked but no appliance answers on its control socket; try again", dataDir)
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+}
+
+// backupLocal backs up with the store opened here (no appliance runs).
+func backupLocal(ctx context.Context, e *env, l *loaded, dataDir string, st *store.Store, bar *progressBar) error {
 	cfgFile, _ := filepath.Abs(l.file)
 	if l.file == "" {
 		cfgFile = ""

@@ -54,7 +54,7 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 			return fmt.Errorf("%q is not a Telegram user id", rest[0])
 		}
 		req := botAccessRequest{User: id, Allowed: sub == "allow"}
-		err = botViaControlOrStore(ctx, dataDir,
+		err = viaControlOrStore(ctx, dataDir,
 			func(c *control.Client) error { return c.Do(ctx, "POST", "/bot/access", req, nil) },
 			func(st *store.Store) error { return bot.SetAccess(st, id, req.Allowed) })
 		if err != nil {
@@ -96,7 +96,7 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 		if !since.IsZero() {
 			q.Set("since", since.UTC().Format(time.RFC3339Nano))
 		}
-		err := botViaControlOrStore(ctx, dataDir,
+		err := viaControlOrStore(ctx, dataDir,
 			func(c *control.Client) error { return c.Do(ctx, "GET", "/bot/log?"+q.Encode(), nil, &entries) },
 			func(st *store.Store) (err error) { entries, err = bot.ReadLog(st, *user, since); return err })
 		if err != nil {
@@ -111,7 +111,7 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 		return tw.Flush()
 	case "tickets":
 		var ts []bot.Ticket
-		err := botViaControlOrStore(ctx, dataDir,
+		err := viaControlOrStore(ctx, dataDir,
 			func(c *control.Client) error { return c.Do(ctx, "GET", "/bot/tickets", nil, &ts) },
 			func(st *store.Store) (err error) { ts, err = bot.OpenTickets(st); return err })
 		if err != nil {
@@ -130,22 +130,4 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 func botUsageErr(e *env, usage string) error {
 	fmt.Fprintf(e.stderr, "usage: %s\n", usage)
 	return exitError{code: 2}
-}
-
-// botViaControlOrStore runs remote through the running appliance's control
-// socket, or local on the store when no appliance runs.
-func botViaControlOrStore(ctx context.Context, dataDir string, remote func(*control.Client) error, local func(*store.Store) error) error {
-	err := remote(control.NewClient(control.SocketPath(dataDir)))
-	if !errors.Is(err, control.ErrNotRunning) {
-		return err
-	}
-	st, err := openStoreCLI(dataDir)
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("another thecure is using data dir %s", dataDir)
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return local(st)
 }

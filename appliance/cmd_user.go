@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -86,69 +85,66 @@ func cmdUser(ctx context.Context, e *env, fset *flag.FlagSet, args []string) err
 	if err != nil {
 		return printProblems(e, err)
 	}
-	ops, closeOps, err := openUserOps(ctx, l.cfg)
-	if err != nil {
-		return err
+	var pw string
+	if sub == "add" || sub == "passwd" {
+		if pw, err = readPassword(e, *fromStdin); err != nil {
+			return err
+		}
 	}
-	defer closeOps()
-
-	switch sub {
-	case "add":
-		pw, err := readPassword(e, *fromStdin)
-		if err != nil {
-			return err
-		}
-		u, err := ops.add(pos[0], pw, splitGroups(*group))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "added %s (groups: %s)\n", u.Name, strings.Join(u.Groups, ","))
-	case "list":
-		list, err := ops.list()
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tGROUPS\tQUOTA\tCREATED")
-		for _, u := range list {
-			q := "-"
-			if u.Quota > 0 {
-				q = config.ByteSize(u.Quota).String()
+	run := func(ops userOps) error {
+		switch sub {
+		case "add":
+			u, err := ops.add(pos[0], pw, splitGroups(*group))
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, strings.Join(u.Groups, ","), q, u.Created.Local().Format(time.DateTime))
+			fmt.Fprintf(e.stdout, "added %s (groups: %s)\n", u.Name, strings.Join(u.Groups, ","))
+		case "list":
+			list, err := ops.list()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tGROUPS\tQUOTA\tCREATED")
+			for _, u := range list {
+				q := "-"
+				if u.Quota > 0 {
+					q = config.ByteSize(u.Quota).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, strings.Join(u.Groups, ","), q, u.Created.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		case "passwd":
+			if err := ops.passwd(pos[0], pw); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "password of %s changed\n", pos[0])
+		case "groups":
+			u, err := ops.groups(pos[0], splitGroups(pos[1]))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s is in groups: %s\n", u.Name, strings.Join(u.Groups, ","))
+		case "quota":
+			q, err := config.ParseByteSize(pos[1])
+			if err != nil {
+				return err
+			}
+			if _, err := ops.quota(pos[0], int64(q)); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "quota of %s: %s\n", pos[0], q)
+		case "del":
+			if err := ops.del(pos[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "deleted %s\n", pos[0])
 		}
-		return tw.Flush()
-	case "passwd":
-		pw, err := readPassword(e, *fromStdin)
-		if err != nil {
-			return err
-		}
-		if err := ops.passwd(pos[0], pw); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "password of %s changed\n", pos[0])
-	case "groups":
-		u, err := ops.groups(pos[0], splitGroups(pos[1]))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s is in groups: %s\n", u.Name, strings.Join(u.Groups, ","))
-	case "quota":
-		q, err := config.ParseByteSize(pos[1])
-		if err != nil {
-			return err
-		}
-		if _, err := ops.quota(pos[0], int64(q)); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "quota of %s: %s\n", pos[0], q)
-	case "del":
-		if err := ops.del(pos[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", pos[0])
+		return nil
 	}
-	return nil
+	return viaControlOrStore(ctx, l.dataDir,
+		func(c *control.Client) error { return run(remoteUsers{ctx: ctx, c: c}) },
+		func(st *store.Store) error { return run(directUsers{users.New(st)}) })
 }
 
 // parseInterleaved parses flags found anywhere among args and returns the
@@ -229,25 +225,6 @@ func promptNoEcho(e *env, f *os.File, prompt string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// openUserOps works on the store when no appliance holds it, else through
-// the running appliance's control socket (the store's lock tells which).
-func openUserOps(ctx context.Context, cfg *config.Config) (userOps, func(), error) {
-	dataDir, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := openStoreCLI(dataDir)
-	switch {
-	case err == nil:
-		return directUsers{users.New(st)}, func() { st.Close() }, nil
-	case errors.Is(err, store.ErrLocked):
-		c := control.NewClient(control.SocketPath(dataDir))
-		return remoteUsers{ctx: ctx, c: c}, func() {}, nil
-	default:
-		return nil, nil, err
-	}
-}
-
 type directUsers struct{ u *users.Users }
 
 func (d directUsers) add(n, p string, g []string) (users.User, error) { return d.u.Add(n, p, g) }
@@ -263,11 +240,7 @@ type remoteUsers struct {
 }
 
 func (r remoteUsers) do(method, path string, in, out any) error {
-	err := r.c.Do(r.ctx, method, path, in, out)
-	if errors.Is(err, control.ErrNotRunning) {
-		return errors.New("the database is locked by a thecure that does not answer on its control socket")
-	}
-	return err
+	return r.c.Do(r.ctx, method, path, in, out)
 }
 
 func userPath(name, what string) string {
