@@ -2,9 +2,7 @@ package appliance
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -62,8 +60,8 @@ type botAccessRequest struct {
 
 func (a *app) botAccess(w http.ResponseWriter, r *http.Request) {
 	var req botAccessRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		control.Error(w, http.StatusBadRequest, fmt.Errorf("decode request: %w", err))
+	if err := control.DecodeJSON(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, err)
 		return
 	}
 	if err := bot.SetAccess(a.store, req.User, req.Allowed); err != nil {

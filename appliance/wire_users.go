@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -67,7 +66,7 @@ type userRequest struct {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
+	if err := control.DecodeJSON(r, v); err != nil {
 		control.Error(w, http.StatusBadRequest, err)
 		return false
 	}
