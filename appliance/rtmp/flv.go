@@ -131,45 +131,42 @@ func parseAVCConfig(b []byte) (avcConfig, error) {
 	if c.lengthSize == 3 {
 		return c, errors.New("avcC: NAL unit length size 3")
 	}
-	n := int(b[5] & 0x1f)
-	p := 6
-	for i := range n {
-		if len(b) < p+2 {
-			return c, errShort
-		}
-		l := int(binary.BigEndian.Uint16(b[p:]))
-		p += 2
-		if len(b) < p+l {
-			return c, errShort
-		}
-		if i == 0 {
-			c.sps = b[p : p+l]
-		}
-		p += l
+	sps, p, err := firstParamSet(b, 6, int(b[5]&0x1f))
+	if err != nil {
+		return c, err
 	}
 	if len(b) < p+1 {
 		return c, errShort
 	}
-	n = int(b[p])
-	p++
-	for i := range n {
-		if len(b) < p+2 {
-			return c, errShort
-		}
-		l := int(binary.BigEndian.Uint16(b[p:]))
-		p += 2
-		if len(b) < p+l {
-			return c, errShort
-		}
-		if i == 0 {
-			c.pps = b[p : p+l]
-		}
-		p += l
+	pps, _, err := firstParamSet(b, p+1, int(b[p]))
+	if err != nil {
+		return c, err
 	}
+	c.sps, c.pps = sps, pps
 	if len(c.sps) < 4 || len(c.pps) < 1 {
 		return c, errors.New("avcC without SPS or PPS")
 	}
 	return c, nil
+}
+
+// firstParamSet reads n length-prefixed parameter sets from b at p and
+// returns the first one and the offset after the last.
+func firstParamSet(b []byte, p, n int) (first []byte, next int, err error) {
+	for i := range n {
+		if len(b) < p+2 {
+			return nil, p, errShort
+		}
+		l := int(binary.BigEndian.Uint16(b[p:]))
+		p += 2
+		if len(b) < p+l {
+			return nil, p, errShort
+		}
+		if i == 0 {
+			first = b[p : p+l]
+		}
+		p += l
+	}
+	return first, p, nil
 }
 
 // splitNALUs splits length-prefixed NAL units.
