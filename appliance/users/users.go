@@ -190,18 +190,25 @@ func put(b *bolt.Bucket, rec record) error {
 	return b.Put([]byte(rec.Name), data)
 }
 
+// load reads one user's record from b (nil when there are no users yet).
+func load(b *bolt.Bucket, name string) (record, error) {
+	var rec record
+	if b == nil {
+		return rec, ErrNotFound
+	}
+	data := b.Get([]byte(name))
+	if data == nil {
+		return rec, ErrNotFound
+	}
+	err := json.Unmarshal(data, &rec)
+	return rec, err
+}
+
 func (u *Users) get(name string) (record, error) {
 	var rec record
-	err := u.st.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsers)
-		if b == nil {
-			return ErrNotFound
-		}
-		data := b.Get([]byte(name))
-		if data == nil {
-			return ErrNotFound
-		}
-		return json.Unmarshal(data, &rec)
+	err := u.st.View(func(tx *bolt.Tx) (err error) {
+		rec, err = load(tx.Bucket(bucketUsers), name)
+		return err
 	})
 	return rec, err
 }
@@ -243,15 +250,8 @@ func (u *Users) modify(name string, fn func(*record) error) (User, error) {
 	var out User
 	err := u.st.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
-		if b == nil {
-			return ErrNotFound
-		}
-		data := b.Get([]byte(name))
-		if data == nil {
-			return ErrNotFound
-		}
-		var rec record
-		if err := json.Unmarshal(data, &rec); err != nil {
+		rec, err := load(b, name)
+		if err != nil {
 			return err
 		}
 		if err := fn(&rec); err != nil {
