@@ -204,6 +204,20 @@ func getJob(tx *bolt.Tx, id string) (Job, bool, error) {
 	return j, true, nil
 }
 
+// eachJob calls fn with every job in b (none when b is nil).
+func eachJob(b *bolt.Bucket, fn func(Job) error) error {
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
+		var j Job
+		if err := json.Unmarshal(v, &j); err != nil {
+			return fmt.Errorf("job %s: %w", k, err)
+		}
+		return fn(j)
+	})
+}
+
 func putJob(tx *bolt.Tx, j Job) error {
 	b, err := tx.CreateBucketIfNotExists(bucketJobs)
 	if err != nil {
@@ -346,15 +360,7 @@ func (q *Queue) abs(rel string) string {
 func (q *Queue) Jobs() ([]Job, error) {
 	var out []Job
 	err := q.st.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketJobs)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var j Job
-			if err := json.Unmarshal(v, &j); err != nil {
-				return fmt.Errorf("job %s: %w", k, err)
-			}
+		return eachJob(tx.Bucket(bucketJobs), func(j Job) error {
 			out = append(out, j)
 			return nil
 		})
@@ -452,11 +458,7 @@ func (q *Queue) resetRunning() error {
 		}
 		var reset []Job
 		var old []string
-		err = b.ForEach(func(k, v []byte) error {
-			var j Job
-			if err := json.Unmarshal(v, &j); err != nil {
-				return fmt.Errorf("job %s: %w", k, err)
-			}
+		err = eachJob(b, func(j Job) error {
 			if j.State == Running {
 				j.State, j.Progress, j.Speed, j.ETA = Pending, 0, 0, 0
 				reset = append(reset, j)
@@ -589,15 +591,7 @@ func (q *Queue) claim() (Job, bool, error) {
 	var j Job
 	var found bool
 	err := q.st.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketJobs)
-		if b == nil {
-			return nil
-		}
-		err := b.ForEach(func(k, v []byte) error {
-			var c Job
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("job %s: %w", k, err)
-			}
+		err := eachJob(tx.Bucket(bucketJobs), func(c Job) error {
 			if c.State == Pending && (!found || c.Seq < j.Seq) {
 				j, found = c, true
 			}
@@ -708,15 +702,7 @@ func (q *Queue) JobsHandler() http.Handler {
 // status answer).
 func (q *Queue) QueueLength(ctx context.Context) (pending, running int, err error) {
 	err = q.st.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketJobs)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var j Job
-			if err := json.Unmarshal(v, &j); err != nil {
-				return fmt.Errorf("job %s: %w", k, err)
-			}
+		return eachJob(tx.Bucket(bucketJobs), func(j Job) error {
 			switch j.State {
 			case Pending:
 				pending++
