@@ -217,6 +217,28 @@ func (e *env) master(id string) string {
 
 func near(got, want, tol float64) bool { return got >= want-tol && got <= want+tol }
 
+// waitDown waits until the transcode service is down with a reason that
+// mentions detail.
+func (e *env) waitDown(detail string, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var s health.Service
+		for _, sv := range e.health.Snapshot() {
+			if sv.Name == "transcode" {
+				s = sv
+			}
+		}
+		if s.State == health.Down && strings.Contains(s.Detail, detail) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("health %+v, want down: %s", s, detail)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestRemuxH264AAC(t *testing.T) {
 	e := newEnv(t, nil)
 	e.start()
@@ -569,22 +591,7 @@ func TestFFmpegMissingJobsWait(t *testing.T) {
 	rel := e.clip("pelis/Waiting.mp4", cat(videoH264, h264Enc)...)
 	e.start()
 	id := library.ItemID(rel)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var s health.Service
-		for _, sv := range e.health.Snapshot() {
-			if sv.Name == "transcode" {
-				s = sv
-			}
-		}
-		if s.State == health.Down && strings.Contains(s.Detail, "ffmpeg not found") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health %+v, want down with a reason", s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e.waitDown("ffmpeg not found", 30*time.Second)
 	it, ok, _ := e.cat.Get(id)
 	if !ok || it.State != library.StateQueued {
 		t.Errorf("item %+v, want queued", it)
@@ -632,22 +639,7 @@ func TestDiskFullIsReportedAndRetried(t *testing.T) {
 	rel := e.clip("pelis/Full (2022).mp4", cat(videoH264, h264Enc)...)
 	e.start()
 	id := library.ItemID(rel)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var s health.Service
-		for _, sv := range e.health.Snapshot() {
-			if sv.Name == "transcode" {
-				s = sv
-			}
-		}
-		if s.State == health.Down && strings.Contains(s.Detail, "disk full") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health %+v, want down: disk full", s)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.waitDown("disk full", 60*time.Second)
 	j, _, _ := e.q.Job(id)
 	if j.State == Failed {
 		t.Errorf("job failed on a full disk, want it kept for later: %+v", j)
@@ -659,7 +651,7 @@ func TestDiskFullIsReportedAndRetried(t *testing.T) {
 	full = false
 	mu.Unlock()
 	e.waitItem(id, library.StateReady)
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if e.health.Healthy() {
 			break
