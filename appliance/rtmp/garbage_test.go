@@ -28,6 +28,23 @@ func dialHandshaked(t *testing.T, addr string) net.Conn {
 	return c
 }
 
+// sendUntilDropped sends msg after a handshake and reads until the server
+// drops the connection (or the 20 s deadline passes).
+func sendUntilDropped(t *testing.T, addr string, msg []byte) {
+	t.Helper()
+	c := dialHandshaked(t, addr)
+	defer c.Close()
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
 // command is an AMF0 command message on chunk stream 3, in 128-byte chunks.
 func command(body []byte) []byte {
 	b := []byte{0x03, 0, 0, 0}
@@ -56,52 +73,24 @@ func TestGarbageAndHostileClients(t *testing.T) {
 	e := start(t, nil)
 
 	// a connect command claiming an AMF0 strict array of 2^31-1 elements
-	c := dialHandshaked(t, e.rtmpAddr)
 	body := append(amfString("connect"), amfNumber(1)...)
 	body = append(body, 0x0a, 0x7f, 0xff, 0xff, 0xff)
-	if _, err := c.Write(command(body)); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	for {
-		if _, err := c.Read(buf); err != nil {
-			break
-		}
-	}
-	c.Close()
+	sendUntilDropped(t, e.rtmpAddr, command(body))
 
 	// the same in an unknown data message (decoded into interface{} values)
-	c = dialHandshaked(t, e.rtmpAddr)
 	body = append(amfString("foo"), 0x0a, 0x7f, 0xff, 0xff, 0xff)
 	msg := command(body)
 	msg[7] = 18 // AMF0 data message
-	if _, err := c.Write(msg); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := c.Read(buf); err != nil {
-			break
-		}
-	}
-	c.Close()
+	sendUntilDropped(t, e.rtmpAddr, msg)
 
 	// values nested 100000 deep
-	c = dialHandshaked(t, e.rtmpAddr)
 	body = amfString("foo")
 	for range 100000 {
 		body = append(body, 0x0a, 0, 0, 0, 1)
 	}
 	msg = command(body)
 	msg[7] = 18
-	if _, err := c.Write(msg); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := c.Read(buf); err != nil {
-			break
-		}
-	}
-	c.Close()
+	sendUntilDropped(t, e.rtmpAddr, msg)
 
 	// random bytes instead of a handshake, and after a handshake
 	for range 3 {
