@@ -15,8 +15,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -262,11 +264,7 @@ func (ss *session) close() {
 func (s *Server) snapshot() []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		out = append(out, ss)
-	}
-	return out
+	return slices.Collect(maps.Values(s.sessions))
 }
 
 // partMaxAge is how long an interrupted upload is kept for a resume.

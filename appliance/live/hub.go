@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -122,10 +124,7 @@ func (h *Hub) get(name string) *Stream {
 func (h *Hub) list() []*Stream {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]*Stream, 0, len(h.streams))
-	for _, s := range h.streams {
-		out = append(out, s)
-	}
+	out := slices.Collect(maps.Values(h.streams))
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,11 +106,7 @@ func allowed(list []netip.Prefix, a netip.Addr) bool {
 func (s *Server) list() []*stream {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*stream, 0, len(s.streams))
-	for _, st := range s.streams {
-		out = append(out, st)
-	}
-	return out
+	return slices.Collect(maps.Values(s.streams))
 }
 
 // Serve accepts RTMP connections on ln until ctx is cancelled, then closes
