@@ -121,6 +121,20 @@ func (b *Bot) refuse(ctx context.Context, user, chat int64) {
 	}
 }
 
+// admit says whether the user may be served now: refused when not allowed,
+// dropped over the rate limit; an admitted user's name is remembered.
+func (b *Bot) admit(ctx context.Context, from *echotron.User, chat int64) bool {
+	if !b.isAllowed(from.ID) {
+		b.refuse(ctx, from.ID, chat)
+		return false
+	}
+	if !b.rateOK(ctx, from.ID, chat) {
+		return false
+	}
+	b.rememberName(from)
+	return true
+}
+
 func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 	chat := m.Chat.ID
 	var user int64
@@ -143,14 +157,9 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 	if m.From == nil || m.From.IsBot || m.Chat.Type != "private" {
 		return // users talk to the bot in private; other groups are ignored
 	}
-	if !b.isAllowed(user) {
-		b.refuse(ctx, user, chat)
+	if !b.admit(ctx, m.From, chat) {
 		return
 	}
-	if !b.rateOK(ctx, user, chat) {
-		return
-	}
-	b.rememberName(m.From)
 	if cmd, args, ok := parseCommand(m.Text, b.username()); ok {
 		b.command(ctx, m, cmd, args)
 		return
@@ -229,14 +238,9 @@ func (b *Bot) onCallback(ctx context.Context, q *echotron.CallbackQuery) {
 		chat = q.Message.Chat.ID
 	}
 	b.logLine(user, chat, "in", "[button] "+q.Data)
-	if !b.isAllowed(user) {
-		b.refuse(ctx, user, chat)
+	if !b.admit(ctx, q.From, chat) {
 		return
 	}
-	if !b.rateOK(ctx, user, chat) {
-		return
-	}
-	b.rememberName(q.From)
 	// Answer first: the client shows a spinner on the button until then.
 	if err := b.call(ctx, "answerCallbackQuery", func() error {
 		_, err := b.api.AnswerCallbackQuery(q.ID, nil)
