@@ -158,6 +158,17 @@ type Ticket struct {
 // Open reports whether the ticket is still open.
 func (t Ticket) Open() bool { return t.Closed.IsZero() }
 
+// ticketBuckets returns the tickets and the open-ticket-per-user buckets.
+func ticketBuckets(tx *bolt.Tx) (tickets, open *bolt.Bucket, err error) {
+	if tickets, err = bucket(tx, bucketTickets); err != nil {
+		return nil, nil, err
+	}
+	if open, err = bucket(tx, bucketOpen); err != nil {
+		return nil, nil, err
+	}
+	return tickets, open, nil
+}
+
 func putTicket(b *bolt.Bucket, t Ticket) error {
 	data, err := json.Marshal(t)
 	if err != nil {
@@ -179,11 +190,7 @@ func getTicket(b *bolt.Bucket, id uint64) (Ticket, bool) {
 // created says which.
 func openTicket(st *store.Store, user, chat int64, name string, now time.Time) (t Ticket, created bool, err error) {
 	err = st.Update(func(tx *bolt.Tx) error {
-		tb, err := bucket(tx, bucketTickets)
-		if err != nil {
-			return err
-		}
-		ob, err := bucket(tx, bucketOpen)
+		tb, ob, err := ticketBuckets(tx)
 		if err != nil {
 			return err
 		}
@@ -235,11 +242,7 @@ var (
 // open until now.
 func closeTicket(st *store.Store, id uint64, now time.Time) (t Ticket, was bool, err error) {
 	err = st.Update(func(tx *bolt.Tx) error {
-		tb, err := bucket(tx, bucketTickets)
-		if err != nil {
-			return err
-		}
-		ob, err := bucket(tx, bucketOpen)
+		tb, ob, err := ticketBuckets(tx)
 		if err != nil {
 			return err
 		}
