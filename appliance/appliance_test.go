@@ -154,16 +154,22 @@ func runCmd(t *testing.T, dir string, args ...string) (stdout, stderr string, co
 // writeConfig writes a config with loopback ports chosen by the kernel.
 func writeConfig(t *testing.T, dir, extra string) string {
 	t.Helper()
+	return writeConfigHTTP(t, dir, "", extra)
+}
+
+// writeConfigHTTP is writeConfig with more keys (lines) in its [http] table.
+func writeConfigHTTP(t *testing.T, dir, httpKeys, extra string) string {
+	t.Helper()
 	path := filepath.Join(dir, "config.toml")
 	cfg := fmt.Sprintf(`data_dir = %q
 shutdown_timeout = "5s"
 [http]
-listen = "127.0.0.1:0"
+%slisten = "127.0.0.1:0"
 [ftp]
 listen = "127.0.0.1:0"
 [rtmp]
 listen = "127.0.0.1:0"
-%s`, filepath.Join(dir, "data"), extra)
+%s`, filepath.Join(dir, "data"), httpKeys, extra)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

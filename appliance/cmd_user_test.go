@@ -27,12 +27,8 @@ func thecure(t *testing.T, stdin string, args ...string) (string, int) {
 // on the store) and on a running one (through the control socket).
 func TestUserCommands(t *testing.T) {
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.toml")
+	cfgFile := writeConfig(t, dir, "")
 	data := filepath.Join(dir, "data")
-	toml := "data_dir = " + `"` + data + `"` + "\n[http]\nlisten = \"127.0.0.1:0\"\n[ftp]\nlisten = \"127.0.0.1:0\"\n[rtmp]\nlisten = \"127.0.0.1:0\"\n"
-	if err := os.WriteFile(cfgFile, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// stopped, before the first start: the data dir must exist
 	if out, code := thecure(t, "", "user", "-c", cfgFile, "list"); code != 1 || !strings.Contains(out, "no data dir") {
 		t.Errorf("list on a missing data dir: exit %d, %s", code, out)

@@ -64,13 +64,7 @@ func httpGet(t *testing.T, c *http.Client, url string) (int, string) {
 // with the appliance's certificate.
 func TestWebPagesAnonymous(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "")
-	// writeConfig's [http] table is open: add to it.
-	data, _ := os.ReadFile(cfg)
-	data = []byte(strings.Replace(string(data), "[http]\n", "[http]\nlanguage = \"en\"\ntls_listen = \"127.0.0.1:0\"\n", 1))
-	if err := os.WriteFile(cfg, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfigHTTP(t, dir, "language = \"en\"\ntls_listen = \"127.0.0.1:0\"\n", "")
 	p := start(t, dir, "run", "-c", cfg)
 	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
 	tlsAddr := waitLog(t, p, `msg=listening svc=https key=http.tls_listen addr=(\S+)`, 30*time.Second)[1]
@@ -153,12 +147,7 @@ type webApp struct {
 func startWeb(t *testing.T, files map[string]string) *webApp {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "")
-	data, _ := os.ReadFile(cfg)
-	data = []byte(strings.Replace(string(data), "[http]\n", "[http]\nlanguage = \"en\"\n", 1))
-	if err := os.WriteFile(cfg, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfigHTTP(t, dir, "language = \"en\"\n", "")
 	for dst, src := range files {
 		dst = filepath.Join(dir, "data", dst)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -418,12 +407,7 @@ func advances(t *testing.T, ctx context.Context, d float64, engine string) {
 // until a login; /healthz stays open.
 func TestWebViewerAuth(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "")
-	data, _ := os.ReadFile(cfg)
-	data = []byte(strings.Replace(string(data), "[http]\n", "[http]\nviewer_auth = true\n", 1))
-	if err := os.WriteFile(cfg, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfigHTTP(t, dir, "viewer_auth = true\n", "")
 	p := start(t, dir, "run", "-c", cfg)
 	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
 	waitLog(t, p, `msg="thecure is running"`, 30*time.Second)
