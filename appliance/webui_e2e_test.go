@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,17 +46,6 @@ func waitLog(t *testing.T, p *proc, re string, timeout time.Duration) []string {
 	}
 }
 
-func httpGet(t *testing.T, c *http.Client, url string) (int, string) {
-	t.Helper()
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestWebPagesAnonymous runs the appliance with English pages and HTTPS on,
 // and checks with Chromium that an anonymous visitor gets the catalogue but
 // is sent from /admin to the login form; the same pages answer over HTTPS
@@ -72,7 +60,7 @@ func TestWebPagesAnonymous(t *testing.T) {
 	base := "http://" + addr
 
 	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	code, body := httpGet(t, insecure, "https://"+tlsAddr+"/")
+	code, body, _ := apptest.Get(t, insecure, "https://"+tlsAddr+"/")
 	if code != 200 || !strings.Contains(body, `<html lang="en">`) {
 		t.Errorf("GET / over HTTPS = %d:\n%.300s", code, body)
 	}
@@ -255,10 +243,10 @@ func TestWebAdmin(t *testing.T) {
 		t.Error("an anonymous visitor sees the admin status")
 	}
 	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if code, _ := httpGet(t, noFollow, w.base+"/api/status"); code != http.StatusUnauthorized {
+	if code, _, _ := apptest.Get(t, noFollow, w.base+"/api/status"); code != http.StatusUnauthorized {
 		t.Errorf("anonymous /api/status = %d, want 401", code)
 	}
-	if code, _ := httpGet(t, noFollow, w.base+"/admin"); code != http.StatusSeeOther {
+	if code, _, _ := apptest.Get(t, noFollow, w.base+"/admin"); code != http.StatusSeeOther {
 		t.Errorf("anonymous /admin = %d, want a redirect to the login form", code)
 	}
 
@@ -419,7 +407,7 @@ func TestWebViewerAuth(t *testing.T) {
 		"/api/library": http.StatusUnauthorized, "/api/jobs": http.StatusUnauthorized, "/api/live": http.StatusUnauthorized, "/api/catalogue": http.StatusUnauthorized,
 		"/healthz": http.StatusOK, "/login": http.StatusOK,
 	} {
-		if code, _ := httpGet(t, c, base+path); code != want {
+		if code, _, _ := apptest.Get(t, c, base+path); code != want {
 			t.Errorf("GET %s with viewer_auth = %d, want %d", path, code, want)
 		}
 	}

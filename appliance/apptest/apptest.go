@@ -1,12 +1,13 @@
 // Package apptest holds helpers for thecure's tests only: a log buffer that
 // is safe to read while a service writes to it, a writer that sends logs to
-// the test's log, polling with a deadline, and test media made with ffmpeg.
-// No production code imports it.
+// the test's log, polling with a deadline, test media made with ffmpeg and
+// a plain HTTP GET. No production code imports it.
 package apptest
 
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -74,4 +75,17 @@ func Clip(t testing.TB, name string, args ...string) string {
 	out := filepath.Join(t.TempDir(), name)
 	FFmpeg(t, append(args, out)...)
 	return out
+}
+
+// Get fetches url with c and returns the status code, the body and the
+// headers; a request that fails fails the test.
+func Get(t testing.TB, c *http.Client, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }

@@ -128,20 +128,9 @@ func (p *publisher) wait(t *testing.T, timeout time.Duration) error {
 	}
 }
 
-func get(t *testing.T, url string) (int, http.Header, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
-}
-
 func (e *env) streams(t *testing.T) []live.StreamInfo {
 	t.Helper()
-	code, _, body := get(t, e.httpURL+"/api/live")
+	code, body, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/api/live")
 	if code != 200 {
 		t.Fatalf("/api/live: %d %s", code, body)
 	}
@@ -162,7 +151,7 @@ func TestPublishPlayHLS(t *testing.T) {
 	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
 
 	// HLS: the playlist is served once the first segment is there
-	code, hdr, body := get(t, e.httpURL+"/live/cam1/index.m3u8")
+	code, body, hdr := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/index.m3u8")
 	if code != 200 || !strings.HasPrefix(body, "#EXTM3U") {
 		t.Fatalf("index.m3u8: %d %q", code, body)
 	}
@@ -204,7 +193,7 @@ func TestPublishPlayHLS(t *testing.T) {
 
 	// unknown names and files are 404, CORS preflight works
 	for _, p := range []string{"/live/nope/index.m3u8", "/live/cam1/nope.mp4", "/live/cam1/x.txt"} {
-		if code, _, _ := get(t, e.httpURL+p); code != 404 {
+		if code, _, _ := apptest.Get(t, http.DefaultClient, e.httpURL+p); code != 404 {
 			t.Errorf("GET %s: %d, want 404", p, code)
 		}
 	}
@@ -219,7 +208,7 @@ func TestPublishPlayHLS(t *testing.T) {
 	}
 	apptest.WaitFor(t, 10*time.Second, "the stream to end", func() bool { return !e.hub.Live("cam1") && len(e.streams(t)) == 0 })
 	// HLS players get the last playlist, finished with EXT-X-ENDLIST.
-	if code, _, body := get(t, e.httpURL+"/live/cam1/video1_stream.m3u8"); code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") {
+	if code, body, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/video1_stream.m3u8"); code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") {
 		t.Errorf("media playlist after the end: %d\n%s", code, body)
 	}
 }
@@ -228,7 +217,7 @@ func TestLLHLSBlockingRequest(t *testing.T) {
 	e := start(t, func(c *config.Config) { c.HLS.RequestTimeout = config.Duration(2 * time.Second) })
 	publish(t, e.url("ll"), 20)
 	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("ll") })
-	code, _, body := get(t, e.httpURL+"/live/ll/video1_stream.m3u8")
+	code, body, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/ll/video1_stream.m3u8")
 	if code != 200 || !strings.Contains(body, "#EXT-X-PART:") || !strings.Contains(body, "#EXT-X-PRELOAD-HINT") {
 		t.Fatalf("media playlist: %d\n%s", code, body)
 	}
@@ -241,7 +230,7 @@ func TestLLHLSBlockingRequest(t *testing.T) {
 	}
 	segs := strings.Count(body, "#EXTINF:")
 	start := time.Now()
-	code, _, body = get(t, fmt.Sprintf("%s/live/ll/video1_stream.m3u8?_HLS_msn=%d&_HLS_part=0", e.httpURL, msn+segs+1))
+	code, body, _ = apptest.Get(t, http.DefaultClient, fmt.Sprintf("%s/live/ll/video1_stream.m3u8?_HLS_msn=%d&_HLS_part=0", e.httpURL, msn+segs+1))
 	if code != 200 || !strings.Contains(body, "#EXTM3U") {
 		t.Fatalf("blocking reload: %d %s", code, body)
 	}
@@ -373,7 +362,7 @@ func TestSlowPlayerDropped(t *testing.T) {
 	apptest.WaitFor(t, 15*time.Second, "the good player to advance", func() bool {
 		return strings.Count(progress.String(), "progress=continue") >= before+2
 	})
-	if code, _, _ := get(t, e.httpURL+"/live/cam1/index.m3u8"); code != 200 {
+	if code, _, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/index.m3u8"); code != 200 {
 		t.Errorf("HLS after the drop: %d", code)
 	}
 }

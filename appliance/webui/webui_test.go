@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/health"
 	"thecure/appliance/store"
 	"thecure/appliance/users"
@@ -111,23 +112,12 @@ func client(t *testing.T) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func get(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
-	t.Helper()
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
-}
-
 var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // login fetches the form and posts it.
 func login(t *testing.T, c *http.Client, base, user, pass, next string) (int, string, http.Header) {
 	t.Helper()
-	_, body, _ := get(t, c, base+"/login?next="+url.QueryEscape(next))
+	_, body, _ := apptest.Get(t, c, base+"/login?next="+url.QueryEscape(next))
 	m := csrfRe.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("no csrf field in login form:\n%s", body)
@@ -143,7 +133,7 @@ func login(t *testing.T, c *http.Client, base, user, pass, next string) (int, st
 
 func TestCatalogueGroupsTitles(t *testing.T) {
 	_, srv := newTestUI(t, Options{Language: "en", Catalogue: testTitles, Live: streams{{Name: "cam1", Viewers: 3}}})
-	code, body, hdr := get(t, client(t), srv.URL+"/")
+	code, body, hdr := apptest.Get(t, client(t), srv.URL+"/")
 	if code != 200 {
 		t.Fatalf("GET / = %d", code)
 	}
@@ -197,7 +187,7 @@ func getJSONc(t *testing.T, u string, out any) int {
 
 func TestSpanishByDefault(t *testing.T) {
 	_, srv := newTestUI(t, Options{})
-	_, body, _ := get(t, client(t), srv.URL+"/")
+	_, body, _ := apptest.Get(t, client(t), srv.URL+"/")
 	for _, want := range []string{`lang="es"`, "El catálogo está vacío", "Entrar"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
@@ -211,30 +201,30 @@ func TestSpanishByDefault(t *testing.T) {
 func TestWatchAndLivePages(t *testing.T) {
 	_, srv := newTestUI(t, Options{Language: "en", Catalogue: testTitles, Live: streams{{Name: "cam1"}}})
 	c := client(t)
-	code, body, _ := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb")
+	code, body, _ := apptest.Get(t, c, srv.URL+"/watch/bbbbbbbbbbbb")
 	if code != 200 || !strings.Contains(body, `data-src="/vod/bbbbbbbbbbbb/index.m3u8"`) || !strings.Contains(body, "<video") {
 		t.Errorf("watch page = %d:\n%s", code, body)
 	}
-	if _, body, _ = get(t, c, srv.URL+"/watch/ffffffffffff"); !strings.Contains(body, "<audio") {
+	if _, body, _ = apptest.Get(t, c, srv.URL+"/watch/ffffffffffff"); !strings.Contains(body, "<audio") {
 		t.Error("a track does not get an audio player")
 	}
-	if code, _, _ = get(t, c, srv.URL+"/watch/999999999999"); code != 404 {
+	if code, _, _ = apptest.Get(t, c, srv.URL+"/watch/999999999999"); code != 404 {
 		t.Errorf("unknown title = %d, want 404", code)
 	}
-	if _, body, _ = get(t, c, srv.URL+"/watch/111111111111"); !strings.Contains(body, "not ready") || strings.Contains(body, "<video") {
+	if _, body, _ = apptest.Get(t, c, srv.URL+"/watch/111111111111"); !strings.Contains(body, "not ready") || strings.Contains(body, "<video") {
 		t.Error("a title being processed shows a player")
 	}
-	code, body, _ = get(t, c, srv.URL+"/live/cam1")
+	code, body, _ = apptest.Get(t, c, srv.URL+"/live/cam1")
 	if code != 200 || !strings.Contains(body, `data-src="/live/cam1/index.m3u8"`) || !strings.Contains(body, "LIVE") {
 		t.Errorf("live page = %d:\n%s", code, body)
 	}
-	if code, body, _ = get(t, c, srv.URL+"/live/nobody"); code != 404 || !strings.Contains(body, "not live") {
+	if code, body, _ = apptest.Get(t, c, srv.URL+"/live/nobody"); code != 404 || !strings.Contains(body, "not live") {
 		t.Errorf("offline live page = %d", code)
 	}
-	if code, body, hdr := get(t, c, srv.URL+"/static/player.js"); code != 200 || !strings.Contains(body, "MediaSource") || !strings.Contains(hdr.Get("Content-Type"), "javascript") {
+	if code, body, hdr := apptest.Get(t, c, srv.URL+"/static/player.js"); code != 200 || !strings.Contains(body, "MediaSource") || !strings.Contains(hdr.Get("Content-Type"), "javascript") {
 		t.Errorf("player.js = %d %s", code, hdr.Get("Content-Type"))
 	}
-	if code, _, _ = get(t, c, srv.URL+"/static/"); code != 404 {
+	if code, _, _ = apptest.Get(t, c, srv.URL+"/static/"); code != 404 {
 		t.Errorf("static directory listing = %d, want 404", code)
 	}
 }
@@ -251,11 +241,11 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 		Disks: []Disk{{Label: "data", Path: t.TempDir()}, {Label: "media", Path: t.TempDir()}, {Label: "later", Path: "/proc/nonexistent/dir"}, {Label: "bad", Path: "/proc/self/status/x"}}})
 
 	anon := client(t)
-	code, _, hdr := get(t, anon, srv.URL+"/admin")
+	code, _, hdr := apptest.Get(t, anon, srv.URL+"/admin")
 	if code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login?next=%2Fadmin") {
 		t.Errorf("anonymous /admin = %d %s, want a redirect to the login", code, hdr.Get("Location"))
 	}
-	if code, _, _ = get(t, anon, srv.URL+"/api/status"); code != http.StatusUnauthorized {
+	if code, _, _ = apptest.Get(t, anon, srv.URL+"/api/status"); code != http.StatusUnauthorized {
 		t.Errorf("anonymous /api/status = %d, want 401", code)
 	}
 
@@ -264,7 +254,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	if code, _, _ := login(t, user, srv.URL, "uploa", "upl0ad-pass", "/"); code != http.StatusSeeOther {
 		t.Fatalf("user login = %d", code)
 	}
-	if code, _, _ = get(t, user, srv.URL+"/admin"); code != http.StatusForbidden {
+	if code, _, _ = apptest.Get(t, user, srv.URL+"/admin"); code != http.StatusForbidden {
 		t.Errorf("non-admin /admin = %d, want 403", code)
 	}
 
@@ -277,7 +267,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Lax") {
 		t.Errorf("session cookie %q lacks HttpOnly or SameSite", ck)
 	}
-	code, body, _ := get(t, admin, srv.URL+"/admin")
+	code, body, _ := apptest.Get(t, admin, srv.URL+"/admin")
 	for _, want := range []string{"System status", "pelis/new.mp4", `value="42"`, "3.5×", "ffmpeg not found", "pelis/broken.mp4", "invalid data found", "data",
 		"series/Show.S01E03.mkv", "3.0 MiB", "1.0 MiB/s"} {
 		if !strings.Contains(body, want) {
@@ -287,7 +277,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	if code != 200 {
 		t.Errorf("admin /admin = %d", code)
 	}
-	if _, frag, _ := get(t, admin, srv.URL+"/admin?fragment=1"); strings.Contains(frag, "<html") || !strings.Contains(frag, "pelis/new.mp4") {
+	if _, frag, _ := apptest.Get(t, admin, srv.URL+"/admin?fragment=1"); strings.Contains(frag, "<html") || !strings.Contains(frag, "pelis/new.mp4") {
 		t.Error("the refresh fragment is not the status part alone")
 	}
 	var st statusView
@@ -312,7 +302,7 @@ func TestAdminNeedsAdminLogin(t *testing.T) {
 	m := csrfRe.FindStringSubmatch(body)
 	resp, _ = admin.PostForm(srv.URL+"/logout", url.Values{"csrf": {m[1]}})
 	resp.Body.Close()
-	if code, _, _ = get(t, admin, srv.URL+"/admin"); code != http.StatusSeeOther {
+	if code, _, _ = apptest.Get(t, admin, srv.URL+"/admin"); code != http.StatusSeeOther {
 		t.Errorf("/admin after logout = %d", code)
 	}
 }
@@ -360,21 +350,21 @@ func TestViewerAuth(t *testing.T) {
 	defer srv.Close()
 	c := client(t)
 	for _, p := range []string{"/vod/bbbbbbbbbbbb/index.m3u8", "/live/cam1/index.m3u8"} {
-		if code, _, _ := get(t, c, srv.URL+p); code != http.StatusUnauthorized {
+		if code, _, _ := apptest.Get(t, c, srv.URL+p); code != http.StatusUnauthorized {
 			t.Errorf("anonymous %s with viewer_auth = %d, want 401", p, code)
 		}
 	}
-	if code, _, hdr := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
+	if code, _, hdr := apptest.Get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
 		t.Errorf("anonymous watch with viewer_auth = %d", code)
 	}
 	if code, _, _ := login(t, c, srv.URL, "uploa", "upl0ad-pass", "/watch/bbbbbbbbbbbb"); code != http.StatusSeeOther {
 		t.Fatalf("login = %d", code)
 	}
-	if code, body, _ := get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != 200 || !strings.Contains(body, "Alpha Film") {
+	if code, body, _ := apptest.Get(t, c, srv.URL+"/watch/bbbbbbbbbbbb"); code != 200 || !strings.Contains(body, "Alpha Film") {
 		t.Errorf("watch after login = %d", code)
 	}
 	for _, p := range []string{"/vod/bbbbbbbbbbbb/index.m3u8", "/live/cam1/index.m3u8"} {
-		if code, _, _ := get(t, c, srv.URL+p); code != http.StatusOK {
+		if code, _, _ := apptest.Get(t, c, srv.URL+p); code != http.StatusOK {
 			t.Errorf("%s after login = %d", p, code)
 		}
 	}
@@ -451,7 +441,7 @@ func TestRequireAdmin(t *testing.T) {
 	}
 	admin := client(t)
 	_, _, _ = login(t, admin, srv.URL, "boss", "s3cret-pass", "/admin")
-	_, body, _ := get(t, admin, srv.URL+"/admin")
+	_, body, _ := apptest.Get(t, admin, srv.URL+"/admin")
 	m := csrfRe.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("no CSRF token on the admin page")
