@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"thecure/appliance/apptest"
 )
 
 // thecureBin is the binary built once for the process-level tests, the way
@@ -178,18 +180,13 @@ listen = "127.0.0.1:0"
 
 func getJSON(t *testing.T, url string, out any) int {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	code, body, _ := apptest.Get(t, http.DefaultClient, url)
 	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
+		if err := json.Unmarshal([]byte(body), out); err != nil {
 			t.Fatalf("GET %s: %v in %s", url, err, body)
 		}
 	}
-	return resp.StatusCode
+	return code
 }
 
 type healthz struct {

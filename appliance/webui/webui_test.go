@@ -174,15 +174,11 @@ func TestCatalogueGroupsTitles(t *testing.T) {
 
 func getJSONc(t *testing.T, u string, out any) int {
 	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
+	code, body, _ := apptest.Get(t, http.DefaultClient, u)
+	if err := jsonDecode(strings.NewReader(body), out); err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if err := jsonDecode(resp.Body, out); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode
+	return code
 }
 
 func TestSpanishByDefault(t *testing.T) {
