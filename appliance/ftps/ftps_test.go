@@ -316,8 +316,9 @@ func TestAbortedUploadThenResume(t *testing.T) {
 	if err := r.tp.PrintfLine("ABOR"); err != nil {
 		t.Fatal(err)
 	}
-	dc.Close()
-	// 426 for the transfer then 226 for ABOR, in some order, or just 226.
+	// 426 for the transfer then 226 for ABOR, in some order, or just 226;
+	// the data connection is closed after them, as RFC 959 has it (closed
+	// cleanly before the server saw ABOR, it would look like a whole file).
 	_ = r.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for range 2 {
 		code, _, err := r.tp.ReadResponse(0)
@@ -325,6 +326,7 @@ func TestAbortedUploadThenResume(t *testing.T) {
 			break
 		}
 	}
+	dc.Close()
 	apptest.WaitFor(t, 30*time.Second, "aborted upload", func() bool { return e.counter("thecure_ftp_uploads_total", "result", "aborted") == 1 })
 
 	// 2: a second attempt is cut by a TCP reset.
