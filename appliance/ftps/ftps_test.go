@@ -46,9 +46,8 @@ func TestRoundTripUTF8AndIngest(t *testing.T) {
 	if err != nil || sum(onDisk) != sum(data) {
 		t.Fatalf("file on disk: %v", err)
 	}
-	// HASH with SHA-256 (after OPTS HASH), computed on the published file.
+	// HASH is SHA-256 by default, computed on the published file.
 	r := e.raw(viewer)
-	r.cmd(200, "OPTS HASH SHA-256")
 	// (ftpserverlib splits HASH arguments on spaces: such a name is quoted.)
 	if msg := r.cmd(213, "HASH %q", p); !strings.Contains(strings.ToLower(msg), sum(data)) {
 		t.Fatalf("HASH reply %q, want %s", msg, sum(data))
