@@ -57,7 +57,7 @@ func (a *app) run(ctx context.Context) error {
 		a.log.Error("a service failed; stopping the others")
 	}
 	for _, s := range a.health.Snapshot() {
-		if s.State == health.Up || s.State == health.Starting {
+		if s.State == health.Up {
 			a.health.Set(s.Name, health.Stopping, s.Detail)
 		}
 	}

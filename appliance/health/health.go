@@ -13,17 +13,15 @@ type State string
 // The states a service goes through. Down means it runs but cannot do its job
 // (for example ffmpeg is missing); Failed means it stopped with an error.
 const (
-	Starting State = "starting"
 	Up       State = "up"
 	Down     State = "down"
 	Stopping State = "stopping"
 	Stopped  State = "stopped"
 	Failed   State = "failed"
-	Disabled State = "disabled"
 )
 
 // OK reports whether the state counts as healthy.
-func (s State) OK() bool { return s == Up || s == Starting || s == Disabled }
+func (s State) OK() bool { return s == Up }
 
 // Service is one service's state.
 type Service struct {

@@ -10,9 +10,9 @@ func TestRegistry(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	r.now = func() time.Time { return now }
 	r.Set("http", Up, ":8080")
-	r.Set("transcode", Starting, "")
+	r.Set("transcode", Up, "")
 	if !r.Healthy() {
-		t.Error("up and starting services are healthy")
+		t.Error("up services are healthy")
 	}
 	now = now.Add(time.Minute)
 	r.Set("transcode", Down, "ffmpeg not found")
