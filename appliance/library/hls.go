@@ -37,11 +37,6 @@ const (
 // directory; each variant has a sub-directory with its own index.m3u8.
 const MasterPlaylist = "index.m3u8"
 
-// tsShift is added to every timestamp written: B-frames give the first
-// frames a decode time before the first presentation time, and fMP4 decode
-// times cannot be negative.
-const tsShift = 2 * 90000
-
 // PackageOptions says how Package cuts and writes segments.
 type PackageOptions struct {
 	SegmentDuration time.Duration
@@ -162,6 +157,7 @@ func Package(r io.Reader, dir string, opts PackageOptions) (*Packaged, error) {
 					tr.delaySet = true
 					if !tr.audio {
 						tr.delay = max(int64(pt.Samples[0].PTSOffset), 0)
+						tr.video.delay = tr.delay * 90000 / tr.timescale
 					}
 				}
 				for _, smp := range pt.Samples {
@@ -326,6 +322,7 @@ type variant struct {
 	target            int64
 
 	sps, pps     []byte
+	delay        int64 // 90 kHz: the B-frame delay (first decode time is -delay)
 	cur, closing *segment
 	lastDTS      int64
 	lastDur      int64
@@ -507,7 +504,10 @@ func (v *variant) marshalFMP4(s *segment, seq uint32) ([]byte, error) {
 	}
 	for i, e := range vevs {
 		if vt == nil {
-			vt = &fmp4.PartTrack{ID: 1, BaseTime: uint64(e.dts + tsShift)}
+			// decode times start at zero, presentation times at zero too:
+			// the B-frame delay goes into the composition offsets, which
+			// may be negative (trun version 1)
+			vt = &fmp4.PartTrack{ID: 1, BaseTime: uint64(max(e.dts+v.delay, 0))}
 		}
 		next := s.end
 		if i+1 < len(vevs) {
@@ -522,7 +522,7 @@ func (v *variant) marshalFMP4(s *segment, seq uint32) ([]byte, error) {
 		}
 		vt.Samples = append(vt.Samples, &fmp4.Sample{
 			Duration:        uint32(max(next-e.dts, 0)),
-			PTSOffset:       int32(e.pts - e.dts),
+			PTSOffset:       int32(e.pts - e.dts - v.delay),
 			IsNonSyncSample: !h264.IsRandomAccess(e.au),
 			Payload:         payload,
 		})
@@ -532,7 +532,7 @@ func (v *variant) marshalFMP4(s *segment, seq uint32) ([]byte, error) {
 			continue
 		}
 		if at == nil {
-			at = &fmp4.PartTrack{ID: 2, BaseTime: uint64((e.pts + tsShift) * sr / 90000)}
+			at = &fmp4.PartTrack{ID: 2, BaseTime: uint64(max(e.pts, 0) * sr / 90000)}
 		}
 		at.Samples = append(at.Samples, &fmp4.Sample{Duration: mpeg4audio.SamplesPerAccessUnit, Payload: e.au[0]})
 	}
@@ -575,7 +575,9 @@ func (b *byteCounter) Write(p []byte) (int, error) {
 
 // marshalTS writes a segment with the variant's one MPEG-TS writer, so that
 // continuity counters run on across segments as players expect; each segment
-// starts with the PAT and PMT.
+// starts with the PAT and PMT. Presentation times start at zero; the decode
+// times of the first B-frame-delayed pictures (and the PCR) are a little
+// below zero and wrap around the 33-bit clock, as players and ffmpeg expect.
 func (v *variant) marshalTS(s *segment) ([]byte, error) {
 	if v.tsw == nil {
 		var tracks []*mpegts.Track
@@ -603,9 +605,9 @@ func (v *variant) marshalTS(s *segment) ([]byte, error) {
 			if h264.IsRandomAccess(au) && !hasNALU(au, h264.NALUTypeSPS) {
 				au = append([][]byte{v.sps, v.pps}, au...)
 			}
-			err = v.tsw.WriteH264(v.tsVideo, e.pts+tsShift, e.dts+tsShift, au)
+			err = v.tsw.WriteH264(v.tsVideo, e.pts, e.dts, au)
 		} else {
-			err = v.tsw.WriteMPEG4Audio(v.tsAudio, e.pts+tsShift, e.au)
+			err = v.tsw.WriteMPEG4Audio(v.tsAudio, e.pts, e.au)
 		}
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package library
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"math"
 	"os"
@@ -135,5 +136,91 @@ func TestPackageRejectsGarbage(t *testing.T) {
 	_, err = Package(strings.NewReader(""), t.TempDir(), PackageOptions{})
 	if err == nil {
 		t.Error("empty stream: no error")
+	}
+}
+
+// probeStarts returns ffprobe's start_time of the playlist (format) and of
+// its video and audio streams.
+func probeStarts(t *testing.T, playlist string) (format, video, audio float64) {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-of", "json", "-show_entries",
+		"stream=codec_type,start_time:format=start_time", playlist).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", playlist, err)
+	}
+	var p struct {
+		Streams []struct {
+			Type  string `json:"codec_type"`
+			Start string `json:"start_time"`
+		}
+		Format struct {
+			Start string `json:"start_time"`
+		}
+	}
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	num := func(s string) float64 {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("ffprobe start_time %q: %v\n%s", s, err, out)
+		}
+		return f
+	}
+	format, video, audio = num(p.Format.Start), -1, -1
+	for _, s := range p.Streams {
+		switch s.Type {
+		case "video":
+			video = num(s.Start)
+		case "audio":
+			audio = num(s.Start)
+		}
+	}
+	return format, video, audio
+}
+
+// TestPackageStartsAtZero: remuxed and encoded titles, with B-frames, in
+// both segment formats, start at media time zero (ffprobe's start_time) and
+// their playlists add up to the source's duration.
+func TestPackageStartsAtZero(t *testing.T) {
+	const secs, fps = 6.0, 25.0
+	src := apptest.Clip(t, "in.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=6",
+		"-f", "lavfi", "-i", "sine=duration=6", "-c:v", "libx264", "-bf", "3", "-g", "50", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-shortest")
+	for _, format := range []string{FormatFMP4, FormatMPEGTS} {
+		for _, method := range []string{"remux", "encode"} {
+			t.Run(format+"/"+method, func(t *testing.T) {
+				job := ffmpeg.Job{Input: src, Audio: &ffmpeg.Audio{Copy: method == "remux", Kbps: 64}}
+				if method == "remux" {
+					job.Video = &ffmpeg.Video{Copy: true}
+				} else {
+					job.Video = &ffmpeg.Video{Renditions: []ffmpeg.Rung{{Height: 240, Kbps: 300}}, Preset: "veryfast", KeyframeSeconds: 2}
+				}
+				dir, pk := packageClip(t, job, PackageOptions{SegmentDuration: 2 * time.Second, Format: format, Names: []string{"v"}})
+				var sum float64
+				for _, d := range checkMediaPlaylist(t, filepath.Join(dir, "v")) {
+					sum += d
+				}
+				if math.Abs(sum-secs) > 0.05 || math.Abs(pk.Duration.Seconds()-secs) > 0.05 {
+					t.Errorf("playlist adds up to %.3fs, Packaged.Duration %v; the source has %gs", sum, pk.Duration, secs)
+				}
+				f, v, a := probeStarts(t, filepath.Join(dir, MasterPlaylist))
+				t.Logf("ffprobe start_time: format %.3f, video %.3f, audio %.3f", f, v, a)
+				if math.Abs(f) > 0.05 || math.Abs(a) > 0.05 {
+					t.Errorf("start_time: format %.3f, audio %.3f; want within 0.05s of 0", f, a)
+				}
+				// In fMP4, decode times cannot be negative: ffmpeg shows the
+				// B-frame delay (2 frames here) on the video's start, where
+				// browsers put the first picture at 0 (negative composition
+				// offsets); MPEG-TS carries it exactly.
+				limit := 0.05
+				if format == FormatFMP4 {
+					limit = 2/fps + 0.005
+				}
+				if v < -0.005 || v > limit {
+					t.Errorf("video start_time %.3f, want within [0, %.3f]", v, limit)
+				}
+			})
+		}
 	}
 }
