@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 )
 
 // Routes are the HTTP routes the hub serves, as net/http patterns, for the
@@ -20,6 +21,7 @@ func (h *Hub) Routes() map[string]http.Handler {
 		"GET /live/{name}/{file}":     http.HandlerFunc(h.ServeHLS),
 		"OPTIONS /live/{name}/{file}": http.HandlerFunc(h.ServeHLS),
 		"GET /api/live":               http.HandlerFunc(h.ServeAPI),
+		"GET /api/live/{name}":        http.HandlerFunc(h.ServeStatus),
 	}
 }
 
@@ -39,6 +41,17 @@ func (h *Hub) ServeAPI(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(struct {
 		Streams []StreamInfo `json:"streams"`
 	}{h.Streams()})
+}
+
+// ServeStatus answers one stream name's Status as JSON: the live player
+// page polls it to follow the stream (off air, on air, ended).
+func (h *Hub) ServeStatus(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := json.NewEncoder(w).Encode(h.Status(r.PathValue("name"))); err != nil {
+		h.log.Debug("live status", "err", err)
+	}
 }
 
 // ServeHLS serves /live/{name}/{file}: the playlists, init files, segments
@@ -147,35 +160,35 @@ func (h *Hub) serveFinalPlaylist(w http.ResponseWriter, r *http.Request, s *Stre
 		http.Error(w, "the stream has ended", http.StatusNotFound)
 		return
 	}
-	body := bw.body.String()
-	if strings.Contains(body, "#EXT-X-TARGETDURATION") && !strings.Contains(body, "#EXT-X-ENDLIST") {
-		body = endPlaylist(body)
+	body, err := endPlaylist(bw.body.Bytes())
+	if err != nil {
+		s.log().Warn("final playlist", "stream", s.name, "err", err)
+		http.Error(w, "the stream has ended", http.StatusNotFound)
+		return
 	}
 	w.Header().Set("Content-Type", bw.header.Get("Content-Type"))
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	_, _ = io.WriteString(w, body)
+	if _, err := w.Write(body); err != nil {
+		s.log().Debug("final playlist", "stream", s.name, "err", err)
+	}
 }
 
-// endPlaylist turns a live media playlist into a finished one: the parts of
-// the segment that will never be completed and the preload hint go, and
-// EXT-X-ENDLIST is added.
-func endPlaylist(pl string) string {
-	lines := strings.Split(strings.TrimRight(pl, "\n"), "\n")
-	last := -1 // the last whole segment's URI line
-	for i, l := range lines {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			last = i
-		}
+// endPlaylist turns a live media playlist into a finished one, with
+// gohlslib's playlist package: the parts of the segment that will never be
+// completed and the preload hint go, and EXT-X-ENDLIST is added. A
+// multivariant playlist is given back as it is.
+func endPlaylist(b []byte) ([]byte, error) {
+	pl, err := playlist.Unmarshal(b)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]string, 0, len(lines)+1)
-	for i, l := range lines {
-		if strings.HasPrefix(l, "#EXT-X-PRELOAD-HINT") || (i > last && strings.HasPrefix(l, "#EXT-X-PART:")) {
-			continue
-		}
-		out = append(out, l)
+	m, ok := pl.(*playlist.Media)
+	if !ok {
+		return b, nil
 	}
-	return strings.Join(append(out, "#EXT-X-ENDLIST"), "\n") + "\n"
+	m.Parts, m.PreloadHint, m.Endlist = nil, nil, true
+	return m.Marshal()
 }
 
 // send writes the buffered response, with its length: one write instead of

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -138,6 +139,58 @@ func (h *Hub) Streams() []StreamInfo {
 		out = append(out, s.info(now))
 	}
 	return out
+}
+
+// Stream states, as Status tells them.
+const (
+	StateLive    = "live"    // being published
+	StateEnded   = "ended"   // ended recently: players get its last playlist
+	StateOffline = "offline" // neither
+)
+
+// Status is the state of one stream name, for the live player page.
+type Status struct {
+	State string `json:"state"` // live | ended | offline
+	// Viewers counts HLS viewers and RTMP players (live and ended streams).
+	Viewers int `json:"viewers"`
+	// Started tells one publication from the next (zero when offline).
+	Started time.Time `json:"started,omitzero"`
+	Width   int       `json:"width,omitempty"`
+	Height  int       `json:"height,omitempty"`
+}
+
+// Status tells whether name is live, ended recently or offline.
+func (h *Hub) Status(name string) Status {
+	h.mu.Lock()
+	s, live := h.streams[name]
+	if !live {
+		s = h.ended[name]
+	}
+	h.mu.Unlock()
+	if s == nil {
+		return Status{State: StateOffline}
+	}
+	in := s.info(time.Now())
+	st := Status{State: StateEnded, Viewers: in.HLSViewers + in.Players, Started: in.Started, Width: in.Width, Height: in.Height}
+	if live {
+		st.State = StateLive
+	}
+	return st
+}
+
+// Watch counts the client of r as a viewer of name when it is live (the
+// player page is opened; the player's requests keep it counted) and
+// describes the stream.
+func (h *Hub) Watch(name string, r *http.Request) (StreamInfo, bool) {
+	h.mu.Lock()
+	s, ok := h.streams[name]
+	h.mu.Unlock()
+	if !ok {
+		return StreamInfo{}, false
+	}
+	now := time.Now()
+	s.sawViewer(viewerKey(r), now)
+	return s.info(now), true
 }
 
 func variant(v string) gohlslib.MuxerVariant {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
@@ -240,5 +241,105 @@ func TestBlockingRequests(t *testing.T) {
 		if code, _, _ := get(t, context.Background(), base+p); code != 404 {
 			t.Errorf("%s: %d, want 404", p, code)
 		}
+	}
+}
+
+// At stream start the LL-HLS playlists list only segments and parts that
+// answer 200 (no gap entries), Status follows the stream from offline to
+// live to ended, and the final playlist (written with gohlslib's playlist
+// package) ends with EXT-X-ENDLIST and has no preload hint or loose parts.
+func TestStartListsOnlyWhatExists(t *testing.T) {
+	tracks, aus := readTS(t)
+	hub, base := newHub(t, nil)
+	if st := hub.Status("cam"); st.State != live.StateOffline {
+		t.Errorf("before publishing: %+v", st)
+	}
+	s, err := hub.Publish("cam", tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := hub.Status("cam"); st.State != live.StateLive || st.Started.IsZero() {
+		t.Errorf("publishing: %+v", st)
+	}
+	fed := make(chan error, 1)
+	go func() {
+		start := time.Now()
+		for _, a := range aus {
+			if d := a.pts - aus[0].pts - time.Since(start); d > 0 {
+				time.Sleep(d)
+			}
+			var err error
+			if a.video != nil {
+				err = s.WriteH264(a.pts, a.video)
+			} else {
+				err = s.WriteAAC(a.pts, a.audio)
+			}
+			if err != nil {
+				fed <- err
+				return
+			}
+		}
+		fed <- nil
+	}()
+	checked, rounds := map[string]bool{}, 0
+	for deadline := time.Now().Add(3500 * time.Millisecond); time.Now().Before(deadline); rounds++ {
+		code, body, err := get(t, context.Background(), base+"/live/cam/video1_stream.m3u8")
+		if err != nil || code != 200 {
+			t.Fatalf("media playlist: %d %v", code, err)
+		}
+		pl, err := playlist.Unmarshal([]byte(body))
+		if err != nil {
+			t.Fatalf("media playlist: %v\n%s", err, body)
+		}
+		m := pl.(*playlist.Media)
+		var uris []string
+		for _, seg := range m.Segments {
+			if seg.Gap {
+				t.Fatalf("a gap entry at the start:\n%s", body)
+			}
+			uris = append(uris, seg.URI)
+			for _, p := range seg.Parts {
+				uris = append(uris, p.URI)
+			}
+		}
+		for _, p := range m.Parts {
+			uris = append(uris, p.URI)
+		}
+		for _, u := range uris {
+			if checked[u] {
+				continue
+			}
+			checked[u] = true
+			if code, _, err := get(t, context.Background(), base+"/live/cam/"+u); err != nil || code != 200 {
+				t.Errorf("listed %s answers %d %v\n%s", u, code, err, body)
+			}
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	if len(checked) < 5 {
+		t.Errorf("only %d entries listed in %d rounds", len(checked), rounds)
+	}
+	if err := <-fed; err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if st := hub.Status("cam"); st.State != live.StateEnded {
+		t.Errorf("after Close: %+v", st)
+	}
+	code, body, err := get(t, context.Background(), base+"/api/live/cam")
+	if err != nil || code != 200 || !strings.Contains(body, `"state":"ended"`) {
+		t.Errorf("/api/live/cam after Close: %d %v %s", code, err, body)
+	}
+	code, body, err = get(t, context.Background(), base+"/live/cam/video1_stream.m3u8")
+	if err != nil || code != 200 {
+		t.Fatalf("final playlist: %d %v", code, err)
+	}
+	pl, err := playlist.Unmarshal([]byte(body))
+	if err != nil {
+		t.Fatalf("final playlist: %v\n%s", err, body)
+	}
+	m := pl.(*playlist.Media)
+	if !m.Endlist || m.PreloadHint != nil || len(m.Parts) != 0 || len(m.Segments) == 0 {
+		t.Errorf("final playlist:\n%s", body)
 	}
 }
