@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X thecure/appliance.version=$(VERSION) -X thecure/appliance.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build run test test-deps test-deb vet bench fuzz clean deb
+.PHONY: build run test test-deps test-deb vet bench fuzz clean deb hlsjs
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/thecure .
@@ -62,6 +62,11 @@ bench: build
 FUZZTIME ?= 20s
 fuzz:
 	.ci/fuzz $(FUZZTIME)
+
+# Re-fetches the vendored hls.js (npm pack) and checks it against the
+# SHA-256 sums recorded in appliance/webui/static/vendor/hls.js/SHA256SUMS.
+hlsjs:
+	.ci/hlsjs
 
 clean:
 	rm -rf bin dist

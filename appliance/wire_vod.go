@@ -87,7 +87,7 @@ func (b botTitles) Recent(_ context.Context, n int) ([]bot.Title, int, error) {
 		case library.KindEpisode:
 			t.Kind = config.KindSeries
 			t.Name = fmt.Sprintf("%s S%02dE%02d", it.Show, it.Season, it.Episode)
-			if !strings.HasPrefix(it.Title, t.Name) {
+			if it.Title != "" && !strings.HasPrefix(it.Title, t.Name) {
 				t.Name += " " + it.Title
 			}
 		case library.KindTrack:

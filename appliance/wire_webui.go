@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -117,12 +118,16 @@ func (w webuiCatalogue) Titles(context.Context) ([]webui.Title, error) {
 	items, err := w.c.List()
 	out := make([]webui.Title, 0, len(items))
 	for _, it := range items {
-		out = append(out, webui.Title{
+		t := webui.Title{
 			ID: it.ID, Kind: it.Kind, Title: it.Title, State: it.State, HLS: it.HLS,
 			Duration: it.Duration, Year: it.Year, Show: it.Show, Season: it.Season, Episode: it.Episode,
 			Artist: it.Artist, Album: it.Album, Poster: it.Poster, Error: it.Error,
-			Source: it.Source, Updated: it.Updated,
-		})
+			Source: it.Source, Updated: it.Updated, Track: it.Track,
+		}
+		for _, v := range it.Variants {
+			t.Variants = append(t.Variants, webui.Variant{Name: v.Name, Height: v.Height})
+		}
+		out = append(out, t)
 	}
 	return out, err
 }
@@ -181,8 +186,17 @@ func (w webuiLive) Streams() []webui.Stream {
 	ss := w.h.Streams()
 	out := make([]webui.Stream, 0, len(ss))
 	for _, s := range ss {
-		out = append(out, webui.Stream{Name: s.Name, Viewers: s.HLSViewers + s.Players,
-			Width: s.Width, Height: s.Height, Bitrate: s.Bitrate, Started: s.Started})
+		out = append(out, webuiStream(s))
 	}
 	return out
+}
+
+func (w webuiLive) Watch(name string, r *http.Request) (webui.Stream, bool) {
+	s, ok := w.h.Watch(name, r)
+	return webuiStream(s), ok
+}
+
+func webuiStream(s live.StreamInfo) webui.Stream {
+	return webui.Stream{Name: s.Name, Viewers: s.HLSViewers + s.Players,
+		Width: s.Width, Height: s.Height, Bitrate: s.Bitrate, Started: s.Started}
 }

@@ -35,6 +35,7 @@ type Item struct {
 	Show     string  `json:"show,omitempty"`
 	Season   int     `json:"season,omitempty"`
 	Episode  int     `json:"episode,omitempty"`
+	Track    int     `json:"track,omitempty"` // a track's number on its album (tags, else the name)
 	Artist   string  `json:"artist,omitempty"`
 	Album    string  `json:"album,omitempty"`
 	Poster   string  `json:"poster,omitempty"`
@@ -53,7 +54,7 @@ type Item struct {
 func (it *Item) SetMeta(m Meta) {
 	it.Kind, it.Title, it.Year = m.Kind, m.Title, m.Year
 	it.Show, it.Season, it.Episode = m.Show, m.Season, m.Episode
-	it.Artist, it.Album = m.Artist, m.Album
+	it.Artist, it.Album, it.Track = m.Artist, m.Album, m.Track
 }
 
 // ItemID is the stable id of the title made from a source path (relative to

@@ -1,7 +1,6 @@
 package library
 
 import (
-	"fmt"
 	"path"
 	"regexp"
 	"strconv"
@@ -25,16 +24,20 @@ type Meta struct {
 	Episode int
 	Artist  string
 	Album   string
+	Track   int
 }
 
 var (
-	reYear    = regexp.MustCompile(`[(\[]?\b((?:19|20)\d{2})\b[)\]]?`)
-	reJunk    = regexp.MustCompile(`(?i)\b(2160p|1080p|720p|480p|4k|uhd|bluray|blu-ray|brrip|bdrip|webrip|web-dl|web|hdtv|x264|x265|h264|h265|hevc|dvdrip|xvid|aac|ac3|remux)\b`)
-	reSxxExx  = regexp.MustCompile(`(?i)^(.*?)[\s._-]*\bs(\d{1,2})[\s._-]*e(\d{1,3})(?:[\s._-]*e?\d{1,3}\b)?(.*)$`)
-	reNxNN    = regexp.MustCompile(`(?i)^(.*?)[\s._-]*\b(\d{1,2})x(\d{1,3})\b(.*)$`)
-	reSeason  = regexp.MustCompile(`(?i)^(?:season|temporada|staffel|saison|series|s)[\s._-]*(\d{1,2})$`)
-	reEpisode = regexp.MustCompile(`(?i)^(?:e|ep|episode|episodio|episodio|cap[ií]tulo|cap)?[\s._-]*(\d{1,3})\b[\s._-]*(.*)$`)
-	reTrackNo = regexp.MustCompile(`^\d{1,3}(?:\s*[-.]\s*|\s+)`)
+	reParenYear = regexp.MustCompile(`[(\[]((?:19|20)\d{2})[)\]]`)
+	reYearTok   = regexp.MustCompile(`^(?:19|20)\d{2}$`)
+	reResTok    = regexp.MustCompile(`(?i)^(?:\d{3,4}[pi]|4k|8k|uhd)$`)
+	reJunkTok   = regexp.MustCompile(`(?i)^(?:\d{3,4}[pi]|4k|8k|uhd|hdr|hdr10|dv|bluray|blu-ray|brrip|bdrip|bdremux|webrip|web-dl|webdl|web|hdtv|hdrip|dvdrip|dvd|x264|x265|h264|h265|h\.264|h\.265|hevc|avc|xvid|divx|aac|aac2\.0|ac3|dts|ddp5\.1|dd5\.1|remux|proper|repack|internal|multi|dual|subs?|vose|castellano|spanish|esp|nf|amzn|dsnp|hmax|atvp|10bit)$`)
+	reSxxExx    = regexp.MustCompile(`(?i)^(.*?)[\s._-]*\bs(\d{1,2})[\s._-]*e(\d{1,3})(?:[\s._-]*e?\d{1,3}\b)?(.*)$`)
+	reNxNN      = regexp.MustCompile(`(?i)^(.*?)[\s._-]*\b(\d{1,2})x(\d{1,3})\b(.*)$`)
+	reSeason    = regexp.MustCompile(`(?i)^(?:season|temporada|staffel|saison|series|s)[\s._-]*(\d{1,2})$`)
+	reEpisode   = regexp.MustCompile(`(?i)^(?:e|ep|episode|episodio|cap[ií]tulo|cap)?[\s._-]*(\d{1,3})\b[\s._-]*(.*)$`)
+	reNamedEp   = regexp.MustCompile(`(?i)^(.*?)[\s._-]+(?:episode|episodio|cap[ií]tulo|cap|ep)[\s._-]*(\d{1,3})\b[\s._-]*(.*)$`)
+	reTrackNo   = regexp.MustCompile(`^(?:\d{1,2}-)?(\d{1,3})(?:\s*[-.]\s*|\s+)`)
 )
 
 // clean turns a file name stem into words: dots and underscores become
@@ -70,40 +73,98 @@ func ParseName(folderKind, rel string) Meta {
 	}
 }
 
-func parseMovie(base string) Meta {
-	m := Meta{Kind: KindMovie}
-	s := base
-	if !strings.Contains(s, " ") {
-		s = strings.NewReplacer(".", " ", "_", " ").Replace(s)
+// splitYear takes a parenthesised year off a name: the name is everything
+// before it, every word kept ("Ventana Web (2023)").
+func splitYear(s string) (string, int, bool) {
+	loc := reParenYear.FindStringSubmatchIndex(s)
+	if loc == nil || loc[0] == 0 {
+		return s, 0, false
 	}
-	// the year is the last one that is not the start of the title ("2001 A Space Odyssey (1968)")
-	locs := reYear.FindAllStringSubmatchIndex(s, -1)
-	for i := len(locs) - 1; i >= 0; i-- {
-		if locs[i][0] > 0 {
-			m.Year, _ = strconv.Atoi(s[locs[i][2]:locs[i][3]])
-			s = s[:locs[i][0]]
+	y, _ := strconv.Atoi(s[loc[2]:loc[3]])
+	return clean(s[:loc[0]]), y, true
+}
+
+// sceneTitle reads "Title.Words.2019.1080p.Tags" (or the same with spaces):
+// the title is what comes before the year (the last one before the
+// resolution, so "Blade.Runner.2049.2017" keeps its 2049) or the
+// resolution; release tags are dropped only there, after it.
+func sceneTitle(s string) (string, int) {
+	words := strings.Fields(strings.NewReplacer(".", " ", "_", " ").Replace(s))
+	if strings.Contains(s, " ") {
+		words = strings.Fields(s)
+	}
+	cut, year := len(words), 0
+	for i, w := range words {
+		if i > 0 && reResTok.MatchString(w) {
+			cut = i
 			break
 		}
 	}
-	if loc := reJunk.FindStringIndex(s); loc != nil && loc[0] > 0 {
-		s = s[:loc[0]]
+	for i := cut - 1; i > 0; i-- {
+		if w := strings.Trim(words[i], "()[]"); reYearTok.MatchString(w) {
+			year, _ = strconv.Atoi(w)
+			cut = i
+			break
+		}
 	}
-	m.Title = clean(s)
+	return clean(strings.Join(words[:cut], " ")), year
+}
+
+func parseMovie(base string) Meta {
+	m := Meta{Kind: KindMovie}
+	if t, y, ok := splitYear(base); ok {
+		m.Title, m.Year = t, y
+	} else {
+		m.Title, m.Year = sceneTitle(base)
+	}
 	if m.Title == "" {
 		m.Title = clean(base)
 	}
 	return m
 }
 
+// showName is a show's name from a file name's start or a folder: without
+// a year after it.
+func showName(s string) string {
+	if t, _, ok := splitYear(s); ok {
+		return t
+	}
+	t, _ := sceneTitle(s)
+	if t == "" {
+		return clean(s)
+	}
+	return t
+}
+
+// episodeTitle is what follows an episode's code: release tags and what
+// comes after them are dropped.
+func episodeTitle(rest string) string {
+	words := strings.Fields(strings.NewReplacer(".", " ", "_", " ").Replace(rest))
+	if strings.Contains(strings.TrimSpace(rest), " ") {
+		words = strings.Fields(rest)
+	}
+	for i, w := range words {
+		if reJunkTok.MatchString(strings.Trim(w, "()[]")) {
+			words = words[:i]
+			break
+		}
+	}
+	return clean(strings.Join(words, " "))
+}
+
 func parseEpisode(dirs []string, base string) Meta {
 	m := Meta{Kind: KindEpisode}
+	if !strings.Contains(base, " ") { // "show_s1e9": \b does not cut at "_"
+		base = strings.ReplaceAll(base, "_", ".")
+	}
 	var rest string
+	coded := false
 	if g := reSxxExx.FindStringSubmatch(base); g != nil {
-		m.Show, rest = clean(g[1]), g[4]
+		m.Show, rest, coded = showName(g[1]), g[4], true
 		m.Season, _ = strconv.Atoi(g[2])
 		m.Episode, _ = strconv.Atoi(g[3])
 	} else if g := reNxNN.FindStringSubmatch(base); g != nil {
-		m.Show, rest = clean(g[1]), g[4]
+		m.Show, rest, coded = showName(g[1]), g[4], true
 		m.Season, _ = strconv.Atoi(g[2])
 		m.Episode, _ = strconv.Atoi(g[3])
 	}
@@ -114,17 +175,23 @@ func parseEpisode(dirs []string, base string) Meta {
 				m.Season, _ = strconv.Atoi(g[1])
 			}
 			if m.Show == "" && i > 0 {
-				m.Show = clean(dirs[i-1])
+				m.Show = showName(dirs[i-1])
 			}
 		}
 	}
 	if m.Show == "" && len(dirs) > 0 {
-		m.Show = clean(dirs[0])
+		m.Show = showName(dirs[0])
 	}
-	if m.Episode == 0 {
+	if !coded {
 		if g := reEpisode.FindStringSubmatch(clean(base)); g != nil {
 			m.Episode, _ = strconv.Atoi(g[1])
 			rest = g[2]
+		} else if g := reNamedEp.FindStringSubmatch(base); g != nil {
+			if m.Show == "" {
+				m.Show = showName(g[1])
+			}
+			m.Episode, _ = strconv.Atoi(g[2])
+			rest = g[3]
 		} else {
 			rest = base
 		}
@@ -135,12 +202,11 @@ func parseEpisode(dirs []string, base string) Meta {
 	if m.Show == "" {
 		m.Show = clean(base)
 	}
-	if loc := reJunk.FindStringIndex(rest); loc != nil {
-		rest = rest[:loc[0]]
-	}
-	m.Title = clean(rest)
-	if m.Title == "" || m.Title == m.Show {
-		m.Title = fmt.Sprintf("%s S%02dE%02d", m.Show, m.Season, m.Episode)
+	m.Title = episodeTitle(rest)
+	// a title that only repeats the show (or is empty) is no title: the
+	// pages say "Episode N"
+	if strings.EqualFold(m.Title, m.Show) {
+		m.Title = ""
 	}
 	return m
 }
@@ -154,12 +220,23 @@ func parseTrack(dirs []string, base string) Meta {
 	default:
 		m.Artist, m.Album = clean(dirs[len(dirs)-2]), clean(dirs[len(dirs)-1])
 	}
-	s := reTrackNo.ReplaceAllString(strings.TrimSpace(base), "")
+	if a, y, ok := splitYear(m.Album); ok {
+		m.Album, m.Year = a, y
+	}
+	s := strings.TrimSpace(base)
+	if g := reTrackNo.FindStringSubmatch(s); g != nil {
+		m.Track, _ = strconv.Atoi(g[1])
+		s = s[len(g[0]):]
+	}
 	if a, t, ok := strings.Cut(s, " - "); ok {
 		if m.Artist == "" {
 			m.Artist = clean(a)
 		}
 		s = t
+		if g := reTrackNo.FindStringSubmatch(s); g != nil && m.Track == 0 {
+			m.Track, _ = strconv.Atoi(g[1])
+			s = s[len(g[0]):]
+		}
 	}
 	m.Title = clean(s)
 	if m.Title == "" {

@@ -347,6 +347,16 @@ func tagMeta(it *library.Item, p *ffmpeg.Probe) {
 	if a := p.Tag("album"); a != "" {
 		it.Album = a
 	}
+	// "3" or "3/12"
+	if n, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(p.Tag("track"), "/", 2)[0])); err == nil && n > 0 {
+		it.Track = n
+	}
+	// "1997" or "1997-05-21"
+	if d := p.Tag("date"); len(d) >= 4 {
+		if y, err := strconv.Atoi(d[:4]); err == nil && y > 1000 {
+			it.Year = y
+		}
+	}
 }
 
 // requeue puts a job back to pending (keeping its place) with a note.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -24,6 +26,8 @@ var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "error"
 func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{
 		"t":       tr.t,
+		"state":   func(s any) string { return tr.state(fmt.Sprint(s)) },
+		"viewers": tr.viewers,
 		"clock":   clock,
 		"bytes":   bytesIEC,
 		"bitrate": bitrate,
@@ -86,7 +90,7 @@ type pageData struct {
 func securityHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "+
-		"script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		"script-src 'self'; worker-src 'self' blob:; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
@@ -183,6 +187,7 @@ type seasonGroup struct {
 type albumGroup struct {
 	Artist string  `json:"artist"`
 	Album  string  `json:"album"`
+	Cover  string  `json:"cover,omitempty"` // the first track's cover art
 	Tracks []Title `json:"tracks"`
 }
 
@@ -229,6 +234,9 @@ func group(titles []Title, live []Stream) catalogueView {
 				g = &albumGroup{Artist: t.Artist, Album: t.Album}
 				albums[k] = g
 			}
+			if g.Cover == "" {
+				g.Cover = t.Poster
+			}
 			g.Tracks = append(g.Tracks, t)
 		default:
 			v.Movies = append(v.Movies, t)
@@ -246,7 +254,16 @@ func group(titles []Title, live []Stream) catalogueView {
 	}
 	slices.SortFunc(v.Series, func(a, b showGroup) int { return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	for _, g := range albums {
-		slices.SortFunc(g.Tracks, func(a, b Title) int { return cmp.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title)) })
+		// by the track number of the tags (tracks without one last), then by title
+		num := func(t Title) int {
+			if t.Track == 0 {
+				return math.MaxInt
+			}
+			return t.Track
+		}
+		slices.SortFunc(g.Tracks, func(a, b Title) int {
+			return cmp.Or(cmp.Compare(num(a), num(b)), cmp.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title)))
+		})
 		v.Music = append(v.Music, *g)
 	}
 	slices.SortFunc(v.Music, func(a, b albumGroup) int {
@@ -296,9 +313,17 @@ func (u *UI) apiCatalogue(w http.ResponseWriter, r *http.Request) {
 
 // watchView is the VOD player page.
 type watchView struct {
-	Title Title
-	Audio bool
-	Ready bool
+	Title     Title
+	Audio     bool
+	Ready     bool
+	Failed    bool
+	Qualities []quality // the quality menu besides "auto"
+}
+
+// quality is one entry of the quality menu: a variant's media playlist.
+type quality struct {
+	URL    string
+	Height int
 }
 
 func (u *UI) watch(w http.ResponseWriter, r *http.Request) {
@@ -319,25 +344,44 @@ func (u *UI) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := titles[i]
-	u.render(w, r, http.StatusOK, "watch", t.Title, watchView{Title: t, Audio: t.Kind == KindTrack, Ready: t.State == StateReady && t.HLS != ""})
+	v := watchView{Title: t, Audio: t.Kind == KindTrack, Ready: t.State == StateReady && t.HLS != "", Failed: t.State == StateFailed}
+	if v.Ready && !v.Audio {
+		base := strings.TrimSuffix(t.HLS, path.Base(t.HLS))
+		for _, va := range t.Variants {
+			if va.Height > 0 {
+				v.Qualities = append(v.Qualities, quality{URL: base + va.Name + "/index.m3u8", Height: va.Height})
+			}
+		}
+		slices.SortFunc(v.Qualities, func(a, b quality) int { return cmp.Compare(b.Height, a.Height) })
+	}
+	u.render(w, r, http.StatusOK, "watch", displayTitle(t), v)
+}
+
+// displayTitle is a title as a page heading shows it.
+func displayTitle(t Title) string {
+	if t.Kind == KindEpisode && t.Show != "" {
+		return fmt.Sprintf("%s S%02dE%02d %s", t.Show, t.Season, t.Episode, t.Title)
+	}
+	return t.Title
 }
 
 // liveView is the live player page.
 type liveView struct {
-	Name   string
-	OnAir  bool
-	Stream Stream
-	HLS    string
+	Name    string
+	OnAir   bool
+	Stream  Stream
+	Started string // RFC 3339, as /api/live/NAME says it
+	HLS     string
 }
 
 func (u *UI) livePage(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	v := liveView{Name: name, HLS: "/live/" + url.PathEscape(name) + "/index.m3u8"}
 	if u.o.Live != nil {
-		for _, s := range u.o.Live.Streams() {
-			if s.Name == name {
-				v.OnAir, v.Stream = true, s
-			}
+		// the visitor is about to watch: count them already
+		if s, ok := u.o.Live.Watch(name, r); ok {
+			v.OnAir, v.Stream = true, s
+			v.Started = s.Started.Format(time.RFC3339Nano)
 		}
 	}
 	// An offline name still gets the page (it starts playing when the

@@ -46,6 +46,15 @@ type Title struct {
 	Error    string    `json:"error,omitempty"`
 	Source   string    `json:"source,omitempty"`
 	Updated  time.Time `json:"updated,omitzero"`
+	Track    int       `json:"track,omitempty"` // a track's number on its album
+	Variants []Variant `json:"variants,omitempty"`
+}
+
+// Variant is one rendition of a title: its directory beside the master
+// playlist, and its picture height (0 for audio).
+type Variant struct {
+	Name   string `json:"name"`
+	Height int    `json:"height,omitempty"`
 }
 
 // Title kinds and states.
@@ -76,6 +85,9 @@ type Stream struct {
 // LiveStreams lists the live streams on air.
 type LiveStreams interface {
 	Streams() []Stream
+	// Watch describes stream name when it is on air, counting the client
+	// of r (who opened its player page) as one of its viewers.
+	Watch(name string, r *http.Request) (Stream, bool)
 }
 
 // Job is one upload or transcode job.
@@ -268,7 +280,7 @@ func (u *UI) ViewerGate(h http.Handler) http.Handler {
 // viewerContent tells the paths that viewer_auth closes besides the pages.
 func viewerContent(p string) bool {
 	switch {
-	case strings.HasPrefix(p, "/vod/"), p == "/api/library", p == "/api/jobs", p == "/api/live":
+	case strings.HasPrefix(p, "/vod/"), p == "/api/library", p == "/api/jobs", p == "/api/live", strings.HasPrefix(p, "/api/live/"):
 		return true
 	case strings.HasPrefix(p, "/live/"):
 		return strings.Contains(strings.TrimPrefix(p, "/live/"), "/") // files, not the player page

@@ -67,6 +67,16 @@ type streams []Stream
 
 func (s streams) Streams() []Stream { return s }
 
+func (s streams) Watch(name string, _ *http.Request) (Stream, bool) {
+	for _, st := range s {
+		if st.Name == name {
+			st.Viewers++ // the visitor
+			return st, true
+		}
+	}
+	return Stream{}, false
+}
+
 var testTitles = titles{
 	{ID: "aaaaaaaaaaaa", Kind: KindMovie, Title: "Zeta Film", Year: 2021, State: StateReady, HLS: "/vod/aaaaaaaaaaaa/index.m3u8", Duration: 5400},
 	{ID: "bbbbbbbbbbbb", Kind: KindMovie, Title: "Alpha Film", State: StateReady, HLS: "/vod/bbbbbbbbbbbb/index.m3u8", Poster: "/vod/bbbbbbbbbbbb/poster.jpg"},

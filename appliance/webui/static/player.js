@@ -1,142 +1,151 @@
-// thecure's player: the browser's own HLS where it has it (Safari, iOS,
-// Android, recent Chromium), else a small Media Source Extensions loader for
-// fMP4 HLS (no third-party code). Add ?mse=1 to the page's URL to force the
-// MSE path.
+// thecure's player. VOD: the browser's own HLS where it has it (Safari, iOS,
+// Android, recent Chromium), else hls.js (vendored, /static/vendor/hls.js).
+// Live: hls.js wherever Media Source Extensions exist (it follows LL-HLS
+// parts and blocking reloads; native players mostly do not), else the
+// browser's own HLS. ?mse=1 forces hls.js, ?native=1 the browser's HLS.
+// The live page follows the stream (off air, on air, ended) by polling
+// /api/live/NAME and starts the player again when a publisher comes back.
 (function () {
   'use strict';
   var el = document.getElementById('player');
   if (!el) return;
   var src = el.getAttribute('data-src');
   var live = el.getAttribute('data-live') === '1';
-  var forceMSE = /[?&]mse=1/.test(location.search);
+  var q = location.search;
+  var forceMSE = /[?&]mse=1(&|$)/.test(q), forceNative = /[?&]native=1(&|$)/.test(q);
+  var hasNative = !!el.canPlayType('application/vnd.apple.mpegurl');
+  var hasHlsJS = !!(window.Hls && window.Hls.isSupported());
   var errBox = document.getElementById('player-error');
+  var menu = document.getElementById('quality');
+  var hls = null, retry = null;
+
   function fail(msg) {
     if (errBox) { errBox.hidden = false; if (msg) errBox.title = msg; }
     el.setAttribute('data-error', msg || 'error');
   }
-
-  if (!forceMSE && el.canPlayType('application/vnd.apple.mpegurl')) {
-    el.setAttribute('data-engine', 'native');
-    el.src = src;
-    if (live) retryNative();
-    return;
-  }
-  if (!window.MediaSource) { fail('no HLS and no MediaSource'); return; }
-  el.setAttribute('data-engine', 'mse');
-  mse(src).catch(function (e) { fail(String(e)); });
-
-  // A live stream that is not on air yet answers 404: try again until it is.
-  function retryNative() {
-    el.addEventListener('error', function () {
-      setTimeout(function () { el.src = src; el.load(); el.play().catch(function () {}); }, 3000);
-    });
+  function engine() {
+    if (forceMSE) return hasHlsJS ? 'hlsjs' : '';
+    if (forceNative) return hasNative ? 'native' : '';
+    if (live) return hasHlsJS ? 'hlsjs' : (hasNative ? 'native' : '');
+    return hasNative ? 'native' : (hasHlsJS ? 'hlsjs' : '');
   }
 
-  function get(url, type) {
-    return fetch(url, { credentials: 'same-origin', cache: 'no-store' }).then(function (r) {
-      if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
-      return type === 'buf' ? r.arrayBuffer() : r.text();
-    });
+  function stop() {
+    clearTimeout(retry);
+    if (hls) { hls.destroy(); hls = null; }
+    el.removeAttribute('src');
+    el.load();
   }
-  function attr(line, name) {
-    var m = new RegExp(name + '=("([^"]*)"|[^,]*)').exec(line);
-    return m ? (m[2] !== undefined ? m[2] : m[1]) : null;
-  }
-  function abs(u, base) { return new URL(u, base).href; }
-  function once(t, ev) { return new Promise(function (ok) { t.addEventListener(ev, ok, { once: true }); }); }
 
-  // mse plays a master (or media) playlist of fMP4 HLS: the first variant,
-  // and its separate audio rendition when there is one (as LL-HLS muxers
-  // make them), each into its own SourceBuffer.
-  function mse(master) {
-    var media = abs(master, location.href), codecs = null, audio = null;
-    return get(media).then(function (text) {
-      var lines = text.split(/\r?\n/), group = null, renditions = {};
-      for (var i = 0; i < lines.length; i++) {
-        var l = lines[i];
-        if (l.indexOf('#EXT-X-MEDIA:') === 0 && attr(l, 'TYPE') === 'AUDIO' && attr(l, 'URI')) {
-          var g = attr(l, 'GROUP-ID');
-          if (!renditions[g] || attr(l, 'DEFAULT') === 'YES') renditions[g] = abs(attr(l, 'URI'), media);
-        } else if (l.indexOf('#EXT-X-STREAM-INF') === 0 && !codecs) {
-          codecs = attr(l, 'CODECS') || '';
-          group = attr(l, 'AUDIO');
-          for (var j = i + 1; j < lines.length; j++) {
-            if (lines[j] && lines[j][0] !== '#') { media = abs(lines[j], media); break; }
-          }
-        }
+  // start plays src with the chosen engine; a live stream that is not on
+  // air (yet) is tried again every few seconds while the page says so.
+  function start() {
+    stop();
+    var e = engine();
+    if (!e) { fail('no HLS and no MediaSource'); return; }
+    el.setAttribute('data-engine', e);
+    el.removeAttribute('data-error');
+    if (errBox) errBox.hidden = true;
+    if (e === 'native') {
+      el.src = src;
+      if (live) {
+        el.addEventListener('error', function onErr() {
+          el.removeEventListener('error', onErr);
+          if (state === 'live') retry = setTimeout(start, 3000);
+        });
       }
-      if (group && renditions[group]) audio = renditions[group];
-      var list = (codecs || 'avc1.42E01E,mp4a.40.2').split(',').map(function (c) { return c.trim(); });
-      var vc = list.filter(function (c) { return /^(avc|hvc|hev|av01|vp0)/.test(c); });
-      var ac = list.filter(function (c) { return vc.indexOf(c) < 0; });
-      var ms = new MediaSource();
-      el.src = URL.createObjectURL(ms);
-      return once(ms, 'sourceopen').then(function () {
-        var tracks = [];
-        if (audio) {
-          tracks.push([ms.addSourceBuffer('video/mp4; codecs="' + vc.join(',') + '"'), media]);
-          tracks.push([ms.addSourceBuffer('audio/mp4; codecs="' + ac.join(',') + '"'), audio]);
-        } else if (!vc.length || el.tagName === 'AUDIO') {
-          tracks.push([ms.addSourceBuffer('audio/mp4; codecs="' + list.join(',') + '"'), media]);
-        } else {
-          tracks.push([ms.addSourceBuffer('video/mp4; codecs="' + list.join(',') + '"'), media]);
+      el.play().catch(function () {});
+      return;
+    }
+    hls = new window.Hls({
+      lowLatencyMode: true,
+      backBufferLength: live ? 30 : 90,
+      maxBufferLength: 30,
+      startPosition: live ? -1 : 0
+    });
+    window.thecureHls = hls; // for the tests and the curious
+    hls.on(window.Hls.Events.ERROR, function (_, data) {
+      if (!data.fatal) return;
+      if (live) {
+        // reconnect while the stream is on air; the status poll starts
+        // the player again when a publisher comes back
+        if (state === 'live') retry = setTimeout(start, 2000);
+        return;
+      }
+      if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
+      fail(data.details);
+    });
+    hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
+      el.play().catch(function () {});
+    });
+    hls.loadSource(src);
+    hls.attachMedia(el);
+  }
+
+  // The quality menu: "auto" (the master playlist) or one variant, by its
+  // height. hls.js switches levels; the browser's HLS is given the
+  // variant's own playlist and put back where it was.
+  if (menu) {
+    menu.hidden = false;
+    menu.addEventListener('change', function () {
+      var opt = menu.options[menu.selectedIndex];
+      if (hls) {
+        var h = parseInt(opt.getAttribute('data-height') || '0', 10), level = -1;
+        if (h) {
+          hls.levels.forEach(function (l, i) { if (l.height === h) level = i; });
         }
-        return Promise.all(tracks.map(function (t) { return load(t[0], t[1]); })).then(function () {
-          if (ms.readyState === 'open') ms.endOfStream();
-        });
+        hls.currentLevel = level;
+        return;
+      }
+      var t = el.currentTime, paused = el.paused;
+      el.src = opt.value;
+      el.addEventListener('loadedmetadata', function once() {
+        el.removeEventListener('loadedmetadata', once);
+        el.currentTime = t;
+        if (!paused) el.play().catch(function () {});
       });
     });
   }
 
-  // ahead is how many seconds are buffered past the playhead.
-  function ahead() {
-    var b = el.buffered;
-    return b.length ? b.end(b.length - 1) - el.currentTime : 0;
-  }
-  // room waits until less than 30 s are buffered ahead, so a long film is
-  // not loaded whole into memory.
-  function room() {
-    if (live || ahead() < 30) return Promise.resolve();
-    return new Promise(function (ok) { setTimeout(ok, 1000); }).then(room);
-  }
+  if (!live) { start(); return; }
 
-  // load appends a media playlist's init section and segments to sb, and
-  // follows a live playlist until it ends.
-  function load(sb, media) {
-    var seen = {}, initDone = false, first = true;
-    function append(buf) { sb.appendBuffer(buf); return once(sb, 'updateend'); }
-    function poll() {
-      return get(media).then(function (text) {
-        var lines = text.split(/\r?\n/), target = 2, chain = Promise.resolve(), ended = false;
-        var segs = [], gap = false;
-        lines.forEach(function (l) {
-          if (l.indexOf('#EXT-X-TARGETDURATION:') === 0) target = parseFloat(l.split(':')[1]) || 2;
-          else if (l.indexOf('#EXT-X-GAP') === 0) gap = true;
-          else if (l.indexOf('#EXT-X-MAP:') === 0 && !initDone) {
-            var init = abs(attr(l, 'URI'), media);
-            initDone = true;
-            chain = chain.then(function () { return get(init, 'buf'); }).then(append);
-          } else if (l.indexOf('#EXT-X-ENDLIST') === 0) ended = true;
-          else if (l && l[0] !== '#') {
-            if (!gap) segs.push(abs(l, media));
-            gap = false;
-          }
-        });
-        if (live && first && segs.length > 3) segs = segs.slice(-3); // start near the live edge
-        first = false;
-        segs.forEach(function (u) {
-          if (seen[u]) return;
-          seen[u] = true;
-          chain = chain.then(room).then(function () { return get(u, 'buf'); }).then(append);
-        });
-        return chain.then(function () {
-          var b = el.buffered;
-          if (b.length && (el.currentTime < b.start(0) || (live && el.currentTime > b.end(b.length - 1)))) el.currentTime = b.start(b.length - 1);
-          if (ended) return;
-          return new Promise(function (ok) { setTimeout(ok, target * 500); }).then(poll);
-        });
-      });
+  // The live page follows the stream.
+  var box = document.getElementById('live-status');
+  var name = box ? box.getAttribute('data-name') : '';
+  var state = box ? box.getAttribute('data-state') : 'live';
+  var started = box ? box.getAttribute('data-started') : '';
+  function show(st) {
+    if (!box) return;
+    box.setAttribute('data-state', st.state);
+    var badge = document.getElementById('live-badge');
+    if (badge) badge.hidden = st.state !== 'live';
+    var notice = document.getElementById('live-notice');
+    if (notice) {
+      notice.textContent = box.getAttribute('data-text-' + st.state) || '';
+      notice.hidden = st.state === 'live';
     }
-    return poll();
+    var viewers = document.getElementById('live-viewers');
+    if (viewers) {
+      var fmt = box.getAttribute(st.viewers === 1 ? 'data-text-viewer' : 'data-text-viewers') || '%d';
+      viewers.textContent = fmt.replace('%d', String(st.viewers || 0));
+      viewers.hidden = st.state !== 'live';
+    }
   }
+  function poll() {
+    fetch('/api/live/' + encodeURIComponent(name), { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (st) {
+        if (!st) return;
+        var back = st.state === 'live' && (state !== 'live' || (st.started || '') !== started);
+        state = st.state;
+        started = st.started || '';
+        show(st);
+        if (back) start(); // on air again (or for the first time): play it
+        else if (st.state === 'offline' && (hls || el.getAttribute('src'))) stop();
+      })
+      .catch(function () {})
+      .then(function () { setTimeout(poll, 2000); });
+  }
+  if (state === 'live') start();
+  poll();
 })();
