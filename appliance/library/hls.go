@@ -429,6 +429,17 @@ func (v *variant) finish() error {
 			v.lastDur = 3600 // one frame at 25 fps
 		}
 		v.cur.end = v.lastDTS + v.lastDur
+		// audio past the last picture is the encoder's padding (a
+		// streamed MP4 has no edit list to trim it): the title ends with
+		// its pictures, as the source does
+		end := v.cur.end + v.delay
+		evs := v.cur.events[:0]
+		for _, e := range v.cur.events {
+			if e.video || e.pts < end {
+				evs = append(evs, e)
+			}
+		}
+		v.cur.events = evs
 	} else {
 		v.cur.end = v.lastAudio + mpeg4audio.SamplesPerAccessUnit*90000/int64(v.audioCfg.SampleRate)
 	}

@@ -84,7 +84,7 @@ func TestBrowser(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "webui-catalogue")
 
 	// Player: native HLS, then the MSE fallback.
-	for _, c := range []struct{ query, engine string }{{"", "native"}, {"?mse=1", "mse"}} {
+	for _, c := range []struct{ query, engine string }{{"", "native"}, {"?mse=1", "hlsjs"}} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/watch/"+id+c.query), chromedp.WaitReady(`#player`)); err != nil {
 			t.Fatalf("watch%s: %v", c.query, err)
 		}
@@ -152,7 +152,7 @@ func TestBrowser(t *testing.T) {
 }
 
 // playAndAdvance starts the page's #player and waits until its currentTime
-// passes min seconds, with the given engine (native | mse).
+// passes min seconds, with the given engine (native | hlsjs).
 func playAndAdvance(t *testing.T, ctx context.Context, engine string, min float64) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.getElementById('player').muted = true; document.getElementById('player').play().then(() => true, e => String(e))`, chromedp.EvalAwaitPromise)); err != nil {

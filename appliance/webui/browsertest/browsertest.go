@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -127,5 +129,36 @@ func WaitFor(ctx context.Context, cond, report string, every time.Duration) (boo
 			return false, last
 		case <-time.After(every):
 		}
+	}
+}
+
+// HTTPErrors records every response with a status of 400 or more that the
+// page's browser tab receives from now on; the returned function lists them
+// ("404 http://...").
+func HTTPErrors(t testing.TB, ctx context.Context) func() []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		bad  []string
+		seen = map[string]bool{}
+	)
+	err := chromedp.Listen(ctx, func(ev any) {
+		if r, ok := ev.(*network.EventResponseReceived); ok && r.Response != nil && r.Response.Status >= 400 {
+			mu.Lock()
+			defer mu.Unlock()
+			k := fmt.Sprintf("%d %s", r.Response.Status, r.Response.URL)
+			if !seen[k] {
+				seen[k] = true
+				bad = append(bad, k)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("network events: %v", err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(bad)
 	}
 }

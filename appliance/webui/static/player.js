@@ -54,7 +54,7 @@
           if (state === 'live') retry = setTimeout(start, 3000);
         });
       }
-      el.play().catch(function () {});
+      if (live) el.play().catch(function () {});
       return;
     }
     hls = new window.Hls({
@@ -75,9 +75,11 @@
       if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
       fail(data.details);
     });
-    hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
-      el.play().catch(function () {});
-    });
+    if (live) {
+      hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
+        el.play().catch(function () {});
+      });
+    }
     hls.loadSource(src);
     hls.attachMedia(el);
   }
