@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -376,62 +377,119 @@ func TestWebAdmin(t *testing.T) {
 }
 
 // publish sends a lavfi test pattern to rtmp://addr/live/name with ffmpeg
-// until the test ends.
-func publish(t *testing.T, addr, name string) {
+// until the test ends or the returned function stops it.
+func publish(t *testing.T, addr, name string) (stop func()) {
 	t.Helper()
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=660",
 		"-t", "180", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "25",
 		"-c:a", "aac", "-f", "flv", "rtmp://"+addr+"/live/"+name)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var once bool
+	stop = func() {
+		if once {
+			return
+		}
+		once = true
+		cancel()
+		_ = cmd.Wait() // ends on the interrupt we sent
+	}
 	t.Cleanup(func() {
 		stop()
-		_ = cmd.Wait()
 		if t.Failed() && stderr.Len() > 0 {
 			t.Logf("publisher: %s", stderr.String())
 		}
 	})
+	return stop
 }
 
-// TestWebLive: a stream published over RTMP shows as live in the catalogue,
-// and its player page plays it in Chromium (currentTime advances), natively
-// and through the MSE fallback; a name off air says so.
+// waitLiveState waits until the open live page says state.
+func waitLiveState(t *testing.T, ctx context.Context, state string, within time.Duration) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if ok, last := browsertest.WaitFor(wctx, `document.getElementById('live-status').dataset.state === '`+state+`'`,
+		`document.getElementById('live-status').dataset.state`, 200*time.Millisecond); !ok {
+		t.Fatalf("the live page did not switch to %s (it says %v)", state, last)
+	}
+}
+
+// TestWebLive: a live page opened before the publisher starts follows the
+// stream without a reload: off air, on air (playing through hls.js, with
+// the viewer counted and the latency measured), ended, and on air again
+// when the publisher comes back; the stream shows in the catalogue and on
+// the admin page; no request answers 404.
 func TestWebLive(t *testing.T) {
 	w := startWeb(t, nil)
 	rtmpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
-	publish(t, rtmpAddr, "cam1")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var live struct{ Streams []struct{ Name string } }
-		getJSON(t, w.base+"/api/live", &live)
-		if len(live.Streams) == 1 && live.Streams[0].Name == "cam1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cam1 is not live after a minute: %+v", live)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
 
-	ctx := browsertest.New(t, 3*time.Minute)
+	ctx := browsertest.New(t, 4*time.Minute)
+	httpErrors := browsertest.HTTPErrors(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/live/cam1"), chromedp.WaitVisible(`#live-notice`)); err != nil {
+		t.Fatalf("live page off air: %v", err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(`#live-notice`)); !strings.Contains(txt, "not live") {
+		t.Errorf("off air the page says %q", txt)
+	}
+	stop := publish(t, rtmpAddr, "cam1")
+	waitLiveState(t, ctx, "live", time.Minute)
+	advances(t, ctx, 1.5, "hlsjs")
+	// latency: the wall clock against the program date time of what plays
+	// (the server's clock when the media arrived)
+	// the median of 5 samples a second apart, after 5 s of play
+	time.Sleep(5 * time.Second)
+	var lats []float64
+	var err error
+	for range 5 {
+		var l float64
+		l, err = chromedp.Run(ctx, chromedp.Evaluate[float64](`(function(){var h=window.thecureHls; return h && h.playingDate ? (Date.now() - h.playingDate.getTime())/1000 : -1})()`))
+		lats = append(lats, l)
+		time.Sleep(time.Second)
+	}
+	slices.Sort(lats)
+	lat := lats[2]
+	t.Logf("latency samples: %.2f", lats)
+	t.Logf("LL-HLS live latency through hls.js in Chromium: %.2f s (wall clock - EXT-X-PROGRAM-DATE-TIME of the frame shown)", lat)
+	if err != nil || lat < 0 || lat >= 3 {
+		t.Errorf("live latency %.2f s (%v), want under 3 s", lat, err)
+	}
+	if ok, last := browsertest.WaitFor(ctx, `!document.getElementById('live-notice').offsetParent && /^[1-9]\d* viewers?$/.test(document.getElementById('live-viewers').innerText)`,
+		`document.getElementById('live-viewers').innerText`, 200*time.Millisecond); !ok {
+		t.Errorf("on air the page shows viewers %v, want at least 1 (this browser)", last)
+	}
+	browsertest.Screenshot(t, ctx, "e2e-live")
+
+	stop()
+	waitLiveState(t, ctx, "ended", 30*time.Second)
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(`#live-notice`)); !strings.Contains(txt, "ended") {
+		t.Errorf("after the end the page says %q", txt)
+	}
+	// the publisher comes back: the page plays again by itself
+	publish(t, rtmpAddr, "cam1")
+	waitLiveState(t, ctx, "live", time.Minute)
+	_, _ = chromedp.Run(ctx, chromedp.Evaluate[bool](`(function(){delete document.getElementById('player').dataset.t0; return true})()`))
+	advances(t, ctx, 1.5, "hlsjs")
+
 	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/"), chromedp.WaitVisible(`#live a[href="/live/cam1"]`),
 		chromedp.Click(`#live a[href="/live/cam1"]`), chromedp.WaitReady(`#player`)); err != nil {
 		t.Fatalf("catalogue to live page: %v", err)
 	}
-	advances(t, ctx, 1.5, "native")
-	browsertest.Screenshot(t, ctx, "e2e-live")
-	// The live muxer's audio is a separate rendition: two SourceBuffers.
 	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/live/cam1?mse=1"), chromedp.WaitReady(`#player`)); err != nil {
 		t.Fatalf("live page: %v", err)
 	}
 	advances(t, ctx, 1.5, "hlsjs")
-	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/live/nobody"), chromedp.WaitVisible(`#offline`)); err != nil {
-		t.Errorf("a name off air: %v", err)
+	for _, b := range httpErrors() {
+		// 410: the part the preload hint announced when the stream ended
+		if !strings.HasPrefix(b, "410 ") {
+			t.Errorf("request failed: %s", b)
+		}
 	}
 
 	// The admin page lists the stream with its viewers (this browser was one).

@@ -114,7 +114,9 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(file, ".m3u8") {
 				h.serveFinalPlaylist(w, r, s)
 			} else {
-				http.Error(w, "the stream has ended", http.StatusNotFound)
+				// a part announced by the preload hint that will never
+				// come: gone, not "not found"
+				http.Error(w, "the stream has ended", http.StatusGone)
 			}
 			return
 		}

@@ -384,13 +384,9 @@ func (u *UI) livePage(w http.ResponseWriter, r *http.Request) {
 			v.Started = s.Started.Format(time.RFC3339Nano)
 		}
 	}
-	// An offline name still gets the page (it starts playing when the
-	// stream comes on air), with a 404 status for crawlers and scripts.
-	code := http.StatusOK
-	if !v.OnAir {
-		code = http.StatusNotFound
-	}
-	u.render(w, r, code, "live", name, v)
+	// An offline name gets the page too: it follows the stream and starts
+	// playing when it comes on air (/api/live/NAME says the state).
+	u.render(w, r, http.StatusOK, "live", name, v)
 }
 
 // loginView is the login form.

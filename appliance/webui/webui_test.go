@@ -224,7 +224,7 @@ func TestWatchAndLivePages(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `data-src="/live/cam1/index.m3u8"`) || !strings.Contains(body, "LIVE") {
 		t.Errorf("live page = %d:\n%s", code, body)
 	}
-	if code, body, _ = apptest.Get(t, c, srv.URL+"/live/nobody"); code != 404 || !strings.Contains(body, "not live") {
+	if code, body, _ = apptest.Get(t, c, srv.URL+"/live/nobody"); code != 200 || !strings.Contains(body, "not live") || !strings.Contains(body, `data-state="offline"`) {
 		t.Errorf("offline live page = %d", code)
 	}
 	if code, body, hdr := apptest.Get(t, c, srv.URL+"/static/player.js"); code != 200 || !strings.Contains(body, "MediaSource") || !strings.Contains(hdr.Get("Content-Type"), "javascript") {

@@ -59,6 +59,7 @@
     }
     hls = new window.Hls({
       lowLatencyMode: true,
+      maxLiveSyncPlaybackRate: 1.5, // catch up with the live edge after a stall
       backBufferLength: live ? 30 : 90,
       maxBufferLength: 30,
       startPosition: live ? -1 : 0
