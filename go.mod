@@ -66,3 +66,5 @@ require (
 replace github.com/yutopp/go-amf0 => ./appliance/rtmp/third_party/go-amf0
 
 replace github.com/bluenviron/gohlslib/v2 => ./appliance/live/third_party/gohlslib
+
+replace github.com/fclairamb/ftpserverlib => ./appliance/ftps/third_party/ftpserverlib
