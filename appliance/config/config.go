@@ -71,6 +71,12 @@ type FTP struct {
 	BanWindow      Duration `toml:"ban_window"`
 	BanTime        Duration `toml:"ban_time"`
 	UserQuota      ByteSize `toml:"user_quota"`
+	// Hardening against hostile clients (ftp.go).
+	LoginTimeout        Duration `toml:"login_timeout"`
+	MaxStartups         int      `toml:"max_startups"`
+	TLSHandshakeTimeout Duration `toml:"tls_handshake_timeout"`
+	MaxPartsPerUser     int      `toml:"max_parts_per_user"`
+	MinFreeSpace        ByteSize `toml:"min_free_space"`
 }
 
 // Folder kinds: what the VOD pipeline does with a finished upload.
@@ -118,6 +124,8 @@ func Default() *Config {
 			ImplicitListen: "", RequireTLS: true, MaxClients: 50, MaxPerIP: 10,
 			IdleTimeout: Duration(15 * time.Minute), BanAfter: 5,
 			BanWindow: Duration(10 * time.Minute), BanTime: Duration(time.Hour),
+			LoginTimeout: Duration(20 * time.Second), MaxStartups: 32, TLSHandshakeTimeout: Duration(10 * time.Second),
+			MaxPartsPerUser: 20, MinFreeSpace: ByteSize(1 << 30),
 		},
 		RTMP:      defaultRTMP(),
 		HLS:       defaultHLS(),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The [ftp] keys beyond listen, passive_ports and folders (fields of FTP in
@@ -18,8 +19,19 @@ import (
 //   - idle_timeout: a control connection with no command for this long is closed.
 //   - ban_after, ban_window, ban_time: ban_after failed logins from one
 //     address within ban_window refuse that address for ban_time (ban_after 0: off).
-//   - user_quota: storage each user's completed uploads may take ("50GiB";
-//     "0": unlimited); a user's own quota (thecure user quota) overrides it.
+//   - user_quota: storage each user's uploads may take ("50GiB"; "0":
+//     unlimited), hidden parts of interrupted uploads included; a user's own
+//     quota (thecure user quota) overrides it.
+//   - login_timeout: a connection must log in within this (TLS handshake
+//     included); at most 2m.
+//   - max_startups: connections not logged in yet, all addresses together
+//     (1..10000). When full, a new connection evicts the oldest one of the
+//     address holding the most, so silent clients never lock out a user.
+//   - tls_handshake_timeout: TLS handshakes of data connections; at most 1m.
+//   - max_parts_per_user: hidden parts of interrupted uploads one user may
+//     keep for a resume (1..10000).
+//   - min_free_space: uploads stop (452) before the media file system has
+//     less than this free; at most 1TiB.
 
 // ftp checks the [ftp] keys added in this file.
 func (v *validator) ftp(c *FTP) {
@@ -33,6 +45,11 @@ func (v *validator) ftp(c *FTP) {
 		v.check(c.BanTime > 0, "ftp.ban_time", "must be positive")
 	}
 	v.check(c.UserQuota >= 0, "ftp.user_quota", "must not be negative")
+	v.check(c.LoginTimeout >= Duration(time.Second) && c.LoginTimeout <= Duration(2*time.Minute), "ftp.login_timeout", "must be between 1s and 2m")
+	v.check(c.MaxStartups >= 1 && c.MaxStartups <= 10000, "ftp.max_startups", "must be between 1 and 10000")
+	v.check(c.TLSHandshakeTimeout >= Duration(time.Second) && c.TLSHandshakeTimeout <= Duration(time.Minute), "ftp.tls_handshake_timeout", "must be between 1s and 1m")
+	v.check(c.MaxPartsPerUser >= 1 && c.MaxPartsPerUser <= 10000, "ftp.max_parts_per_user", "must be between 1 and 10000")
+	v.check(c.MinFreeSpace >= 0 && c.MinFreeSpace <= ByteSize(1<<40), "ftp.min_free_space", "must be between 0 and 1TiB")
 	v.check((c.TLSCert == "") == (c.TLSKey == ""), "ftp.tls_key", "tls_cert and tls_key go together: set both or neither")
 }
 

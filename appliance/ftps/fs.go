@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -31,8 +32,6 @@ var (
 	_ ftpserver.ClientDriverExtentionFileTransfer = (*clientFs)(nil)
 	_ ftpserver.ClientDriverExtensionRemoveDir    = (*clientFs)(nil)
 )
-
-func perr(op string, p string, err error) error { return &fs.PathError{Op: op, Path: p, Err: err} }
 
 // resolve sanitises name and finds its folder.
 func (c *clientFs) resolve(op, name string) (vpath, config.Folder, error) {
@@ -71,30 +70,36 @@ func (c *clientFs) writable(op, name string) (vpath, config.Folder, error) {
 
 func (c *clientFs) Name() string { return "thecure" }
 
-func (c *clientFs) Create(name string) (afero.File, error) {
-	return c.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
+func (c *clientFs) xCreate(name string) (afero.File, error) {
+	return c.xOpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 }
 
-func (c *clientFs) Mkdir(name string, _ os.FileMode) error {
+func (c *clientFs) xMkdir(name string, _ os.FileMode) error {
 	p, _, err := c.writable("mkdir", name)
 	if err != nil {
+		return err
+	}
+	if err := p.creatable(); err != nil {
 		return err
 	}
 	return c.s.root.Mkdir(p.rel(), 0o750)
 }
 
-func (c *clientFs) MkdirAll(name string, _ os.FileMode) error {
+func (c *clientFs) xMkdirAll(name string, _ os.FileMode) error {
 	p, _, err := c.writable("mkdir", name)
 	if err != nil {
+		return err
+	}
+	if err := p.creatable(); err != nil {
 		return err
 	}
 	return c.s.root.MkdirAll(p.rel(), 0o750)
 }
 
-func (c *clientFs) Open(name string) (afero.File, error) { return c.OpenFile(name, os.O_RDONLY, 0) }
+func (c *clientFs) xOpen(name string) (afero.File, error) { return c.xOpenFile(name, os.O_RDONLY, 0) }
 
 // OpenFile serves reads; writes go through the same atomic upload as STOR.
-func (c *clientFs) OpenFile(name string, flag int, _ os.FileMode) (afero.File, error) {
+func (c *clientFs) xOpenFile(name string, flag int, _ os.FileMode) (afero.File, error) {
 	if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, perr("open", name, fs.ErrPermission)
 	}
@@ -109,7 +114,7 @@ func (c *clientFs) OpenFile(name string, flag int, _ os.FileMode) (afero.File, e
 }
 
 // GetHandle opens a download or an upload (ftpserverlib's STOR/APPE/RETR).
-func (c *clientFs) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+func (c *clientFs) xGetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
 		p, _, err := c.resolve("open", name)
 		if err != nil {
@@ -135,9 +140,9 @@ func (c *clientFs) GetHandle(name string, flags int, offset int64) (ftpserver.Fi
 	return c.s.newUpload(c.ss, p, f, flags&os.O_APPEND != 0, offset)
 }
 
-func (c *clientFs) Remove(name string) error { return c.remove(name, false) }
+func (c *clientFs) xRemove(name string) error { return c.remove(name, false) }
 
-func (c *clientFs) RemoveDir(name string) error { return c.remove(name, true) }
+func (c *clientFs) xRemoveDir(name string) error { return c.remove(name, true) }
 
 func (c *clientFs) remove(name string, dir bool) error {
 	p, f, err := c.writable("remove", name)
@@ -150,7 +155,8 @@ func (c *clientFs) remove(name string, dir bool) error {
 		// Abandon an interrupted upload: its hidden part is all there is.
 		if c.s.claim(rel) {
 			defer c.s.release(rel)
-			if c.s.root.Remove(partName(rel)) == nil {
+			if _, err := c.s.root.Stat(partName(rel)); err == nil {
+				c.s.removePart(partName(rel), "deleted by the client")
 				return nil
 			}
 		}
@@ -165,11 +171,19 @@ func (c *clientFs) remove(name string, dir bool) error {
 		}
 		return perr("delete", p.String(), errors.New("is a directory (use RMD)"))
 	}
+	if dir {
+		// Uploads running into the directory end, and parts kept for a
+		// resume go with it (RMD of a directory holding only them works).
+		c.s.cancelUploadsUnder(rel)
+		c.s.removeParts(rel)
+	}
 	if err := c.s.root.Remove(rel); err != nil {
 		return err
 	}
 	if !dir {
-		c.s.usage.forget(rel)
+		if err := c.s.usage.forget(rel); err != nil {
+			c.s.log.Error("deleted, but its storage use is still counted", "path", quote(rel), "err", err)
+		}
 		if mediaKind(f.Kind) {
 			c.s.announceRemove(rel)
 		}
@@ -177,12 +191,12 @@ func (c *clientFs) remove(name string, dir bool) error {
 	return nil
 }
 
-func (c *clientFs) RemoveAll(name string) error { return perr("remove", name, fs.ErrPermission) }
+func (c *clientFs) xRemoveAll(name string) error { return perr("remove", name, fs.ErrPermission) }
 
 // Rename moves a file or directory. Both ends need write rights. Ingest is
 // told that the old path is gone and the new one is there (for every file
 // in a moved directory).
-func (c *clientFs) Rename(oldname, newname string) error {
+func (c *clientFs) xRename(oldname, newname string) error {
 	op, of, err := c.writable("rename", oldname)
 	if err != nil {
 		return err
@@ -196,18 +210,38 @@ func (c *clientFs) Rename(oldname, newname string) error {
 	if err != nil {
 		return err
 	}
+	if err := np.creatable(); err != nil {
+		return err
+	}
+	if st.IsDir() {
+		if err := c.s.treeFits(oldRel, newRel); err != nil {
+			return err
+		}
+	}
 	if !c.s.claim(newRel) {
 		return perr("rename", np.String(), errBusy)
 	}
 	defer c.s.release(newRel)
+	if st.IsDir() {
+		// Uploads running into the directory end first, their parts removed.
+		c.s.cancelUploadsUnder(oldRel)
+	}
 	if err := c.s.root.Rename(oldRel, newRel); err != nil {
 		return err
 	}
-	var files []string // relative to the moved entry
+	var files, parts []string // relative to the moved entry
 	if st.IsDir() {
+		// A walk error only leaves an entry's storage record behind.
 		_ = fs.WalkDir(c.s.root.FS(), newRel, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.Name()[0] == '.' {
-				if err == nil && d.IsDir() {
+			if err != nil {
+				return nil
+			}
+			if d.Name()[0] == '.' {
+				if strings.HasPrefix(d.Name(), partPrefix) && d.Type().IsRegular() {
+					r, _ := relTo(newRel, p)
+					parts = append(parts, r)
+				}
+				if d.IsDir() && p != newRel {
 					return fs.SkipDir
 				}
 				return nil
@@ -221,9 +255,16 @@ func (c *clientFs) Rename(oldname, newname string) error {
 	} else if st.Mode().IsRegular() {
 		files = []string{""}
 	}
+	for _, r := range parts {
+		if err := c.s.usage.movePart(path.Join(oldRel, r), path.Join(newRel, r)); err != nil {
+			c.s.log.Error("renamed, but an unfinished upload's storage record did not follow", "path", quote(path.Join(newRel, r)), "err", err)
+		}
+	}
 	for _, r := range files {
 		from, to := path.Join(oldRel, r), path.Join(newRel, r)
-		c.s.usage.move(from, to)
+		if err := c.s.usage.move(from, to); err != nil {
+			c.s.log.Error("renamed, but its storage record did not follow", "path", quote(to), "err", err)
+		}
 		if mediaKind(of.Kind) {
 			c.s.announceRemove(from)
 		}
@@ -246,7 +287,7 @@ func relTo(base, p string) (string, bool) {
 	return "", false
 }
 
-func (c *clientFs) Stat(name string) (os.FileInfo, error) {
+func (c *clientFs) xStat(name string) (os.FileInfo, error) {
 	p, _, err := c.resolve("stat", name)
 	if err != nil {
 		return nil, err
@@ -267,7 +308,7 @@ func (c *clientFs) Stat(name string) (os.FileInfo, error) {
 
 // ReadDir lists a directory; "/" lists the folders the user may read.
 // Hidden entries (our temporary uploads) are not shown.
-func (c *clientFs) ReadDir(name string) ([]os.FileInfo, error) {
+func (c *clientFs) xReadDir(name string) ([]os.FileInfo, error) {
 	p, _, err := c.resolve("readdir", name)
 	if err != nil {
 		return nil, err
@@ -306,16 +347,16 @@ func (c *clientFs) ReadDir(name string) ([]os.FileInfo, error) {
 	return entries, nil
 }
 
-func (c *clientFs) Chmod(name string, _ os.FileMode) error {
+func (c *clientFs) xChmod(name string, _ os.FileMode) error {
 	return perr("chmod", name, fs.ErrPermission)
 }
 
-func (c *clientFs) Chown(name string, _, _ int) error {
+func (c *clientFs) xChown(name string, _, _ int) error {
 	return perr("chown", name, fs.ErrPermission)
 }
 
 // Chtimes serves MFMT (clients keep the source's modification time).
-func (c *clientFs) Chtimes(name string, atime, mtime time.Time) error {
+func (c *clientFs) xChtimes(name string, atime, mtime time.Time) error {
 	p, _, err := c.writable("chtimes", name)
 	if err != nil {
 		return err

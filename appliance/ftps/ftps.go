@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"thecure/appliance/config"
+	"thecure/appliance/loginban"
 	"thecure/appliance/store"
 	"thecure/appliance/users"
 )
@@ -60,22 +61,27 @@ type Options struct {
 
 // Server is the FTPS service. Serve runs it.
 type Server struct {
-	o       Options
-	log     *slog.Logger
-	tlsConf *tls.Config
-	folders map[string]config.Folder
-	order   []string // folder names in config order
-	m       *metrics
-	bans    *banList
-	usage   *usage
-	root    *os.Root // opened by Serve
+	o        Options
+	log      *slog.Logger
+	tlsConf  *tls.Config
+	folders  map[string]config.Folder
+	order    []string // folder names in config order
+	m        *metrics
+	bans     *loginban.List
+	refusals *refusalLog
+	usage    *usage
+	root     *os.Root // opened by Serve
 
-	mu       sync.Mutex
-	sessions map[uint32]*session
-	perIP    map[string]int
-	total    int
-	inflight map[string]*upload      // rel paths being uploaded (nil while opening)
-	conns    map[string]*trackedConn // by remote address, until their session starts
+	mu            sync.Mutex
+	sessions      map[uint32]*session
+	perIP         map[string]int // connections per address
+	total         int            // connections
+	logged        int            // logged-in connections
+	startups      map[*trackedConn]struct{}
+	startupsPerIP map[string]int
+	growth        map[string]*atomic.Int64 // bytes added by each user's running uploads
+	inflight      map[string]*upload       // rel paths being uploaded (nil while opening)
+	conns         map[string]*trackedConn  // by remote address, until their session starts
 
 	pubMu sync.Mutex // guards pubIP and pubAt: public_host resolved, and when
 	pubIP string
@@ -124,15 +130,19 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("ftps: no media dir")
 	}
 	s := &Server{
-		o:         o,
-		log:       o.Log,
-		folders:   map[string]config.Folder{},
-		bans:      newBanList(o.FTP.BanAfter, o.FTP.BanWindow.Std(), o.FTP.BanTime.Std()),
-		sessions:  map[uint32]*session{},
-		perIP:     map[string]int{},
-		inflight:  map[string]*upload{},
-		conns:     map[string]*trackedConn{},
-		ingestCtx: context.Background(),
+		o:             o,
+		log:           o.Log,
+		folders:       map[string]config.Folder{},
+		bans:          loginban.New(o.FTP.BanAfter, o.FTP.BanWindow.Std(), o.FTP.BanTime.Std()),
+		refusals:      newRefusalLog(o.Log),
+		sessions:      map[uint32]*session{},
+		perIP:         map[string]int{},
+		startups:      map[*trackedConn]struct{}{},
+		startupsPerIP: map[string]int{},
+		growth:        map[string]*atomic.Int64{},
+		inflight:      map[string]*upload{},
+		conns:         map[string]*trackedConn{},
+		ingestCtx:     context.Background(),
 	}
 	for _, f := range o.FTP.Folders {
 		s.folders[f.Name] = f
@@ -186,10 +196,9 @@ func (s *Server) Serve(ctx context.Context, explicit, implicit net.Listener) err
 		if l.ln == nil {
 			continue
 		}
+		// TLS (implicit FTPS) is layered by the FTP library above each
+		// connection, so that it can follow what the client sent.
 		var ln net.Listener = &limitListener{Listener: l.ln, s: s, implicit: l.implicit}
-		if l.implicit {
-			ln = tls.NewListener(ln, s.tlsConf)
-		}
 		srv := ftpserver.NewFtpServer(&driver{s: s, ln: ln, implicit: l.implicit})
 		srv.Logger = slog.New(debugOnly{s.log.Handler()}).With("lib", "ftpserverlib")
 		if err := srv.Listen(); err != nil {
@@ -277,9 +286,7 @@ func (s *Server) sweepParts(cutoff time.Time) {
 			return nil
 		}
 		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
-			if err := s.root.Remove(p); err == nil {
-				s.log.Info("removed an upload interrupted long ago", "part", p, "bytes", info.Size(), "since", info.ModTime())
-			}
+			s.removePart(p, "interrupted more than 7 days ago")
 		}
 		return nil
 	})
@@ -296,88 +303,6 @@ func ipOf(a net.Addr) string {
 	return host
 }
 
-// limitListener refuses connections over max_clients or max_per_ip and
-// from banned addresses, with a 421 reply (explicit FTPS) before closing.
-type limitListener struct {
-	net.Listener
-	s        *Server
-	implicit bool
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		ip := ipOf(c.RemoteAddr())
-		reason := l.s.admit(ip)
-		if reason == "" {
-			tc := &trackedConn{Conn: c, s: l.s, ip: ip}
-			l.s.mu.Lock()
-			l.s.conns[c.RemoteAddr().String()] = tc
-			l.s.mu.Unlock()
-			return tc, nil
-		}
-		l.s.m.refused.WithLabelValues(reason).Inc()
-		l.s.log.Info("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
-		go func() {
-			if !l.implicit {
-				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				msg := map[string]string{
-					"banned":      "421 Too many failed logins from your address; try again later.\r\n",
-					"max_clients": "421 Too many users connected; try again later.\r\n",
-					"max_per_ip":  "421 Too many connections from your address.\r\n",
-				}[reason]
-				_, _ = c.Write([]byte(msg))
-			}
-			_ = c.Close()
-		}()
-	}
-}
-
-// admit counts a new connection from ip, or says why it is refused.
-func (s *Server) admit(ip string) string {
-	if s.bans.banned(ip, time.Now()) {
-		return "banned"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.o.FTP.MaxClients > 0 && s.total >= s.o.FTP.MaxClients {
-		return "max_clients"
-	}
-	if s.o.FTP.MaxPerIP > 0 && s.perIP[ip] >= s.o.FTP.MaxPerIP {
-		return "max_per_ip"
-	}
-	s.total++
-	s.perIP[ip]++
-	s.m.connections.Inc()
-	return ""
-}
-
-// trackedConn gives its slot back when closed.
-type trackedConn struct {
-	net.Conn
-	s    *Server
-	ip   string
-	once sync.Once
-}
-
-func (c *trackedConn) Close() error {
-	c.once.Do(func() {
-		c.s.mu.Lock()
-		if c.s.conns[c.RemoteAddr().String()] == c {
-			delete(c.s.conns, c.RemoteAddr().String())
-		}
-		c.s.total--
-		if c.s.perIP[c.ip]--; c.s.perIP[c.ip] <= 0 {
-			delete(c.s.perIP, c.ip)
-		}
-		c.s.mu.Unlock()
-	})
-	return c.Conn.Close()
-}
-
 // driver is ftpserverlib's MainDriver, one per listener.
 type driver struct {
 	s        *Server
@@ -392,6 +317,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		Banner:                  "thecure FTPS",
 		IdleTimeout:             int(max(c.IdleTimeout.Std()/time.Second, 1)),
 		ConnectionTimeout:       30,
+		TLSHandshakeTimeout:     c.TLSHandshakeTimeout.Std(),
 		DisableActiveMode:       !c.ActiveMode,
 		ActiveTransferPortNon20: true,
 		DefaultTransferType:     ftpserver.TransferTypeBinary,
@@ -471,24 +397,39 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	if ss == nil {
 		return nil, errors.New("no session")
 	}
-	if s.bans.banned(ss.ip, time.Now()) {
+	now := time.Now()
+	if banned, _ := s.bans.Banned(ss.ip, now); banned {
 		s.m.logins.WithLabelValues("failed").Inc()
 		return nil, errBanned
 	}
 	u, err := s.o.Accounts.Authenticate(user, pass)
 	if err != nil {
 		s.m.logins.WithLabelValues("failed").Inc()
-		if s.bans.fail(ss.ip, time.Now()) {
+		banned := s.bans.Failed(ss.ip, now)
+		if banned {
 			s.m.bans.Inc()
+		}
+		switch {
+		case errors.Is(err, users.ErrUnknownUser):
+			// What was typed is not logged: it may be a password.
+			s.log.Info("login failed", "remote", ss.ip, "user_exists", false, "banned", banned)
+		case errors.Is(err, users.ErrBadCredentials):
+			s.log.Info("login failed", "remote", ss.ip, "user_exists", true, "user", quote(user), "banned", banned)
+		default:
+			s.log.Error("login check failed", "remote", ss.ip, "err", err)
+			return nil, errors.New("cannot check the password now")
+		}
+		if banned {
 			s.log.Warn("address banned after failed logins", "remote", ss.ip, "failures", s.o.FTP.BanAfter, "ban_time", s.o.FTP.BanTime.String())
 		}
-		s.log.Info("login failed", "remote", ss.ip, "user", user)
-		if errors.Is(err, users.ErrBadCredentials) {
-			return nil, errors.New("wrong user name or password")
-		}
-		s.log.Error("login check failed", "err", err)
-		return nil, errors.New("cannot check the password now")
+		return nil, errors.New("wrong user name or password")
 	}
+	if !s.loggedIn(ss.conn) {
+		s.m.refused.WithLabelValues("max_clients").Inc()
+		s.refusals.note(ss.ip, "max_clients")
+		return nil, errors.New("too many users are logged in; try again later")
+	}
+	s.bans.Succeeded(ss.ip)
 	s.m.logins.WithLabelValues("ok").Inc()
 	ss.user = u
 	s.log.Info("login", "remote", ss.ip, "user", u.Name, "tls", cc.HasTLSForControl())
@@ -499,66 +440,6 @@ func (d *driver) GetTLSConfig() (*tls.Config, error) {
 	// The same *tls.Config every time: its session ticket keys let the
 	// data connections resume the control connection's session.
 	return d.s.tlsConf, nil
-}
-
-// banList counts failed logins per address.
-type banList struct {
-	after         int
-	window, ban   time.Duration
-	mu            sync.Mutex
-	failures      map[string][]time.Time
-	bannedUntil   map[string]time.Time
-	lastSweepDone time.Time
-}
-
-func newBanList(after int, window, ban time.Duration) *banList {
-	return &banList{after: after, window: window, ban: ban, failures: map[string][]time.Time{}, bannedUntil: map[string]time.Time{}}
-}
-
-func (b *banList) banned(ip string, now time.Time) bool {
-	if b.after <= 0 {
-		return false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	until, ok := b.bannedUntil[ip]
-	if ok && now.After(until) {
-		delete(b.bannedUntil, ip)
-		return false
-	}
-	return ok
-}
-
-// fail records a failed login and reports whether it bans the address.
-func (b *banList) fail(ip string, now time.Time) bool {
-	if b.after <= 0 {
-		return false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if now.Sub(b.lastSweepDone) > b.window {
-		for k, ts := range b.failures {
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > b.window {
-				delete(b.failures, k)
-			}
-		}
-		b.lastSweepDone = now
-	}
-	ts := b.failures[ip]
-	keep := ts[:0]
-	for _, t := range ts {
-		if now.Sub(t) <= b.window {
-			keep = append(keep, t)
-		}
-	}
-	keep = append(keep, now)
-	if len(keep) >= b.after {
-		delete(b.failures, ip)
-		b.bannedUntil[ip] = now.Add(b.ban)
-		return true
-	}
-	b.failures[ip] = keep
-	return false
 }
 
 // mediaKind reports whether uploads to folder are announced to Ingest.

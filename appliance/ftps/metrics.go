@@ -17,7 +17,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	m := &metrics{
 		connections: prometheus.NewCounter(prometheus.CounterOpts{Name: "thecure_ftp_connections_total", Help: "FTP control connections accepted."}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "thecure_ftp_connections_refused_total",
-			Help: "FTP connections refused, by reason (banned, max_clients, max_per_ip)."}, []string{"reason"}),
+			Help: "FTP connections refused or dropped, by reason (banned, max_clients, max_per_ip, max_startups, evicted, login_timeout)."}, []string{"reason"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "thecure_ftp_logins_total", Help: "FTP logins by result (ok, failed)."}, []string{"result"}),
 		bans:   prometheus.NewCounter(prometheus.CounterOpts{Name: "thecure_ftp_bans_total", Help: "Addresses banned after failed logins."}),
 		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "thecure_ftp_received_bytes_total",
@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "thecure_ftp_tls_handshakes_total",
 			Help: "TLS handshakes on FTP control and data connections, by whether the session was resumed."}, []string{"resumed"}),
 	}
-	for _, r := range []string{"banned", "max_clients", "max_per_ip"} {
+	for _, r := range []string{"banned", "max_clients", "max_per_ip", "max_startups", "evicted", "login_timeout"} {
 		m.refused.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "failed"} {

@@ -3,16 +3,50 @@ package ftps
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"fmt"
 	"path"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
 )
 
-// errBadName is a path no user may name: not UTF-8, control characters,
-// backslashes or a hidden (dot) component.
-var errBadName = errors.New("file name not allowed")
+// errBadName is a path no user may name: not UTF-8, control, bidi or line
+// separator characters, backslashes or a hidden (dot) component.
+var errBadName = fmt.Errorf("file name not allowed (control or bidi characters, backslash, or a leading dot): %w", ftpserver.ErrFileNameNotAllowed)
+
+// Bounds on what FTP may create, so that every path stays far below
+// PATH_MAX wherever the media dir is: at most maxDepth names from the media
+// root (the folder included) and maxRelPath bytes.
+const (
+	maxDepth   = 16
+	maxRelPath = 1024
+)
+
+// errTooDeep refuses to create a path beyond the bounds above.
+var errTooDeep = fmt.Errorf("path too deep or too long (at most %d levels and %d bytes): %w", maxDepth, maxRelPath, ftpserver.ErrFileNameNotAllowed)
+
+// forbidden reports the characters no name may hold: controls (C0, C1,
+// DEL), the bidi controls that reorder a listing (U+202E and its kin), line
+// and paragraph separators, the byte-order mark, backslashes.
+func forbidden(r rune) bool {
+	switch {
+	case unicode.IsControl(r), r == '\\', r == utf8.RuneError, r == 0xFEFF:
+		return true
+	case r == 0x061C, r == 0x200E, r == 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return unicode.In(r, unicode.Zl, unicode.Zp)
+}
+
+// creatable checks the bounds on a path to create.
+func (p vpath) creatable() error {
+	if len(p.rel()) > maxRelPath || strings.Count(p.rel(), "/")+1 > maxDepth {
+		return errTooDeep
+	}
+	return nil
+}
 
 // vpath is a sanitised virtual path: "/" or "/folder[/rest...]".
 type vpath struct {
@@ -45,7 +79,7 @@ func sanitize(p string) (vpath, error) {
 		return vpath{}, errBadName
 	}
 	for _, r := range p {
-		if unicode.IsControl(r) || r == '\\' || r == utf8.RuneError {
+		if forbidden(r) {
 			return vpath{}, errBadName
 		}
 	}

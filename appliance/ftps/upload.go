@@ -7,11 +7,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+	"golang.org/x/sys/unix"
 
 	"thecure/appliance/config"
 )
@@ -71,6 +75,32 @@ func (s *Server) quotaFor(ss *session) int64 {
 	return int64(s.o.FTP.UserQuota)
 }
 
+// growthOf counts the bytes user's running uploads have added.
+func (s *Server) growthOf(user string) *atomic.Int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.growth[user]
+	if g == nil {
+		g = &atomic.Int64{}
+		s.growth[user] = g
+	}
+	return g
+}
+
+// spaceFor reports errNoSpace when writing n more bytes would leave less
+// than min_free_space free on the media file system.
+func (s *Server) spaceFor(n int) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.o.MediaDir, &st); err != nil {
+		return fmt.Errorf("statfs media dir: %w", err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize) //nolint:gosec // block counts fit
+	if free-int64(n) < int64(s.o.FTP.MinFreeSpace) || (n > 0 && free < int64(n)) {
+		return errNoSpace
+	}
+	return nil
+}
+
 // Upload is an upload in progress, as the admin page shows it.
 type Upload struct {
 	Path    string    `json:"path"` // relative to the media root
@@ -94,6 +124,14 @@ func (s *Server) Uploads() []Upload {
 	return out
 }
 
+var (
+	// errTooManyParts refuses a new upload while the user keeps too many
+	// unfinished ones (452).
+	errTooManyParts = fmt.Errorf("too many unfinished uploads kept for a resume; resume or delete one first: %w", ftpserver.ErrInsufficientStorage)
+	// errCancelled ends an upload whose folder was renamed or removed.
+	errCancelled = errors.New("upload cancelled: its folder was renamed or removed; the unfinished upload was discarded")
+)
+
 // upload writes to the hidden part file and publishes it on a clean Close.
 type upload struct {
 	s       *Server
@@ -102,13 +140,18 @@ type upload struct {
 	rel     string // final path, relative to the media root
 	part    string
 	kind    string
-	quota   int64 // bytes the user may still store (0: no limit)
+	quota   int64 // the user's quota (0: none)
+	base    int64 // the user's storage when the upload started, its own part included
+	grow    *atomic.Int64
 	written int64
 	// received is written, readable while the transfer runs (Uploads).
 	received atomic.Int64
 	started  time.Time
 	failed   atomic.Pointer[error]
-	closed   bool
+
+	mu        sync.Mutex // closed, cancelled; held while publishing
+	closed    bool
+	cancelled bool
 }
 
 var (
@@ -118,29 +161,64 @@ var (
 
 func (s *Server) newUpload(ss *session, p vpath, f config.Folder, appendMode bool, offset int64) (ftpserver.FileTransfer, error) {
 	rel := p.rel()
+	if err := p.creatable(); err != nil {
+		return nil, err
+	}
 	if st, err := s.root.Lstat(rel); err == nil && !st.Mode().IsRegular() {
 		return nil, perr("store", p.String(), errors.New("not a regular file"))
 	}
-	var quota int64
-	if q := s.quotaFor(ss); q > 0 {
-		used := s.usage.used(ss.user.Name)
-		if used >= q {
-			return nil, fmt.Errorf("quota of %s used up: %w", config.ByteSize(q), ftpserver.ErrStorageExceeded)
-		}
-		quota = q - used
+	if err := s.spaceFor(0); err != nil {
+		return nil, err
 	}
 	if !s.claim(rel) {
 		return nil, perr("store", p.String(), errBusy)
 	}
 	part := partName(rel)
+	_, statErr := s.root.Stat(part)
+	hadPart := statErr == nil
+	acct, err := s.usage.account(ss.user.Name, part)
+	if err != nil {
+		s.release(rel)
+		s.log.Error("upload refused: cannot read storage use", "user", ss.user.Name, "err", err)
+		return nil, errAccounting
+	}
+	if s.usage != nil && !hadPart && acct.parts >= s.o.FTP.MaxPartsPerUser {
+		s.release(rel)
+		s.log.Info("upload refused: too many unfinished uploads", "user", ss.user.Name, "parts", acct.parts)
+		return nil, errTooManyParts
+	}
 	file, err := s.openPart(rel, part, appendMode, offset)
 	if err != nil {
 		s.release(rel)
 		return nil, err
 	}
+	discard := func() {
+		_ = file.Close() // nothing was written
+		if !hadPart {
+			_ = s.root.Remove(part) // best effort: an empty part is harmless
+		}
+		s.release(rel)
+	}
+	at, err := file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		discard()
+		return nil, err
+	}
+	base := acct.used + acct.partBytes + at
+	q := s.quotaFor(ss)
+	if q > 0 && base >= q {
+		discard()
+		return nil, fmt.Errorf("quota of %s used up (unfinished uploads count too): %w", config.ByteSize(q), ftpserver.ErrStorageExceeded)
+	}
+	if err := s.usage.setPart(part, ss.user.Name, at); err != nil {
+		discard()
+		s.log.Error("upload refused: cannot record storage use", "user", ss.user.Name, "err", err)
+		return nil, errAccounting
+	}
 	ss.transfers.Add(1)
 	s.transfers.Add(1)
-	u := &upload{s: s, ss: ss, f: file, rel: rel, part: part, kind: f.Kind, quota: quota, started: time.Now()}
+	u := &upload{s: s, ss: ss, f: file, rel: rel, part: part, kind: f.Kind, quota: q, base: base,
+		grow: s.growthOf(ss.user.Name), started: time.Now()}
 	s.mu.Lock()
 	s.inflight[rel] = u
 	s.mu.Unlock()
@@ -209,14 +287,26 @@ func (u *upload) Read([]byte) (int, error) { return 0, errors.New("upload is wri
 func (u *upload) Seek(off int64, whence int) (int64, error) { return u.f.Seek(off, whence) }
 
 func (u *upload) Write(b []byte) (int, error) {
-	if u.quota > 0 && u.written+int64(len(b)) > u.quota {
-		return 0, fmt.Errorf("quota exceeded: %w", ftpserver.ErrStorageExceeded)
+	if u.quota > 0 && u.base+u.grow.Load()+int64(len(b)) > u.quota {
+		return 0, fmt.Errorf("quota of %s exceeded: %w", config.ByteSize(u.quota), ftpserver.ErrStorageExceeded)
+	}
+	if err := u.s.spaceFor(len(b)); err != nil {
+		return 0, err
 	}
 	n, err := u.f.Write(b)
 	u.written += int64(n)
+	u.grow.Add(int64(n))
 	u.received.Store(u.written)
 	u.s.m.bytesIn.Add(float64(n))
-	return n, err
+	switch {
+	case err == nil:
+		return n, nil
+	case isNoSpace(err):
+		return n, errNoSpace
+	case errors.Is(err, os.ErrClosed):
+		return n, errCancelled
+	}
+	return n, u.s.reply("store", "/"+u.rel, err)
 }
 
 // TransferError is the library telling us the transfer did not complete.
@@ -227,50 +317,127 @@ func (u *upload) TransferError(err error) {
 	u.failed.Store(&err)
 }
 
-// Close publishes a completed upload: sync, rename into place, record the
-// owner, tell Ingest. An interrupted one keeps its hidden part for a resume.
+// cancel ends the upload because its folder is being renamed or removed:
+// its part is removed now, and nothing is published. An upload being
+// published meanwhile finishes first (cancel waits for it).
+func (u *upload) cancel() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed || u.cancelled {
+		return
+	}
+	u.cancelled = true
+	// Closing the file makes the transfer's next write fail; the part goes now.
+	if err := u.f.Close(); err != nil {
+		u.s.log.Debug("closing a cancelled upload", "err", err)
+	}
+	u.s.removePart(u.part, "its folder was renamed or removed")
+	u.s.log.Info("upload cancelled: its folder was renamed or removed", "path", quote(u.rel), "user", u.ss.user.Name, "bytes", u.written)
+}
+
+// removePart removes a hidden part and its record.
+func (s *Server) removePart(part, why string) {
+	var size int64
+	if st, err := s.root.Stat(part); err == nil {
+		size = st.Size()
+	}
+	if err := s.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Error("cannot remove an unfinished upload", "part", part, "err", err)
+		return
+	}
+	if err := s.usage.dropPart(part); err != nil {
+		s.log.Error("cannot forget a removed unfinished upload", "part", part, "err", err)
+	}
+	s.log.Info("removed an unfinished upload", "part", part, "bytes", size, "why", why)
+}
+
+// Close publishes a completed upload: sync, record the owner, rename into
+// place, tell Ingest. An interrupted one keeps its hidden part for a resume,
+// unless the disk is full: then the part is removed so that the disk is
+// usable again.
 func (u *upload) Close() error {
+	u.mu.Lock()
 	if u.closed {
+		u.mu.Unlock()
 		return nil
 	}
 	u.closed = true
 	defer func() {
 		u.s.release(u.rel)
+		u.grow.Add(-u.written)
 		u.ss.transferDone()
 		u.s.transfers.Add(-1)
 	}()
-	syncErr := u.f.Sync()
-	closeErr := u.f.Close()
-	if fp := u.failed.Load(); fp != nil || u.s.hardStop.Load() {
-		reason := "shutdown"
-		if fp != nil {
-			reason = (*fp).Error()
-		}
+	if u.cancelled {
+		u.mu.Unlock()
 		u.s.m.uploads.WithLabelValues("aborted").Inc()
-		u.s.log.Info("upload interrupted; kept hidden for a resume", "path", u.rel, "user", u.ss.user.Name, "bytes", u.written, "reason", reason)
-		return nil
+		return perr("store", "/"+u.rel, errCancelled)
 	}
-	if err := errors.Join(syncErr, closeErr); err != nil {
+	published, err := u.finish()
+	u.mu.Unlock()
+	if err != nil || !published {
 		u.s.m.uploads.WithLabelValues("aborted").Inc()
-		return fmt.Errorf("write %s: %w", u.rel, err)
+		return err
 	}
-	if err := u.s.root.Rename(u.part, u.rel); err != nil {
-		u.s.m.uploads.WithLabelValues("aborted").Inc()
-		return fmt.Errorf("publish %s: %w", u.rel, err)
-	}
-	size := u.written
-	if st, err := u.s.root.Stat(u.rel); err == nil {
-		size = st.Size()
-	}
-	u.s.usage.record(u.rel, u.ss.user.Name, size)
 	u.s.m.uploads.WithLabelValues("completed").Inc()
-	u.s.log.Info("upload complete", "path", u.rel, "user", u.ss.user.Name, "bytes", size)
 	if mediaKind(u.kind) {
 		if err := u.s.announceEnqueue(u.rel); err != nil {
-			return fmt.Errorf("stored, but not queued for processing: %w", err)
+			return perr("store", "/"+u.rel, errors.New("stored, but not queued for processing; it will be picked up by the next scan"))
 		}
 	}
 	return nil
+}
+
+// finish closes the part and publishes it, or keeps or removes it (u.mu held).
+func (u *upload) finish() (bool, error) {
+	vp := "/" + u.rel
+	syncErr := u.f.Sync()
+	closeErr := u.f.Close()
+	var failure error
+	if fp := u.failed.Load(); fp != nil {
+		failure = *fp
+	} else if u.s.hardStop.Load() {
+		failure = errors.New("shutdown")
+	} else if err := errors.Join(syncErr, closeErr); err != nil {
+		failure = err
+	}
+	var size int64
+	if st, err := u.s.root.Stat(u.part); err == nil {
+		size = st.Size()
+	}
+	if failure != nil {
+		if isNoSpace(failure) {
+			u.s.removePart(u.part, "the disk is full")
+			u.s.log.Warn("upload failed: no space left; its unfinished part was removed so that the disk is usable",
+				"path", quote(u.rel), "user", u.ss.user.Name, "freed", size)
+			return false, perr("store", vp, errNoSpace)
+		}
+		if err := u.s.usage.setPart(u.part, u.ss.user.Name, size); err != nil {
+			// Fail closed: a part nobody accounts for does not stay.
+			u.s.log.Error("cannot record an unfinished upload; removing it", "path", quote(u.rel), "err", err)
+			u.s.removePart(u.part, "storage accounting failed")
+			return false, perr("store", vp, errAccounting)
+		}
+		u.s.log.Info("upload interrupted; kept hidden for a resume", "path", quote(u.rel), "user", u.ss.user.Name,
+			"bytes", size, "reason", failure.Error())
+		if errors.Join(syncErr, closeErr) != nil && u.failed.Load() == nil {
+			return false, u.s.reply("store", vp, failure)
+		}
+		return false, nil
+	}
+	if err := u.s.usage.publish(u.part, u.rel, u.ss.user.Name, size); err != nil {
+		u.s.log.Error("upload not published: cannot record storage use", "path", quote(u.rel), "user", u.ss.user.Name, "err", err)
+		return false, perr("store", vp, errAccounting)
+	}
+	if err := u.s.root.Rename(u.part, u.rel); err != nil {
+		u.s.log.Error("upload not published", "path", quote(u.rel), "err", err)
+		if err := errors.Join(u.s.usage.forget(u.rel), u.s.usage.setPart(u.part, u.ss.user.Name, size)); err != nil {
+			u.s.log.Error("cannot undo the storage record of an unpublished upload", "path", quote(u.rel), "err", err)
+		}
+		return false, u.s.reply("store", vp, err)
+	}
+	u.s.log.Info("upload complete", "path", quote(u.rel), "user", u.ss.user.Name, "bytes", size)
+	return true, nil
 }
 
 // download counts the bytes sent.
@@ -304,4 +471,61 @@ func (d *download) Close() error {
 	d.ss.transferDone()
 	d.s.transfers.Add(-1)
 	return d.f.Close()
+}
+
+// cancelUploadsUnder cancels the running uploads into directory dir (a
+// path relative to the media root).
+func (s *Server) cancelUploadsUnder(dir string) {
+	s.mu.Lock()
+	var list []*upload
+	for rel, u := range s.inflight {
+		if _, in := relTo(dir, rel); in && u != nil && rel != dir {
+			list = append(list, u)
+		}
+	}
+	s.mu.Unlock()
+	for _, u := range list {
+		u.cancel()
+	}
+}
+
+// removeParts removes the parts kept for a resume directly in dir, when dir
+// holds nothing else (it is about to be removed).
+func (s *Server) removeParts(dir string) {
+	entries, err := fs.ReadDir(s.root.FS(), dir)
+	if err != nil {
+		return // the removal that follows reports it
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), partPrefix) {
+			return
+		}
+	}
+	for _, e := range entries {
+		s.removePart(path.Join(dir, e.Name()), "its folder was removed")
+	}
+}
+
+// treeFits checks that moving directory from to to keeps every path in it
+// within the bounds on paths FTP creates.
+func (s *Server) treeFits(from, to string) error {
+	var deepest int
+	var longest int
+	err := fs.WalkDir(s.root.FS(), from, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if r, _ := relTo(from, p); r != "" {
+			deepest = max(deepest, strings.Count(r, "/")+1)
+			longest = max(longest, len(r)+1)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if strings.Count(to, "/")+1+deepest > maxDepth || len(to)+longest > maxRelPath {
+		return errTooDeep
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package ftps
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -10,10 +11,12 @@ import (
 )
 
 // Buckets of the storage accounting behind quotas: who uploaded each
-// published file and how big it is, and each user's total.
+// published file and how big it is, each user's total, and the hidden parts
+// of unfinished uploads with their owner (they count against the quota too).
 var (
 	bucketOwners = []byte("ftp_owners") // rel path -> owner JSON
 	bucketUsage  = []byte("ftp_usage")  // user name -> total bytes (uint64)
+	bucketParts  = []byte("ftp_parts")  // part rel path -> owner JSON
 )
 
 type owner struct {
@@ -22,6 +25,8 @@ type owner struct {
 }
 
 // usage keeps per-user storage use in the store. A nil *usage does nothing.
+// Every method reports a failure: callers refuse what they cannot account
+// for (quotas fail closed).
 type usage struct{ st *store.Store }
 
 func addUsage(b *bolt.Bucket, user string, delta int64) error {
@@ -33,30 +38,50 @@ func addUsage(b *bolt.Bucket, user string, delta int64) error {
 	return b.Put([]byte(user), binary.BigEndian.AppendUint64(nil, uint64(cur)))
 }
 
-func (u *usage) update(fn func(owners, totals *bolt.Bucket) error) {
+func (u *usage) update(fn func(owners, totals, parts *bolt.Bucket) error) error {
 	if u == nil {
-		return
+		return nil
 	}
-	_ = u.st.Update(func(tx *bolt.Tx) error {
-		o, err := tx.CreateBucketIfNotExists(bucketOwners)
-		if err != nil {
-			return err
+	err := u.st.Update(func(tx *bolt.Tx) error {
+		var bs [3]*bolt.Bucket
+		for i, name := range [][]byte{bucketOwners, bucketUsage, bucketParts} {
+			b, err := tx.CreateBucketIfNotExists(name)
+			if err != nil {
+				return err
+			}
+			bs[i] = b
 		}
-		t, err := tx.CreateBucketIfNotExists(bucketUsage)
-		if err != nil {
-			return err
-		}
-		return fn(o, t)
+		return fn(bs[0], bs[1], bs[2])
 	})
+	if err != nil {
+		return fmt.Errorf("storage accounting: %w", err)
+	}
+	return nil
+}
+
+func getOwner(b *bolt.Bucket, key string) (owner, bool) {
+	v := b.Get([]byte(key))
+	if v == nil {
+		return owner{}, false
+	}
+	var ow owner
+	if json.Unmarshal(v, &ow) != nil {
+		return owner{}, false
+	}
+	return ow, true
+}
+
+func putJSON(b *bolt.Bucket, key string, ow owner) error {
+	data, err := json.Marshal(ow)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
 }
 
 func takeOwner(o, t *bolt.Bucket, rel string) (owner, bool, error) {
-	v := o.Get([]byte(rel))
-	if v == nil {
-		return owner{}, false, nil
-	}
-	var ow owner
-	if err := json.Unmarshal(v, &ow); err != nil {
+	ow, ok := getOwner(o, rel)
+	if !ok {
 		return owner{}, false, o.Delete([]byte(rel))
 	}
 	if err := addUsage(t, ow.User, -ow.Size); err != nil {
@@ -66,16 +91,18 @@ func takeOwner(o, t *bolt.Bucket, rel string) (owner, bool, error) {
 }
 
 func putOwner(o, t *bolt.Bucket, rel string, ow owner) error {
-	data, _ := json.Marshal(ow)
-	if err := o.Put([]byte(rel), data); err != nil {
+	if err := putJSON(o, rel, ow); err != nil {
 		return err
 	}
 	return addUsage(t, ow.User, ow.Size)
 }
 
-// record makes user the owner of the file just published at rel.
-func (u *usage) record(rel, user string, size int64) {
-	u.update(func(o, t *bolt.Bucket) error {
+// publish records that user's part became the published file rel.
+func (u *usage) publish(part, rel, user string, size int64) error {
+	return u.update(func(o, t, p *bolt.Bucket) error {
+		if err := p.Delete([]byte(part)); err != nil {
+			return err
+		}
 		if _, _, err := takeOwner(o, t, rel); err != nil {
 			return err
 		}
@@ -83,17 +110,27 @@ func (u *usage) record(rel, user string, size int64) {
 	})
 }
 
+// setPart records the hidden part of an unfinished upload of user's.
+func (u *usage) setPart(part, user string, size int64) error {
+	return u.update(func(_, _, p *bolt.Bucket) error { return putJSON(p, part, owner{User: user, Size: size}) })
+}
+
+// dropPart forgets a removed part.
+func (u *usage) dropPart(part string) error {
+	return u.update(func(_, _, p *bolt.Bucket) error { return p.Delete([]byte(part)) })
+}
+
 // forget gives a deleted file's size back to its owner.
-func (u *usage) forget(rel string) {
-	u.update(func(o, t *bolt.Bucket) error {
+func (u *usage) forget(rel string) error {
+	return u.update(func(o, t, _ *bolt.Bucket) error {
 		_, _, err := takeOwner(o, t, rel)
 		return err
 	})
 }
 
 // move follows a renamed file (a file replaced at to is forgotten).
-func (u *usage) move(from, to string) {
-	u.update(func(o, t *bolt.Bucket) error {
+func (u *usage) move(from, to string) error {
+	return u.update(func(o, t, _ *bolt.Bucket) error {
 		if _, _, err := takeOwner(o, t, to); err != nil {
 			return err
 		}
@@ -105,19 +142,57 @@ func (u *usage) move(from, to string) {
 	})
 }
 
-// used is the bytes user's published uploads take.
-func (u *usage) used(user string) int64 {
+// movePart follows a part moved with its directory.
+func (u *usage) movePart(from, to string) error {
+	return u.update(func(_, _, p *bolt.Bucket) error {
+		ow, ok := getOwner(p, from)
+		if !ok {
+			return nil
+		}
+		if err := p.Delete([]byte(from)); err != nil {
+			return err
+		}
+		return putJSON(p, to, ow)
+	})
+}
+
+// account is a user's storage: published bytes, and their parts (how many
+// and how big), leaving out the part named except.
+type account struct {
+	used      int64
+	parts     int
+	partBytes int64
+}
+
+func (u *usage) account(user, except string) (account, error) {
+	var a account
 	if u == nil {
-		return 0
+		return a, nil
 	}
-	var n int64
-	_ = u.st.View(func(tx *bolt.Tx) error {
+	err := u.st.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketUsage); b != nil {
 			if v := b.Get([]byte(user)); len(v) == 8 {
-				n = int64(binary.BigEndian.Uint64(v))
+				a.used = int64(binary.BigEndian.Uint64(v))
 			}
 		}
-		return nil
+		b := tx.Bucket(bucketParts)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var ow owner
+			if err := json.Unmarshal(v, &ow); err != nil {
+				return fmt.Errorf("part record %q: %w", k, err)
+			}
+			if ow.User == user && string(k) != except {
+				a.parts++
+				a.partBytes += ow.Size
+			}
+			return nil
+		})
 	})
-	return n
+	if err != nil {
+		return a, fmt.Errorf("storage accounting: %w", err)
+	}
+	return a, nil
 }

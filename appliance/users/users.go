@@ -29,6 +29,9 @@ var (
 	ErrExists         = errors.New("user already exists")
 	ErrBadCredentials = errors.New("wrong user name or password")
 	ErrInvalid        = errors.New("invalid value")
+	// ErrUnknownUser is the ErrBadCredentials of a name that is no account,
+	// so that a log can say so without writing what was typed.
+	ErrUnknownUser = fmt.Errorf("%w (unknown user)", ErrBadCredentials)
 )
 
 // Group names with a meaning of their own.
@@ -321,7 +324,7 @@ func (u *Users) Authenticate(name, password string) (User, error) {
 		u.dummyOnce.Do(func() { u.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), u.cost) })
 		_ = bcrypt.CompareHashAndPassword(u.dummy, []byte(password))
 		if errors.Is(err, ErrNotFound) {
-			return User{}, ErrBadCredentials
+			return User{}, ErrUnknownUser
 		}
 		return User{}, fmt.Errorf("authenticate: %w", err)
 	}

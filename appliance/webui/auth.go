@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"thecure/appliance/loginban"
 )
 
 // Cookie names. The session cookie is HttpOnly and SameSite=Lax (Secure on
@@ -46,12 +48,11 @@ type auth struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	failures map[string][]time.Time // address -> failed logins within the window
-	banned   map[string]time.Time   // address -> end of its ban
+	bans     *loginban.List // failed logins per address (the same rule as FTPS)
 }
 
 func newAuth(o Options, now func() time.Time) *auth {
-	return &auth{o: o, now: now, sessions: map[string]*session{}, failures: map[string][]time.Time{}, banned: map[string]time.Time{}}
+	return &auth{o: o, now: now, sessions: map[string]*session{}, bans: loginban.New(o.BanAfter, o.BanWindow, o.BanTime)}
 }
 
 func token() string { return rand.Text() }
@@ -142,49 +143,12 @@ func clientAddr(r *http.Request) string {
 
 // isBanned tells whether addr may not log in now.
 func (a *auth) isBanned(addr string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	until, ok := a.banned[addr]
-	if ok && a.now().Before(until) {
-		return true
-	}
-	delete(a.banned, addr)
-	return false
+	banned, _ := a.bans.Banned(addr, a.now())
+	return banned
 }
 
 // failed records a failed login from addr and reports whether addr is now banned.
-func (a *auth) failed(addr string) bool {
-	if a.o.BanAfter <= 0 {
-		return false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.now()
-	recent := a.failures[addr][:0]
-	for _, t := range a.failures[addr] {
-		if now.Sub(t) < a.o.BanWindow {
-			recent = append(recent, t)
-		}
-	}
-	recent = append(recent, now)
-	if len(recent) >= a.o.BanAfter {
-		delete(a.failures, addr)
-		a.banned[addr] = now.Add(a.o.BanTime)
-		return true
-	}
-	a.failures[addr] = recent
-	if len(a.failures) > 10000 { // bound memory under a spray of addresses
-		for k := range a.failures {
-			delete(a.failures, k)
-			break
-		}
-	}
-	return false
-}
+func (a *auth) failed(addr string) bool { return a.bans.Failed(addr, a.now()) }
 
 // succeeded forgets addr's failures.
-func (a *auth) succeeded(addr string) {
-	a.mu.Lock()
-	delete(a.failures, addr)
-	a.mu.Unlock()
-}
+func (a *auth) succeeded(addr string) { a.bans.Succeeded(addr) }

@@ -3,6 +3,7 @@ package ftpserver
 import (
 	"bufio"
 	"compress/flate"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -120,6 +122,12 @@ type clientHandler struct {
 	isTransferAborted   bool            // indicate if the transfer was aborted
 	connClosed          bool            // indicates if the connection has been commanded to close
 	tlsRequirement      TLSRequirement  // TLS requirement to respect
+	// Patched for thecure (see control_state.go and PATCHED.md):
+	ctl             *ctlConn    // the raw control connection, beneath TLS
+	pending         []byte      // a command line read in part
+	quitting        atomic.Bool // QUIT received
+	waitingTransfer atomic.Bool // a command waits for the running transfer to end
+	ctlDone         atomic.Bool // the control connection ended
 }
 
 // newClientHandler initializes a client handler when someone connects
@@ -128,7 +136,27 @@ func (server *FtpServer) newClientHandler(
 	clientID uint32,
 	transferType TransferType,
 ) *clientHandler {
+	// Patched for thecure: the raw connection is wrapped to follow what the
+	// command reader consumed; implicit TLS is layered here, above it.
+	var ctl *ctlConn
+	if _, isTLS := connection.(*tls.Conn); !isTLS {
+		ctl = &ctlConn{Conn: connection}
+		connection = ctl
+
+		if server.settings.TLSRequired == ImplicitEncryption {
+			tlsConfig, err := server.driver.GetTLSConfig()
+			if err != nil || tlsConfig == nil {
+				// never serve implicit FTPS in clear text
+				server.Logger.Error("Cannot get tls config", "err", err)
+				_ = ctl.Close()
+			} else {
+				connection = tls.Server(ctl, tlsConfig)
+			}
+		}
+	}
+
 	return &clientHandler{
+		ctl:                 ctl,
 		server:              server,
 		conn:                connection,
 		id:                  clientID,
@@ -392,6 +420,7 @@ func (c *clientHandler) Close() error {
 
 // disconnects client and ends transfer notifying the driver
 func (c *clientHandler) end() {
+	c.ctlDone.Store(true)
 	c.server.driver.ClientDisconnected(c)
 	c.server.clientDeparture(c)
 
@@ -447,8 +476,12 @@ func (c *clientHandler) readCommand() bool {
 		return true
 	}
 
-	// florent(2018-01-14): #58: IDLE timeout: Preparing the deadline before we read
-	if c.server.settings.IdleTimeout > 0 {
+	// Patched for thecure: the idle deadline is set once when the server
+	// starts waiting for a command, and bytes that do not complete a line
+	// do not extend it (upstream set it before each bufio.ReadLine, which
+	// returned a partial line at the deadline as if it were a command, so a
+	// client dripping one byte per interval was never idle).
+	if c.server.settings.IdleTimeout > 0 && len(c.pending) == 0 {
 		if err := c.conn.SetDeadline(
 			time.Now().Add(time.Duration(time.Second.Nanoseconds() * int64(c.server.settings.IdleTimeout)))); err != nil {
 			// If the connection is already closed, return early instead of trying to read
@@ -464,24 +497,40 @@ func (c *clientHandler) readCommand() bool {
 		}
 	}
 
-	lineSlice, isPrefix, err := c.reader.ReadLine()
+	for {
+		chunk, err := c.reader.ReadSlice('\n')
+		c.pending = append(c.pending, chunk...)
 
-	if isPrefix {
-		if c.debug {
-			c.logger.Warn("Received line too long, disconnecting client",
-				"size", len(lineSlice))
+		if len(c.pending) > maxCommandSize {
+			if c.debug {
+				c.logger.Warn("Received line too long, disconnecting client",
+					"size", len(c.pending))
+			}
+
+			return true
 		}
 
-		return true
+		if err == nil {
+			break
+		}
+
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+
+		// A read error (the idle deadline, EOF): an unfinished line is
+		// dropped with the connection, never handled as a command.
+		return c.handleCommandsStreamError(err)
 	}
 
-	if err != nil {
-		shouldDisconnect := c.handleCommandsStreamError(err)
-
-		return shouldDisconnect
+	lineSlice := c.pending
+	lineSlice = lineSlice[:len(lineSlice)-1]
+	if n := len(lineSlice); n > 0 && lineSlice[n-1] == '\r' {
+		lineSlice = lineSlice[:n-1]
 	}
 
 	line := string(lineSlice)
+	c.pending = c.pending[:0]
 
 	if c.debug {
 		c.logger.Debug("Received line", "line", line)
@@ -610,7 +659,9 @@ func (c *clientHandler) handleCommand(line string) {
 	// action command running at the same time.
 	// Only server STAT is a special action command so we do an additional check here
 	if !cmdDesc.SpecialAction || (command == "STAT" && param != "") {
+		c.waitingTransfer.Store(true)
 		c.transferWg.Wait()
+		c.waitingTransfer.Store(false)
 	}
 
 	c.setLastCommand(command)
@@ -724,6 +775,10 @@ func (c *clientHandler) TransferOpen(info string) (io.ReadWriter, error) {
 	}
 
 	conn, err := c.transfer.Open()
+	if err == nil {
+		conn, err = c.guardDataConn(conn)
+	}
+
 	if err != nil {
 		c.logger.Warn(
 			"Unable to open transfer",

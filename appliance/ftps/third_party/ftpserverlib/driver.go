@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/afero"
 )
@@ -349,15 +350,18 @@ type Settings struct {
 	PublicIPResolver                PublicIPResolver // (Optional) To fetch a public IP lookup
 	IdleTimeout                     int              // Maximum inactivity time before disconnecting (#58)
 	ConnectionTimeout               int              // Maximum time to establish passive or active transfer connections
-	ActiveTransferPortNon20         bool             // Do not impose the port 20 for active data transfer (#88, RFC 1579)
-	DisableMLSD                     bool             // Disable MLSD support
-	DisableMLST                     bool             // Disable MLST support
-	DisableMFMT                     bool             // Disable MFMT support (modify file mtime)
-	TLSRequired                     TLSRequirement   // defines the TLS mode
-	DisableLISTArgs                 bool             // Disable ls like options (-a,-la etc.) for directory listing
-	DisableSite                     bool             // Disable SITE command
-	DisableActiveMode               bool             // Disable Active FTP
-	EnableHASH                      bool             // Enable support for calculating hash value of files
+	// TLSHandshakeTimeout bounds the TLS handshake of implicit FTPS control
+	// connections and of data connections (patched for thecure; 0: ConnectionTimeout).
+	TLSHandshakeTimeout     time.Duration
+	ActiveTransferPortNon20 bool           // Do not impose the port 20 for active data transfer (#88, RFC 1579)
+	DisableMLSD             bool           // Disable MLSD support
+	DisableMLST             bool           // Disable MLST support
+	DisableMFMT             bool           // Disable MFMT support (modify file mtime)
+	TLSRequired             TLSRequirement // defines the TLS mode
+	DisableLISTArgs         bool           // Disable ls like options (-a,-la etc.) for directory listing
+	DisableSite             bool           // Disable SITE command
+	DisableActiveMode       bool           // Disable Active FTP
+	EnableHASH              bool           // Enable support for calculating hash value of files
 	// DisableSTAT disables Server STATUS. STAT on files and directories still works.
 	DisableSTAT             bool
 	DisableSYST             bool         // Disable SYST

@@ -12,6 +12,9 @@ var (
 	// ErrFileNameNotAllowed defines the error mapped to the FTP 553 reply code.
 	// As for RFC 959 this error is checked for STOR, APPE, RNTO
 	ErrFileNameNotAllowed = errors.New("filename not allowed")
+	// ErrInsufficientStorage is mapped to the FTP 452 reply code (patched for
+	// thecure: RFC 959 "insufficient storage space in system").
+	ErrInsufficientStorage = errors.New("insufficient storage space")
 )
 
 func getErrorCode(err error, defaultCode int) int {
@@ -20,6 +23,8 @@ func getErrorCode(err error, defaultCode int) int {
 		return StatusActionAborted
 	case errors.Is(err, ErrFileNameNotAllowed):
 		return StatusActionNotTakenNoFile
+	case errors.Is(err, ErrInsufficientStorage):
+		return StatusActionNotTakenInsufficientSpace
 	default:
 		return defaultCode
 	}

@@ -111,6 +111,19 @@ func (c *clientHandler) transferFile(write bool, appendFile bool, param, info st
 	}
 
 	err = c.doFileTransfer(fileTransferConn, file, write)
+	// Patched for thecure: an upload is finished only once the control
+	// connection has been read up to the data connection's end, so that an
+	// ABOR or QUIT sent before the data close (or a dropped control
+	// connection) always wins over the data EOF.
+	if write && err == nil {
+		if errSync := c.awaitControl(); errSync != nil {
+			if fileTransferError, ok := file.(FileTransferError); ok {
+				fileTransferError.TransferError(errSync)
+			}
+
+			err = errSync
+		}
+	}
 	// we ignore close error for reads
 	if errClose := file.Close(); errClose != nil && err == nil && write {
 		err = errClose
@@ -463,7 +476,7 @@ func (c *clientHandler) handleSTATFile(param string) error {
 		defer c.multilineAnswer(StatusDirectoryStatus, fmt.Sprintf("STAT %v", param))()
 
 		for _, f := range files {
-			c.writeLine(" %s" + c.fileStat(f))
+			c.writeLine(" " + c.fileStat(f))
 		}
 	} else {
 		c.writeMessage(StatusFileActionNotTaken, fmt.Sprintf("Could not list: %v", errList))

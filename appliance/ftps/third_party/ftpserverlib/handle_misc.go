@@ -318,6 +318,7 @@ func (c *clientHandler) handleMODE(param string) error {
 }
 
 func (c *clientHandler) handleQUIT(_ string) error {
+	c.quitting.Store(true) // patched for thecure: a QUIT before the data end aborts an upload
 	c.transferWg.Wait()
 
 	var msg string

@@ -3,7 +3,6 @@ package ftpserver
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -237,20 +236,8 @@ func (server *FtpServer) createListener() (net.Listener, error) {
 		return nil, newNetworkError("cannot listen on main port", err)
 	}
 
-	if server.settings.TLSRequired == ImplicitEncryption {
-		// implicit TLS
-		var tlsConfig *tls.Config
-
-		tlsConfig, err = server.driver.GetTLSConfig()
-		if err != nil || tlsConfig == nil {
-			server.Logger.Error("Cannot get tls config", "err", err)
-
-			return nil, newDriverError("cannot get tls config", err)
-		}
-
-		listener = tls.NewListener(listener, tlsConfig)
-	}
-
+	// Patched for thecure: implicit TLS is layered on each connection by
+	// newClientHandler, above the raw connection it follows.
 	return listener, nil
 }
 
