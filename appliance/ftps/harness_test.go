@@ -85,6 +85,7 @@ type env struct {
 	cancel   context.CancelFunc
 	done     chan error
 	logs     *apptest.SyncBuffer
+	st       *store.Store
 }
 
 // start runs a server on loopback with the default folders; tweak changes
@@ -116,7 +117,7 @@ func start(t *testing.T, tweak func(*Options)) *env {
 
 	fc := config.Default().FTP
 	fc.PassivePorts = config.PortRange{} // any free port
-	e := &env{t: t, media: filepath.Join(dir, "media"), users: us, ingest: &recorder{}, reg: prometheus.NewRegistry(), roots: roots, logs: &apptest.SyncBuffer{}}
+	e := &env{t: t, st: st, media: filepath.Join(dir, "media"), users: us, ingest: &recorder{}, reg: prometheus.NewRegistry(), roots: roots, logs: &apptest.SyncBuffer{}}
 	o := Options{
 		FTP:             fc,
 		MediaDir:        e.media,

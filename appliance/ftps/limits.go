@@ -252,14 +252,18 @@ func (r *refusalLog) note(ip, reason string) {
 const maxLogValue = 64
 
 // quote makes a client's value safe for a log line: at most maxLogValue
-// bytes (a cut is marked with "..."), quoted, control and bidi characters escaped.
+// bytes (a cut is marked with "..."), control, bidi and other unprintable
+// characters escaped as Go does (\n, \u202e). The log handler adds the
+// surrounding quotes when the value holds spaces or quotes.
 func quote(v string) string {
+	cut := ""
 	if len(v) > maxLogValue {
-		cut := maxLogValue
-		for cut > 0 && !utf8.RuneStart(v[cut]) {
-			cut--
+		n := maxLogValue
+		for n > 0 && !utf8.RuneStart(v[n]) {
+			n--
 		}
-		return strconv.Quote(v[:cut]) + "..."
+		v, cut = v[:n], "..."
 	}
-	return strconv.Quote(v)
+	q := strconv.Quote(v)
+	return q[1:len(q)-1] + cut
 }

@@ -10,10 +10,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"time"
 )
+
+// ErrDataConnection is mapped to the FTP 425 reply code: the data
+// connection could not be used (its TLS handshake failed or timed out).
+var ErrDataConnection = errors.New("cannot open the data connection (TLS handshake failed or timed out)")
 
 var (
 	errAbortedBeforeEnd = errors.New("transfer aborted by the client")
@@ -132,7 +137,7 @@ func (c *idleConn) ready() error {
 		cancel()
 
 		if err != nil {
-			return newNetworkError("TLS handshake on the data connection", err)
+			return fmt.Errorf("%w: %w", ErrDataConnection, err)
 		}
 	}
 

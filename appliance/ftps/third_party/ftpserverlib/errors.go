@@ -23,6 +23,8 @@ func getErrorCode(err error, defaultCode int) int {
 		return StatusActionAborted
 	case errors.Is(err, ErrFileNameNotAllowed):
 		return StatusActionNotTakenNoFile
+	case errors.Is(err, ErrDataConnection):
+		return StatusCannotOpenDataConnection
 	case errors.Is(err, ErrInsufficientStorage):
 		return StatusActionNotTakenInsufficientSpace
 	default:
