@@ -73,7 +73,7 @@ func (r *recorder) got() []string {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	addr     string // explicit
 	implAddr string // implicit, when asked for
@@ -90,7 +90,7 @@ type env struct {
 
 // start runs a server on loopback with the default folders; tweak changes
 // the options before New.
-func start(t *testing.T, tweak func(*Options)) *env {
+func start(t testing.TB, tweak func(*Options)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "data"), time.Second)
@@ -289,7 +289,7 @@ func (e *env) disk() []string {
 // raw is a minimal hand-driven FTPS client, for what jlaffaye/ftp cannot
 // do: abort a transfer mid-way, read a PASV reply.
 type raw struct {
-	t    *testing.T
+	t    testing.TB
 	e    *env
 	conn net.Conn
 	tp   *textproto.Conn
