@@ -15,7 +15,7 @@ import (
 //   - tls_cert, tls_key: PEM files (relative to data_dir); empty: the
 //     self-signed certificate kept in data_dir/tls/.
 //   - active_mode: allow PORT/EPRT data connections (off: passive only).
-//   - max_clients, max_per_ip: connection limits (0: no limit).
+//   - max_clients: logged-in sessions; max_per_ip: connections per address (0: no limit).
 //   - idle_timeout: a control connection with no command for this long is closed.
 //   - ban_after, ban_window, ban_time: ban_after failed logins from one
 //     address within ban_window refuse that address for ban_time (ban_after 0: off).

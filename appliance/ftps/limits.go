@@ -47,21 +47,19 @@ func (s *Server) admit(tc *trackedConn) (reason string, evict *trackedConn) {
 	return "", evict
 }
 
-// startupVictim picks the oldest startup of the address holding the most
-// startups; nil when ip itself would then hold the most (s.mu held).
+// startupVictim picks the oldest startup among the addresses holding the
+// most startups; nil when ip itself would then hold the most (s.mu held).
 func (s *Server) startupVictim(ip string) *trackedConn {
-	top, most := "", 0
-	for a, n := range s.startupsPerIP {
-		if n > most || (n == most && a < top) {
-			top, most = a, n
-		}
+	most := 0
+	for _, n := range s.startupsPerIP {
+		most = max(most, n)
 	}
 	if s.startupsPerIP[ip]+1 > most {
 		return nil
 	}
 	var victim *trackedConn
 	for c := range s.startups {
-		if c.ip == top && (victim == nil || c.accepted.Before(victim.accepted)) {
+		if s.startupsPerIP[c.ip] == most && (victim == nil || c.accepted.Before(victim.accepted)) {
 			victim = c
 		}
 	}
@@ -110,7 +108,7 @@ type trackedConn struct {
 	ip       string
 	accepted time.Time
 	in       atomic.Bool // logged in
-	timer    *time.Timer // login_timeout
+	timer    *time.Timer // login_timeout (guarded by s.mu)
 	once     sync.Once
 }
 
@@ -119,10 +117,10 @@ func (c *trackedConn) NetConn() net.Conn { return c.Conn }
 
 func (c *trackedConn) Close() error {
 	c.once.Do(func() {
+		c.s.mu.Lock()
 		if c.timer != nil {
 			c.timer.Stop()
 		}
-		c.s.mu.Lock()
 		if c.s.conns[c.RemoteAddr().String()] == c {
 			delete(c.s.conns, c.RemoteAddr().String())
 		}
@@ -177,8 +175,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			_ = evict.Close() // its session ends; nothing else to do
 		}
 		if reason == "" {
-			tc.timer = time.AfterFunc(l.s.o.FTP.LoginTimeout.Std(), tc.loginExpired)
 			l.s.mu.Lock()
+			tc.timer = time.AfterFunc(l.s.o.FTP.LoginTimeout.Std(), tc.loginExpired)
 			l.s.conns[c.RemoteAddr().String()] = tc
 			l.s.mu.Unlock()
 			return tc, nil

@@ -281,6 +281,12 @@ func TestStatDirectory(t *testing.T) {
 	if strings.Contains(msg, "%s") || !strings.Contains(msg, "a.mkv") {
 		t.Fatalf("STAT reply %q", msg)
 	}
+	if err := r.tp.PrintfLine("STAT /"); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err = r.tp.ReadResponse(212); err != nil || strings.Contains(msg, "%s") || !strings.Contains(msg, "pelis") {
+		t.Fatalf("STAT / reply %q, %v", msg, err)
+	}
 }
 
 var _ = textproto.NewConn

@@ -332,7 +332,7 @@ func (u *upload) cancel() {
 		u.s.log.Debug("closing a cancelled upload", "err", err)
 	}
 	u.s.removePart(u.part, "its folder was renamed or removed")
-	u.s.log.Info("upload cancelled: its folder was renamed or removed", "path", quote(u.rel), "user", u.ss.user.Name, "bytes", u.written)
+	u.s.log.Info("upload cancelled: its folder was renamed or removed", "path", quote(u.rel), "user", u.ss.user.Name, "bytes", u.received.Load())
 }
 
 // removePart removes a hidden part and its record.
