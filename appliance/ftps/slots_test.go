@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,5 +287,3 @@ func TestStatDirectory(t *testing.T) {
 		t.Fatalf("STAT / reply %q, %v", msg, err)
 	}
 }
-
-var _ = textproto.NewConn

@@ -3,7 +3,6 @@ package ftps
 import (
 	"bytes"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jlaffaye/ftp"
 	"golang.org/x/sys/unix"
 
 	"thecure/appliance/apptest"
@@ -396,8 +394,3 @@ func TestAbortBeforeDataCloseAlwaysWins(t *testing.T) {
 		t.Fatalf("ingest %q", got)
 	}
 }
-
-var (
-	_ = errors.New
-	_ = ftp.Dial
-)
