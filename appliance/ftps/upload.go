@@ -87,15 +87,25 @@ func (s *Server) growthOf(user string) *atomic.Int64 {
 	return g
 }
 
-// spaceFor reports errNoSpace when writing n more bytes would leave less
-// than min_free_space free on the media file system.
-func (s *Server) spaceFor(n int) error {
+// room is how many bytes may still be written on the media file system
+// before it has less than min_free_space free.
+func (s *Server) room() (int64, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(s.o.MediaDir, &st); err != nil {
-		return fmt.Errorf("statfs media dir: %w", err)
+		return 0, fmt.Errorf("statfs media dir: %w", err)
 	}
-	free := int64(st.Bavail) * int64(st.Bsize) //nolint:gosec // block counts fit
-	if free-int64(n) < int64(s.o.FTP.MinFreeSpace) || (n > 0 && free < int64(n)) {
+	free := int64(st.Bavail) * st.Bsize //nolint:gosec // block counts fit
+	return free - int64(s.o.FTP.MinFreeSpace), nil
+}
+
+// spaceFor reports errNoSpace when writing n more bytes would leave less
+// than min_free_space free.
+func (s *Server) spaceFor(n int) error {
+	room, err := s.room()
+	if err != nil {
+		return err
+	}
+	if room < int64(n) || room <= 0 {
 		return errNoSpace
 	}
 	return nil
@@ -144,6 +154,10 @@ type upload struct {
 	base    int64 // the user's storage when the upload started, its own part included
 	grow    *atomic.Int64
 	written int64
+	// headroom is what may be written before the free space is looked at
+	// again: a quarter of the room left at the last look, at most 4 MiB,
+	// so that the reserve holds without a statfs per write.
+	headroom int64
 	// received is written, readable while the transfer runs (Uploads).
 	received atomic.Int64
 	started  time.Time
@@ -290,7 +304,7 @@ func (u *upload) Write(b []byte) (int, error) {
 	if u.quota > 0 && u.base+u.grow.Load()+int64(len(b)) > u.quota {
 		return 0, fmt.Errorf("quota of %s exceeded: %w", config.ByteSize(u.quota), ftpserver.ErrStorageExceeded)
 	}
-	if err := u.s.spaceFor(len(b)); err != nil {
+	if err := u.checkSpace(len(b)); err != nil {
 		return 0, err
 	}
 	n, err := u.f.Write(b)
@@ -307,6 +321,23 @@ func (u *upload) Write(b []byte) (int, error) {
 		return n, errCancelled
 	}
 	return n, u.s.reply("store", "/"+u.rel, err)
+}
+
+// checkSpace looks at the free space when the headroom is used up.
+func (u *upload) checkSpace(n int) error {
+	if u.headroom >= int64(n) {
+		u.headroom -= int64(n)
+		return nil
+	}
+	room, err := u.s.room()
+	if err != nil {
+		return err
+	}
+	if room < int64(n) {
+		return errNoSpace
+	}
+	u.headroom = min((room-int64(n))/4, 4<<20)
+	return nil
 }
 
 // TransferError is the library telling us the transfer did not complete.
