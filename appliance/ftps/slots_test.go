@@ -287,3 +287,27 @@ func TestStatDirectory(t *testing.T) {
 		t.Fatalf("STAT / reply %q, %v", msg, err)
 	}
 }
+
+// max_clients bounds logged-in sessions, not connections: a second user is
+// refused at login while one is logged in, and gets in once it has left.
+func TestMaxClientsCountsLoggedIn(t *testing.T) {
+	e := start(t, func(o *Options) { o.FTP.MaxClients = 1 })
+	silent := dialFrom(t, "127.0.0.3", e.addr) // not logged in: takes no session slot
+	first, err := e.dial(uploader, pw(uploader))
+	if err != nil {
+		t.Fatalf("first login with a silent connection open: %v", err)
+	}
+	_, err = e.dial(viewer, pw(viewer))
+	if err == nil || !strings.Contains(err.Error(), "too many users") {
+		t.Fatalf("second login over max_clients: %v", err)
+	}
+	t.Logf("second login while max_clients=1 is taken: %v", err)
+	first.Quit()
+	time.Sleep(100 * time.Millisecond)
+	c, err := e.dial(viewer, pw(viewer))
+	if err != nil {
+		t.Fatalf("login after the first session left: %v", err)
+	}
+	c.Quit()
+	_ = silent
+}
