@@ -36,6 +36,7 @@ func (a *app) wireFTPS() error {
 		Store:           a.store,
 		Ingest:          ingest,
 		Metrics:         a.reg,
+		Health:          a.health,
 		Log:             a.log.With("svc", "ftps"),
 	})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"thecure/appliance/config"
+	"thecure/appliance/health"
 	"thecure/appliance/loginban"
 	"thecure/appliance/store"
 	"thecure/appliance/users"
@@ -39,6 +40,15 @@ type Ingest interface {
 	Enqueue(ctx context.Context, path string) error
 	Remove(ctx context.Context, path string) error
 }
+
+// Health is told when the media file system is too full for uploads
+// (health.Registry), under the name StorageHealthKey.
+type Health interface {
+	Set(name string, st health.State, detail string)
+}
+
+// StorageHealthKey names the media file system's state for uploads.
+const StorageHealthKey = "ftps_storage"
 
 // Accounts checks passwords (users.Users).
 type Accounts interface {
@@ -56,6 +66,7 @@ type Options struct {
 	Store           *store.Store          // per-user storage use, for quotas; nil: no quotas
 	Ingest          Ingest                // nil: nothing is announced
 	Metrics         prometheus.Registerer // nil: metrics are not registered
+	Health          Health                // nil: a full media disk is only logged
 	Log             *slog.Logger
 }
 
@@ -88,6 +99,7 @@ type Server struct {
 	pubAt time.Time
 
 	transfers atomic.Int64 // running data transfers, all sessions
+	diskFull  atomic.Bool  // uploads stopped for lack of space (StorageHealthKey down)
 	hardStop  atomic.Bool  // shutdown timed out: nothing still open is published
 	ingestCtx context.Context
 }
@@ -212,9 +224,22 @@ func (s *Server) Serve(ctx context.Context, explicit, implicit net.Listener) err
 	}
 
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case serveErr = <-errc:
+			break wait
+		case <-tick.C:
+			if s.diskFull.Load() {
+				if room, err := s.room(); err == nil && room > 0 {
+					s.setDiskFull(false)
+				}
+			}
+		}
 	}
 	for _, srv := range servers {
 		_ = srv.Stop()
@@ -274,6 +299,20 @@ func (s *Server) snapshot() []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Collect(maps.Values(s.sessions))
+}
+
+// setDiskFull records whether uploads stop for lack of space, for
+// /healthz and the admin page.
+func (s *Server) setDiskFull(full bool) {
+	if s.diskFull.Swap(full) == full || s.o.Health == nil {
+		return
+	}
+	if full {
+		s.o.Health.Set(StorageHealthKey, health.Down, "media file system full: uploads are refused until space is freed")
+		return
+	}
+	s.o.Health.Set(StorageHealthKey, health.Up, "")
+	s.log.Info("the media file system has space again; uploads resume")
 }
 
 // partMaxAge is how long an interrupted upload is kept for a resume.

@@ -106,8 +106,10 @@ func (s *Server) spaceFor(n int) error {
 		return err
 	}
 	if room < int64(n) || room <= 0 {
+		s.setDiskFull(true)
 		return errNoSpace
 	}
+	s.setDiskFull(false)
 	return nil
 }
 
@@ -334,6 +336,7 @@ func (u *upload) checkSpace(n int) error {
 		return err
 	}
 	if room < int64(n) {
+		u.s.setDiskFull(true)
 		return errNoSpace
 	}
 	u.headroom = min((room-int64(n))/4, 4<<20)
@@ -438,6 +441,7 @@ func (u *upload) finish() (bool, error) {
 	}
 	if failure != nil {
 		if isNoSpace(failure) {
+			u.s.setDiskFull(true)
 			u.s.removePart(u.part, "the disk is full")
 			u.s.log.Warn("upload failed: no space left; its unfinished part was removed so that the disk is usable",
 				"path", quote(u.rel), "user", u.ss.user.Name, "freed", size)

@@ -20,6 +20,7 @@ import (
 
 	"thecure/appliance/apptest"
 	"thecure/appliance/config"
+	"thecure/appliance/health"
 )
 
 // parts lists the hidden parts on disk and their total size.
@@ -244,9 +245,11 @@ func TestDiskFull(t *testing.T) {
 		t.Run(fmt.Sprintf("reserve=%s", reserve), func(t *testing.T) {
 			fsDir := mountTmpfs(t, 8<<20)
 			media := filepath.Join(fsDir, "media")
+			reg := health.NewRegistry()
 			e := start(t, func(o *Options) {
 				o.MediaDir = media
 				o.FTP.MinFreeSpace = reserve
+				o.Health = reg
 			})
 			before := freeBytes(t, fsDir)
 			c := e.login(uploader)
@@ -262,6 +265,10 @@ func TestDiskFull(t *testing.T) {
 			if len(names) != 0 || after < before-(1<<20) {
 				t.Fatalf("the disk was not given back: %d parts, %d bytes free of %d", len(names), after, before)
 			}
+			if reg.Healthy() {
+				t.Fatalf("health after a full disk: %+v", reg.Snapshot())
+			}
+			t.Logf("health after the failure: %+v", reg.Snapshot())
 			// Space is there again: an upload that fits works.
 			data := randomData(t, 3<<20)
 			if err := c.Stor("/pelis/fits.mkv", bytes.NewReader(data)); err != nil {
@@ -269,6 +276,9 @@ func TestDiskFull(t *testing.T) {
 			}
 			if got := retr(t, c, "/pelis/fits.mkv"); sum(got) != sum(data) {
 				t.Fatal("upload after the failure differs")
+			}
+			if !reg.Healthy() {
+				t.Fatalf("health once uploads work again: %+v", reg.Snapshot())
 			}
 			if reserve > 0 {
 				if free := freeBytes(t, fsDir); free < int64(reserve) {
