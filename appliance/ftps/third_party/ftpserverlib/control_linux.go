@@ -9,9 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// kernelState reports the bytes received on conn that nobody has read yet,
-// and whether the peer has shut its side down (patched for thecure).
-func kernelState(conn net.Conn) (int, bool) {
+// kernelState reports how many bytes the kernel has received on conn since
+// it was opened (TCP_INFO tcpi_bytes_received) or, when that is not
+// available, how many wait unread (SIOCINQ, with absolute false); and
+// whether the peer has shut its side down (patched for thecure).
+func kernelState(conn net.Conn) (count int64, absolute, hangup bool) {
 	for {
 		sc, ok := conn.(syscall.Conn)
 		if ok {
@@ -20,27 +22,30 @@ func kernelState(conn net.Conn) (int, bool) {
 
 		inner, ok := conn.(interface{ NetConn() net.Conn })
 		if !ok {
-			return 0, false
+			return 0, false, false
 		}
 
 		conn = inner.NetConn()
 	}
 }
 
-func fdState(sc syscall.Conn) (int, bool) {
+func fdState(sc syscall.Conn) (int64, bool, bool) {
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return 0, true
+		return 0, false, true
 	}
 
 	var (
-		pending int
-		hangup  bool
+		count    int64
+		absolute bool
+		hangup   bool
 	)
 
 	errCtl := rc.Control(func(fd uintptr) {
-		if n, errIoctl := unix.IoctlGetInt(int(fd), unix.SIOCINQ); errIoctl == nil {
-			pending = n
+		if info, errInfo := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); errInfo == nil {
+			count, absolute = int64(info.Bytes_received), true //nolint:gosec // a byte count
+		} else if n, errIoctl := unix.IoctlGetInt(int(fd), unix.SIOCINQ); errIoctl == nil {
+			count = int64(n)
 		}
 
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP}} //nolint:gosec
@@ -49,8 +54,8 @@ func fdState(sc syscall.Conn) (int, bool) {
 		}
 	})
 	if errCtl != nil {
-		return 0, true
+		return 0, false, true
 	}
 
-	return pending, hangup
+	return count, absolute, hangup
 }

@@ -61,8 +61,15 @@ func (c *clientHandler) awaitControl() error {
 		return nil
 	}
 
-	pending, hangup := kernelState(raw.Conn)
-	target := raw.read.Load() + int64(pending)
+	// The target is every byte the kernel has received on the control
+	// connection so far: counted from its start (TCP_INFO), it does not
+	// depend on a read that may be taking bytes from the socket right now.
+	count, absolute, hangup := kernelState(raw.Conn)
+
+	target := count
+	if !absolute {
+		target = raw.read.Load() + count
+	}
 	deadline := time.Now().Add(c.handshakeTimeout() + time.Duration(c.server.settings.ConnectionTimeout)*time.Second)
 
 	for sleep := 50 * time.Microsecond; ; sleep = min(sleep*2, 5*time.Millisecond) {
@@ -92,7 +99,7 @@ func (c *clientHandler) awaitControl() error {
 		}
 
 		time.Sleep(sleep)
-		_, hangup = kernelState(raw.Conn)
+		_, _, hangup = kernelState(raw.Conn)
 	}
 }
 
