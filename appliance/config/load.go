@@ -22,11 +22,21 @@ func Load(path string) (cfg *Config, warnings []string, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	return parse(path, data, st.Mode().Perm()&0o004 != 0)
 }
 
 // Parse is Load on bytes already read; file names the source in problems.
 func Parse(file string, data []byte) (*Config, []string, error) {
+	return parse(file, data, false)
+}
+
+// parse is Parse; worldReadable says that every user may read the file, so
+// that a secret written in it is worth a warning.
+func parse(file string, data []byte, worldReadable bool) (*Config, []string, error) {
 	src := string(data)
 	var raw map[string]any
 	if _, err := toml.Decode(src, &raw); err != nil {
@@ -44,12 +54,25 @@ func Parse(file string, data []byte) (*Config, []string, error) {
 	d := &decoder{}
 	cfg := Default()
 	d.structure("", raw, reflect.ValueOf(cfg).Elem())
-	warnings := d.secrets(cfg, reflect.ValueOf(cfg).Elem(), "")
+	var warnings []string
+	if worldReadable {
+		for _, s := range inlineSecrets(reflect.ValueOf(cfg).Elem(), "") {
+			warnings = append(warnings, fmt.Sprintf("%s: written in %s, which every user can read: chmod o-r it, or move the secret to %s_file or %s",
+				s[0], file, s[0], s[1]))
+		}
+	}
+	warnings = append(warnings, d.secrets(cfg, reflect.ValueOf(cfg).Elem(), "")...)
 	probs := d.probs
-	for _, p := range cfg.Validate() {
+	vprobs := cfg.Validate()
+	for _, p := range vprobs {
 		if !d.failed(p.Key) {
 			probs = append(probs, p)
 		}
+	}
+	if len(probs) == 0 || probs.onlyMissingSecrets() {
+		fprobs, fwarn := cfg.files(time.Now())
+		probs = append(probs, fprobs...)
+		warnings = append(warnings, fwarn...)
 	}
 	if len(probs) == 0 {
 		return cfg, warnings, nil
@@ -75,7 +98,11 @@ func Checked() (*Config, []string, error) {
 	if probs := append(d.probs, cfg.Validate()...); len(probs) > 0 {
 		return nil, nil, probs
 	}
-	return cfg, warnings, nil
+	probs, fwarn := cfg.files(time.Now())
+	if len(probs) > 0 {
+		return nil, nil, probs
+	}
+	return cfg, append(warnings, fwarn...), nil
 }
 
 // Path resolves p against the data directory unless it is absolute or empty.
@@ -310,6 +337,26 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// inlineSecrets lists the secrets (fields tagged `secret`) written in the
+// file itself: key and environment variable.
+func inlineSecrets(rv reflect.Value, path string) [][2]string {
+	var keys [][2]string
+	t := rv.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		switch {
+		case f.Tag.Get("secret") != "" && f.Type.Kind() == reflect.String:
+			if rv.Field(i).String() != "" {
+				keys = append(keys, [2]string{join(path, name), f.Tag.Get("secret")})
+			}
+		case f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(textUnmarshaler):
+			keys = append(keys, inlineSecrets(rv.Field(i), join(path, name))...)
+		}
+	}
+	return keys
 }
 
 // secrets fills every string field tagged `secret:"ENV"` from the environment

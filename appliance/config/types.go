@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,15 @@ func (d Duration) String() string {
 	if v != 0 && v%(24*time.Hour) == 0 {
 		return strconv.FormatInt(int64(v/(24*time.Hour)), 10) + "d"
 	}
-	return v.String()
+	// as written in the file: "10m", "2h", "1h30m" rather than "10m0s"
+	s := v.String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
 }
 
 // ParseDuration is time.ParseDuration plus whole days ("90d") and weeks ("2w").
@@ -45,7 +54,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			v, err := strconv.ParseUint(n, 10, 32)
-			if err != nil {
+			if err != nil || v > uint64(math.MaxInt64/unit) {
 				return 0, fmt.Errorf("invalid duration %q (write e.g. \"10s\", \"5m\", \"12h\", \"7d\")", s)
 			}
 			return time.Duration(v) * unit, nil

@@ -29,6 +29,7 @@ func (c *Config) Validate() Problems {
 	v.transcode(&c.Transcode, c.FTP.Folders)
 	v.rtmp(&c.RTMP)
 	v.hls(&c.HLS)
+	v.maxima(c)
 	v.distinct(map[string]string{
 		"http.listen":         c.HTTP.Listen,
 		"http.tls_listen":     c.HTTP.TLSListen,

@@ -32,14 +32,14 @@ const (
 // when it does not exist yet. created reports a new self-signed certificate.
 func Load(certFile, keyFile, dataDir string, hosts []string) (cert tls.Certificate, created bool, err error) {
 	if certFile != "" || keyFile != "" {
-		cert, err = tls.LoadX509KeyPair(certFile, keyFile)
+		cert, err = LoadPair(certFile, keyFile)
 		if err != nil {
 			return cert, false, fmt.Errorf("load tls certificate: %w", err)
 		}
 		return cert, false, nil
 	}
 	cf, kf := filepath.Join(dataDir, SelfSignedCert), filepath.Join(dataDir, SelfSignedKey)
-	cert, err = tls.LoadX509KeyPair(cf, kf)
+	cert, err = LoadPair(cf, kf)
 	if err == nil {
 		return cert, false, nil
 	}
@@ -54,6 +54,68 @@ func Load(certFile, keyFile, dataDir string, hosts []string) (cert tls.Certifica
 		return cert, false, fmt.Errorf("load new self-signed certificate: %w", err)
 	}
 	return cert, true, nil
+}
+
+// Which file of a pair a PairError is about.
+const (
+	CertFile = "cert"
+	KeyFile  = "key"
+)
+
+// PairError is a certificate or key file that cannot be used; File says
+// which of the two (CertFile or KeyFile).
+type PairError struct {
+	File string
+	Err  error
+}
+
+func (e *PairError) Error() string { return e.Err.Error() }
+func (e *PairError) Unwrap() error { return e.Err }
+
+// LoadPair reads a PEM certificate chain and its private key, and checks
+// that they belong together. Its errors are *PairError. The configuration's
+// check (check-config) and the appliance's start both load through it.
+func LoadPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, &PairError{CertFile, err}
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, &PairError{KeyFile, err}
+	}
+	// Find out whether the certificate itself is at fault before pairing.
+	if err := checkCertPEM(certFile, certPEM); err != nil {
+		return tls.Certificate{}, &PairError{CertFile, err}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, &PairError{KeyFile, fmt.Errorf("%s: %w", keyFile, err)}
+	}
+	return cert, nil
+}
+
+// checkCertPEM reports a file with no certificate, or one that does not parse.
+func checkCertPEM(name string, data []byte) error {
+	found := false
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		found = true
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if !found {
+		return fmt.Errorf("%s: no PEM certificate in it", name)
+	}
+	return nil
 }
 
 func generate(certFile, keyFile string, hosts []string, now time.Time) error {
