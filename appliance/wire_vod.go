@@ -13,6 +13,7 @@ import (
 	"thecure/appliance/config"
 	"thecure/appliance/library"
 	"thecure/appliance/transcode"
+	"thecure/appliance/webui"
 )
 
 // The support bot reads the queue and the catalogue through its interfaces.
@@ -53,8 +54,10 @@ func (a *app) wireVOD() error {
 		Alerter:   &a.alerts,
 	})
 	a.web.Handle("GET /vod/{id}/{file...}", a.catalogue.VODHandler())
-	a.web.Handle("GET /api/library", a.catalogue.APIHandler())
-	a.web.Handle("GET /api/jobs", a.queue.JobsHandler())
+	// admins (a web login of group admin) see failures in full, others
+	// their short reasons (webui.AdminAware, wrapped in wireWebUI)
+	a.web.Handle("GET /api/library", a.catalogue.APIHandler(webui.IsAdmin))
+	a.web.Handle("GET /api/jobs", a.queue.JobsHandler(webui.IsAdmin))
 	a.add(service{name: "transcode", run: func(ctx context.Context, _ []net.Listener) error { return a.queue.Run(ctx) }})
 	return nil
 }

@@ -59,6 +59,7 @@ func (a *app) wireWebUI() error {
 		a.web.Handle(pattern, h)
 	}
 	a.web.Wrap(ui.ViewerGate) // [http] viewer_auth closes the media too
+	a.web.Wrap(ui.AdminAware) // /api/library and /api/jobs show admins the details
 
 	if c.TLSListen != "" {
 		tcfg := &tls.Config{

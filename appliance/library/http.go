@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"thecure/appliance/reason"
 )
 
 // mimeTypes are the only files served under /vod/.
@@ -70,8 +72,10 @@ func cleanRel(p string) bool {
 }
 
 // APIHandler answers GET /api/library: every item as a JSON array;
-// ?kind=movie|episode|track and ?state=... filter it.
-func (c *Catalogue) APIHandler() http.Handler {
+// ?kind=movie|episode|track and ?state=... filter it. Requests for which
+// details is false (anyone but an admin) get each failure's short public
+// reason instead of its details (ffprobe's output, quarantine paths).
+func (c *Catalogue) APIHandler(details func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		items, err := c.List()
 		if err != nil {
@@ -79,9 +83,13 @@ func (c *Catalogue) APIHandler() http.Handler {
 			return
 		}
 		kind, state := r.URL.Query().Get("kind"), r.URL.Query().Get("state")
+		admin := details(r)
 		out := make([]Item, 0, len(items))
 		for _, it := range items {
 			if (kind == "" || it.Kind == kind) && (state == "" || it.State == state) {
+				if !admin {
+					it.Error = reason.Public(it.Error)
+				}
 				out = append(out, it)
 			}
 		}

@@ -30,6 +30,7 @@ import (
 	"thecure/appliance/ffmpeg"
 	"thecure/appliance/health"
 	"thecure/appliance/library"
+	"thecure/appliance/reason"
 )
 
 // Job states.
@@ -681,8 +682,10 @@ func (q *Queue) worker(ctx context.Context, n int) {
 }
 
 // JobsHandler answers GET /api/jobs: every job as a JSON array (state,
-// progress %, speed, ETA, error).
-func (q *Queue) JobsHandler() http.Handler {
+// progress %, speed, ETA, error). Requests for which details is false
+// (anyone but an admin) get each error's short public reason instead of its
+// details (ffprobe's output, staging and quarantine paths).
+func (q *Queue) JobsHandler(details func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jobs, err := q.Jobs()
 		if err != nil {
@@ -691,6 +694,11 @@ func (q *Queue) JobsHandler() http.Handler {
 		}
 		if jobs == nil {
 			jobs = []Job{}
+		}
+		if !details(r) {
+			for i := range jobs {
+				jobs[i].Error = reason.Public(jobs[i].Error)
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

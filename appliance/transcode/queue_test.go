@@ -281,8 +281,9 @@ func TestRemuxH264AAC(t *testing.T) {
 	// the HTTP side: playlists, Range, MIME types, no listings, API
 	mux := http.NewServeMux()
 	mux.Handle("GET /vod/{id}/{file...}", e.cat.VODHandler())
-	mux.Handle("GET /api/library", e.cat.APIHandler())
-	mux.Handle("GET /api/jobs", e.q.JobsHandler())
+	admin := func(r *http.Request) bool { return r.Header.Get("X-Test-Admin") == "1" }
+	mux.Handle("GET /api/library", e.cat.APIHandler(admin))
+	mux.Handle("GET /api/jobs", e.q.JobsHandler(admin))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(path string, hdr ...string) *http.Response {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"thecure/appliance/health"
+	"thecure/appliance/reason"
 )
 
 // Health is the view of service states that /healthz reports.
@@ -127,9 +128,30 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(struct {
-		Status   string           `json:"status"`
-		Services []health.Service `json:"services"`
-	}{status, svcs})
+		Status   string          `json:"status"`
+		Services []publicService `json:"services"`
+	}{status, public(svcs)})
+}
+
+// publicService is what anyone may see of a service: its state and, when it
+// is not up, a short reason. The details (listen addresses, the control
+// socket, paths) are for admins: /admin and `thecure status`.
+type publicService struct {
+	Name   string       `json:"name"`
+	State  health.State `json:"state"`
+	Since  time.Time    `json:"since"`
+	Reason string       `json:"reason,omitempty"`
+}
+
+func public(svcs []health.Service) []publicService {
+	out := make([]publicService, len(svcs))
+	for i, s := range svcs {
+		out[i] = publicService{Name: s.Name, State: s.State, Since: s.Since}
+		if !s.State.OK() {
+			out[i].Reason = reason.Public(s.Detail)
+		}
+	}
+	return out
 }
 
 // recorder remembers the status code and body size of a response.

@@ -145,3 +145,35 @@ func TestWrapAndFiles(t *testing.T) {
 		t.Errorf("the request log does not count the file's bytes:\n%s", logs.String())
 	}
 }
+
+// TestHealthzShowsNoPaths: public /healthz shows states and short reasons;
+// the details (listen addresses, the control socket, staging paths) stay in
+// the registry for admins.
+func TestHealthzShowsNoPaths(t *testing.T) {
+	reg := health.NewRegistry()
+	reg.Set("http", health.Up, "[::]:8080")
+	reg.Set("control", health.Up, "/var/lib/thecure/control.sock")
+	reg.Set("transcode", health.Down, "disk full: mkdir /var/lib/thecure/hls/.staging/ab12-3: no space left on device")
+	reg.Set("bot", health.Down, `cannot reach the Bot API: Get "https://api.telegram.org/bot1:x/getMe": dial tcp 1.2.3.4:443: i/o timeout`)
+	url, _ := serve(t, reg, io.Discard)
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	for _, leak := range []string{"/var/lib", "control.sock", ".staging", "8080", "telegram", "1.2.3.4", "detail"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("/healthz shows %q: %s", leak, body)
+		}
+	}
+	for _, want := range []string{`"reason":"disk full"`, `"reason":"cannot reach the Bot API"`, `"name":"control","state":"up"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/healthz lacks %s: %s", want, body)
+		}
+	}
+	if s := reg.Snapshot(); s[1].Detail != "/var/lib/thecure/control.sock" {
+		t.Errorf("the registry lost the detail admins see: %+v", s[1])
+	}
+}

@@ -277,6 +277,29 @@ func (u *UI) ViewerGate(h http.Handler) http.Handler {
 	})
 }
 
+// uiKey is the context key under which AdminAware puts the UI.
+type uiKey struct{}
+
+// AdminAware wraps the whole server so that handlers of other packages can
+// ask IsAdmin(r) whether the request comes from a logged-in admin (who sees
+// details that others see only as short reasons).
+func (u *UI) AdminAware(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), uiKey{}, u)))
+	})
+}
+
+// IsAdmin reports whether r comes from a logged-in admin; false outside
+// AdminAware.
+func IsAdmin(r *http.Request) bool {
+	u, ok := r.Context().Value(uiKey{}).(*UI)
+	if !ok {
+		return false
+	}
+	s := u.auth.session(r)
+	return s != nil && s.admin()
+}
+
 // viewerContent tells the paths that viewer_auth closes besides the pages.
 func viewerContent(p string) bool {
 	switch {
