@@ -578,6 +578,13 @@ func TestEnglishAndServiceAlerts(t *testing.T) {
 	if !strings.Contains(a.Params["text"], "ftp is down: no certificate") {
 		t.Errorf("alert: %q", a.Params["text"])
 	}
+	// Bot users see a down service's short reason, never its paths.
+	reg.Set("transcode", health.Down, "disk full: write /var/lib/thecure/hls/.staging/ab.1/seg1.m4s: no space left on device")
+	fake.push(textMsg(userOK, userOK, 3, "/status"))
+	st2 := fake.waitCall("sendMessage", and(toChat(userOK), textHas("disk full")))
+	if strings.Contains(st2.Params["text"], "/var/lib") || strings.Contains(st2.Params["text"], "staging") {
+		t.Errorf("/status shows a path to a bot user: %q", st2.Params["text"])
+	}
 }
 
 func TestLogRetention(t *testing.T) {

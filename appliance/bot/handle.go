@@ -10,6 +10,7 @@ import (
 	"github.com/NicoNex/echotron/v3"
 
 	"thecure/appliance/config"
+	"thecure/appliance/reason"
 )
 
 // handle is the bot's logic for one update, run on its chat's worker.
@@ -372,8 +373,8 @@ func (b *Bot) statusText(ctx context.Context) string {
 				continue
 			}
 			detail := string(s.State)
-			if s.Detail != "" {
-				detail += ", " + s.Detail
+			if r := reason.Public(s.Detail); r != "" { // bot users are not admins: no paths
+				detail += ", " + r
 			}
 			down = append(down, fmt.Sprintf(t.statusDown, escapeMD(s.Name), escapeMD(detail)))
 		}
