@@ -3,6 +3,8 @@ package appliance
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -175,7 +177,7 @@ type webuiUsers struct{ u *users.Users }
 func (w webuiUsers) Authenticate(name, password string) (webui.Account, error) {
 	u, err := w.u.Authenticate(name, password)
 	if err != nil {
-		return webui.Account{}, err
+		return webui.Account{}, unknownUser(w.u, name, err)
 	}
 	return webui.Account{Name: u.Name, Groups: u.Groups}, nil
 }
@@ -200,4 +202,16 @@ func (w webuiLive) Watch(name string, r *http.Request) (webui.Stream, bool) {
 func webuiStream(s live.StreamInfo) webui.Stream {
 	return webui.Stream{Name: s.Name, Viewers: s.HLSViewers + s.Players,
 		Width: s.Width, Height: s.Height, Bitrate: s.Bitrate, Started: s.Started}
+}
+
+// unknownUser wraps webui.ErrUnknownUser around a refused login whose name
+// is no account (the log then says so instead of quoting what was typed).
+func unknownUser(u *users.Users, name string, err error) error {
+	if !errors.Is(err, users.ErrBadCredentials) {
+		return err
+	}
+	if _, gerr := u.Get(name); errors.Is(gerr, users.ErrNotFound) {
+		return fmt.Errorf("%w: %w", webui.ErrUnknownUser, err)
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -434,7 +435,7 @@ func (u *UI) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := clientAddr(r)
 	if u.auth.isBanned(addr) {
-		u.log.Warn("web login refused: address banned", "user", v.User, "remote", addr)
+		u.refusals.refused(addr, "web login refused: address banned")
 		fail(http.StatusTooManyRequests, "login.banned", "banned")
 		return
 	}
@@ -445,7 +446,17 @@ func (u *UI) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		banned := u.auth.failed(addr)
-		u.log.Warn("web login failed", "user", v.User, "remote", addr, "banned", banned)
+		// Whether the user exists, and only an existing user's name: what
+		// was typed for an unknown one may be a password.
+		who := []any{"user_exists", false}
+		if !errors.Is(err, ErrUnknownUser) {
+			who = []any{"user_exists", true, "user", logValue(v.User)}
+		}
+		if banned {
+			u.log.Warn("web login failed; address banned", append(who, "remote", addr, "for", u.o.BanTime.String())...)
+		} else {
+			u.refusals.refused(addr, "web login failed", who...)
+		}
 		if banned {
 			fail(http.StatusTooManyRequests, "login.banned", "banned")
 			return
@@ -456,7 +467,7 @@ func (u *UI) loginPost(w http.ResponseWriter, r *http.Request) {
 	u.auth.succeeded(addr)
 	s := u.auth.login(w, r, acct)
 	u.logins.WithLabelValues("ok").Inc()
-	u.log.Info("web login", "user", acct.Name, "remote", addr, "admin", s.admin())
+	u.log.Info("web login", "user", logValue(acct.Name), "remote", addr, "admin", s.admin())
 	if strings.HasPrefix(v.Next, "/admin") && !s.admin() {
 		u.errorPage(w, r, http.StatusForbidden, "login.notadmin")
 		return

@@ -182,8 +182,10 @@ type UI struct {
 	pages  map[string]*pageTemplate
 	static http.Handler
 	auth   *auth
-	now    func() time.Time
-	logins *prometheus.CounterVec
+	// refusals logs refused logins, rate-limited per address
+	refusals *loginLog
+	now      func() time.Time
+	logins   *prometheus.CounterVec
 }
 
 // New builds the pages; it parses every template now, so a broken template
@@ -209,6 +211,7 @@ func New(o Options) (*UI, error) {
 	}
 	u.static = staticHandler(sub)
 	u.auth = newAuth(o, u.now)
+	u.refusals = newLoginLog(u.log)
 	u.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "thecure_web_logins_total",
 		Help: "Web login attempts, by result (ok, refused, banned, forbidden).",

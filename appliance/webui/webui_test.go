@@ -2,6 +2,8 @@ package webui
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,6 +36,9 @@ type userDB struct{ u *users.Users }
 func (d userDB) Authenticate(name, pass string) (Account, error) {
 	u, err := d.u.Authenticate(name, pass)
 	if err != nil {
+		if _, gerr := d.u.Get(name); errors.Is(gerr, users.ErrNotFound) {
+			return Account{}, fmt.Errorf("%w: %w", ErrUnknownUser, err)
+		}
 		return Account{}, err
 	}
 	return Account{Name: u.Name, Groups: u.Groups}, nil

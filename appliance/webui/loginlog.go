@@ -1,0 +1,96 @@
+package webui
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+)
+
+// ErrUnknownUser is what Users.Authenticate's error wraps when the name is
+// no account: the log then says that the user does not exist, and not what
+// was typed (it may be a password typed in the wrong field).
+var ErrUnknownUser = errors.New("unknown user")
+
+// maxLogValue is how much of a value a client chose goes into a log line.
+const maxLogValue = 64
+
+// logValue makes a client's value safe for a log line: at most maxLogValue
+// bytes (a cut is marked with "..."), control, bidi and other unprintable
+// characters escaped as Go quotes them; slog adds the quotes.
+func logValue(v string) string {
+	cut := ""
+	if len(v) > maxLogValue {
+		n := maxLogValue
+		for n > 0 && !utf8.RuneStart(v[n]) {
+			n--
+		}
+		v, cut = v[:n], "..."
+	}
+	q := strconv.Quote(v)
+	return q[1:len(q)-1] + cut
+}
+
+// refusalEvery is how often refused logins from one address are logged; the
+// ones in between are counted and the count goes with the next line.
+const refusalEvery = time.Minute
+
+// maxRefusalAddrs bounds the addresses followed; past it, new addresses
+// share one entry ("other addresses").
+const maxRefusalAddrs = 4096
+
+// loginLog writes refused web logins, one line per address per refusalEvery
+// with the count of refusals since the last line.
+type loginLog struct {
+	log   *slog.Logger
+	every time.Duration
+
+	mu sync.Mutex
+	m  map[string]*loginRefusals
+}
+
+type loginRefusals struct {
+	lim    *rate.Limiter
+	unseen int // refusals not logged yet
+}
+
+func newLoginLog(log *slog.Logger) *loginLog {
+	return &loginLog{log: log, every: refusalEvery, m: map[string]*loginRefusals{}}
+}
+
+// refused logs a refused login from addr (with attrs) unless a line for
+// addr was written within the interval: then it is only counted.
+func (l *loginLog) refused(addr, msg string, attrs ...any) {
+	l.mu.Lock()
+	e := l.m[addr]
+	if e == nil {
+		if len(l.m) >= maxRefusalAddrs {
+			for a, old := range l.m { // forget addresses quiet for an interval
+				if old.unseen == 0 && old.lim.Tokens() >= 1 {
+					delete(l.m, a)
+				}
+			}
+		}
+		if len(l.m) >= maxRefusalAddrs {
+			addr = "other addresses"
+			e = l.m[addr]
+		}
+		if e == nil {
+			e = &loginRefusals{lim: rate.NewLimiter(rate.Every(l.every), 1)}
+			l.m[addr] = e
+		}
+	}
+	e.unseen++
+	if !e.lim.Allow() {
+		l.mu.Unlock()
+		return
+	}
+	n := e.unseen
+	e.unseen = 0
+	l.mu.Unlock()
+	l.log.Warn(msg, append(attrs, "remote", addr, "count", n, "per", l.every.String())...)
+}

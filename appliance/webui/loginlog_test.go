@@ -1,0 +1,107 @@
+package webui
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLoginLogs: a failed login says whether the user exists, and never
+// what was typed for an unknown one; the failures of one address are
+// logged at most once per interval, the next line carrying the count.
+func TestLoginLogs(t *testing.T) {
+	var logs syncBuffer
+	u, srv := newTestUI(t, Options{Language: "en", Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		BanAfter: 100, BanWindow: time.Minute, BanTime: time.Minute})
+	u.refusals.every = 400 * time.Millisecond
+	c := client(t)
+
+	const typed = "hunter2-typed-as-a-name"
+	if code, _, _ := login(t, c, srv.URL, typed, "x", "/"); code != http.StatusUnauthorized {
+		t.Fatalf("unknown user: %d", code)
+	}
+	for range 4 {
+		if code, _, _ := login(t, c, srv.URL, "boss", "wrong", "/"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", code)
+		}
+	}
+	lines := failedLines(logs.String())
+	if len(lines) != 1 || !strings.Contains(lines[0], "user_exists=false") || !strings.Contains(lines[0], "count=1") {
+		t.Errorf("after 5 failures within the interval, want one line for the unknown user, got:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), typed) {
+		t.Errorf("the log quotes what was typed for an unknown user:\n%s", logs.String())
+	}
+	time.Sleep(450 * time.Millisecond)
+	login(t, c, srv.URL, "boss", "wrong", "/")
+	lines = failedLines(logs.String())
+	if len(lines) != 2 || !strings.Contains(lines[1], "user_exists=true user=boss") || !strings.Contains(lines[1], "count=5") {
+		t.Errorf("the next interval's line must name the existing user and count 5 failures, got:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "wrong") {
+		t.Errorf("a password reached the log:\n%s", logs.String())
+	}
+}
+
+func failedLines(log string) []string {
+	return regexp.MustCompile(`(?m)^.*msg="web login failed".*$`).FindAllString(log, -1)
+}
+
+// TestBannedRefusalsRateLimited: an address banned and still knocking
+// writes one line per interval, not one per attempt, with the count.
+func TestBannedRefusalsRateLimited(t *testing.T) {
+	var logs syncBuffer
+	u, srv := newTestUI(t, Options{Language: "en", Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		BanAfter: 2, BanWindow: time.Minute, BanTime: time.Minute})
+	u.refusals.every = 400 * time.Millisecond
+	c := client(t)
+	for range 12 {
+		login(t, c, srv.URL, "boss", "wrong", "/")
+	}
+	// the first failure, the ban itself; the 10 refused attempts are counted
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 || !strings.Contains(logs.String(), `msg="web login failed; address banned"`) {
+		t.Errorf("want 2 lines (a failure, the ban), got %d:\n%s", n, logs.String())
+	}
+	time.Sleep(450 * time.Millisecond)
+	login(t, c, srv.URL, "boss", "wrong", "/")
+	if !regexp.MustCompile(`msg="web login refused: address banned" remote=127.0.0.1 count=11 `).MatchString(logs.String()) {
+		t.Errorf("the next interval's line must count the 11 refusals:\n%s", logs.String())
+	}
+}
+
+func TestLogValue(t *testing.T) {
+	long := strings.Repeat("é", 100) + "\n\u202eevil"
+	got := logValue(long)
+	if len(got) > maxLogValue+3 || !strings.HasSuffix(got, "...") || strings.ContainsAny(got, "\n\u202e") {
+		t.Errorf("logValue(long) = %q", got)
+	}
+	if got := logValue("a\nb\u202ec"); got != `a\nb\u202ec` {
+		t.Errorf("logValue escapes = %q", got)
+	}
+	if got := logValue("maría"); got != "maría" {
+		t.Errorf("logValue(maría) = %q", got)
+	}
+}
