@@ -69,7 +69,10 @@ func parse(file string, data []byte, worldReadable bool) (*Config, []string, err
 			probs = append(probs, p)
 		}
 	}
-	if len(probs) == 0 || probs.onlyMissingSecrets() {
+	// the files named by keys that decoded and validated (a wrong data_dir
+	// or certificate key is reported once, as itself)
+	if cfg.DataDir != "" && !d.failed("data_dir") && !d.failed("ftp.tls_cert") && !d.failed("ftp.tls_key") &&
+		!vprobs.has("ftp.tls_key") && !vprobs.has("ftp.tls_cert") {
 		fprobs, fwarn := cfg.files(time.Now())
 		probs = append(probs, fprobs...)
 		warnings = append(warnings, fwarn...)
@@ -87,6 +90,16 @@ func parse(file string, data []byte, worldReadable bool) (*Config, []string, err
 		return cfg, warnings, probs // see Problems.OnlyMissingSecrets
 	}
 	return nil, nil, probs
+}
+
+// has reports a problem at key.
+func (ps Problems) has(key string) bool {
+	for _, p := range ps {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Checked returns the built-in defaults after the same environment and
@@ -359,6 +372,9 @@ func inlineSecrets(rv reflect.Value, path string) [][2]string {
 	return keys
 }
 
+// maxSecretFile bounds a file a *_file key names (a token is ~50 bytes).
+const maxSecretFile = 64 << 10
+
 // secrets fills every string field tagged `secret:"ENV"` from the environment
 // variable ENV when it is set, else from the file named by its sibling
 // "<key>_file" when that is set. It walks nested sections.
@@ -392,6 +408,10 @@ func (d *decoder) secrets(cfg *Config, rv reflect.Value, path string) []string {
 		st, err := os.Stat(file)
 		if err != nil {
 			d.fail(key, "cannot read secret: %v", err)
+			continue
+		}
+		if !st.Mode().IsRegular() || st.Size() > maxSecretFile {
+			d.fail(key, "%s must be a regular file of at most %d bytes", file, maxSecretFile)
 			continue
 		}
 		data, err := os.ReadFile(file)

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -76,11 +77,11 @@ func (e *PairError) Unwrap() error { return e.Err }
 // that they belong together. Its errors are *PairError. The configuration's
 // check (check-config) and the appliance's start both load through it.
 func LoadPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := readPEM(certFile)
 	if err != nil {
 		return tls.Certificate{}, &PairError{CertFile, err}
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := readPEM(keyFile)
 	if err != nil {
 		return tls.Certificate{}, &PairError{KeyFile, err}
 	}
@@ -93,6 +94,34 @@ func LoadPair(certFile, keyFile string) (tls.Certificate, error) {
 		return tls.Certificate{}, &PairError{KeyFile, fmt.Errorf("%s: %w", keyFile, err)}
 	}
 	return cert, nil
+}
+
+// maxPEM bounds a certificate chain or key file (a long chain is ~20 KiB).
+const maxPEM = 1 << 20
+
+// readPEM reads a regular file of at most maxPEM bytes (not a device or a
+// pipe, which could block or never end).
+func readPEM(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPEM+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > maxPEM {
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a certificate or key", name, maxPEM)
+	}
+	return data, nil
 }
 
 // checkCertPEM reports a file with no certificate, or one that does not parse.
