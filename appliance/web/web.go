@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -75,10 +76,30 @@ func (s *Server) Handler() http.Handler {
 		h.ServeHTTP(rec, r)
 		s.requests.WithLabelValues(r.Method, strconv.Itoa(rec.code)).Inc()
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("method", clip(r.Method)), slog.String("path", clip(r.URL.Path)),
 			slog.Int("code", rec.code), slog.Int64("bytes", rec.bytes),
 			slog.Duration("took", time.Since(start)), slog.String("remote", r.RemoteAddr))
 	})
+}
+
+// maxLogValue is how much of a value a client chose (a path, a method) goes
+// into a log line.
+const maxLogValue = 256
+
+// clip makes a client's value safe for a log line: at most maxLogValue
+// bytes (a cut is marked with "..."), unprintable characters escaped as Go
+// quotes them; slog adds the quotes.
+func clip(v string) string {
+	cut := ""
+	if len(v) > maxLogValue {
+		n := maxLogValue
+		for n > 0 && !utf8.RuneStart(v[n]) {
+			n--
+		}
+		v, cut = v[:n], "..."
+	}
+	q := strconv.Quote(v)
+	return q[1:len(q)-1] + cut
 }
 
 // Serve answers on ln until ctx is cancelled, then lets running requests

@@ -177,3 +177,30 @@ func TestHealthzShowsNoPaths(t *testing.T) {
 		t.Errorf("the registry lost the detail admins see: %+v", s[1])
 	}
 }
+
+// TestRequestLogClipsPaths: a request path of thousands of bytes, with
+// control and bidi characters, goes into the debug log clipped and escaped.
+func TestRequestLogClipsPaths(t *testing.T) {
+	reg := health.NewRegistry()
+	var logs apptest.SyncBuffer
+	url, stop := serve(t, reg, &logs)
+	defer stop()
+	long := "/" + strings.Repeat("a", 5000) + "%0A%E2%80%AE"
+	resp, err := http.Get(url + long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "msg=request") && strings.Contains(l, "aaaa") {
+			line = l
+		}
+	}
+	if line == "" || len(line) > 600 || !strings.Contains(line, "...") || strings.Contains(line, "\u202e") {
+		t.Errorf("request log line (%d bytes): %q", len(line), line)
+	}
+	if got := clip("a\nb\u202e"); got != `a\nb\u202e` {
+		t.Errorf("clip escapes = %q", got)
+	}
+}
