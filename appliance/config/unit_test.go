@@ -129,7 +129,7 @@ func TestPortClashBetweenServices(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"acceptance", "many", "syntax", "types"} {
+	for _, name := range []string{"acceptance", "many", "syntax", "types", "bounds", "tls-mismatch", "devices"} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "config", name+".toml"))
 		if err != nil {
 			f.Fatal(err)

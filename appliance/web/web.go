@@ -14,12 +14,12 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"thecure/appliance/health"
+	"thecure/appliance/logsafe"
 	"thecure/appliance/reason"
 )
 
@@ -86,21 +86,7 @@ func (s *Server) Handler() http.Handler {
 // into a log line.
 const maxLogValue = 256
 
-// clip makes a client's value safe for a log line: at most maxLogValue
-// bytes (a cut is marked with "..."), unprintable characters escaped as Go
-// quotes them; slog adds the quotes.
-func clip(v string) string {
-	cut := ""
-	if len(v) > maxLogValue {
-		n := maxLogValue
-		for n > 0 && !utf8.RuneStart(v[n]) {
-			n--
-		}
-		v, cut = v[:n], "..."
-	}
-	q := strconv.Quote(v)
-	return q[1:len(q)-1] + cut
-}
+func clip(v string) string { return logsafe.Value(v, maxLogValue) }
 
 // Serve answers on ln until ctx is cancelled, then lets running requests
 // finish for at most the shutdown timeout.

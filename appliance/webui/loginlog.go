@@ -3,12 +3,12 @@ package webui
 import (
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/time/rate"
+
+	"thecure/appliance/logsafe"
 )
 
 // ErrUnknownUser is what Users.Authenticate's error wraps when the name is
@@ -16,24 +16,8 @@ import (
 // was typed (it may be a password typed in the wrong field).
 var ErrUnknownUser = errors.New("unknown user")
 
-// maxLogValue is how much of a value a client chose goes into a log line.
-const maxLogValue = 64
-
-// logValue makes a client's value safe for a log line: at most maxLogValue
-// bytes (a cut is marked with "..."), control, bidi and other unprintable
-// characters escaped as Go quotes them; slog adds the quotes.
-func logValue(v string) string {
-	cut := ""
-	if len(v) > maxLogValue {
-		n := maxLogValue
-		for n > 0 && !utf8.RuneStart(v[n]) {
-			n--
-		}
-		v, cut = v[:n], "..."
-	}
-	q := strconv.Quote(v)
-	return q[1:len(q)-1] + cut
-}
+// logValue makes a client's value safe for a log line (clipped, escaped).
+func logValue(v string) string { return logsafe.Value(v, logsafe.Max) }
 
 // refusalEvery is how often refused logins from one address are logged; the
 // ones in between are counted and the count goes with the next line.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"thecure/appliance/logsafe"
 )
 
 // syncBuffer is a log destination safe for the server's goroutines.
@@ -95,7 +97,7 @@ func TestBannedRefusalsRateLimited(t *testing.T) {
 func TestLogValue(t *testing.T) {
 	long := strings.Repeat("é", 100) + "\n\u202eevil"
 	got := logValue(long)
-	if len(got) > maxLogValue+3 || !strings.HasSuffix(got, "...") || strings.ContainsAny(got, "\n\u202e") {
+	if len(got) > 2*logsafe.Max+3 || !strings.HasSuffix(got, "...") || strings.ContainsAny(got, "\n\u202e") {
 		t.Errorf("logValue(long) = %q", got)
 	}
 	if got := logValue("a\nb\u202ec"); got != `a\nb\u202ec` {
