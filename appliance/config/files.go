@@ -14,21 +14,33 @@ import (
 // files loads every file a key names that `run` would load, so that
 // check-config fails where run would fail, at the same key: the TLS
 // certificate and key (or the self-signed pair kept in data_dir/tls/, when
-// it exists). Secret files (*_file keys) are read by the decoder's secrets
+// it exists); and the folders run makes must not be files. Secret files (*_file keys) are read by the decoder's secrets
 // step. It returns the problems and the warnings (a certificate that has
 // expired, a private key every user can read).
 func (c *Config) files(now time.Time) (Problems, []string) {
 	var warnings []string
+	// The folders run makes must not be files already (MkdirAll would fail).
+	var probs Problems
+	for _, d := range []struct{ key, path string }{
+		{"data_dir", c.DataDir},
+		{"library.media_dir", c.Path(c.Library.MediaDir)},
+		{"library.hls_dir", c.Path(c.Library.HLSDir)},
+		{"backup.dir", c.Path(c.Backup.Dir)},
+	} {
+		if st, err := os.Stat(d.path); d.path != "" && err == nil && !st.IsDir() {
+			probs = append(probs, Problem{Key: d.key, Msg: fmt.Sprintf("%s is a file, not a folder", d.path)})
+		}
+	}
 	certFile, keyFile := c.Path(c.FTP.TLSCert), c.Path(c.FTP.TLSKey)
 	own := c.FTP.TLSCert != "" && c.FTP.TLSKey != ""
 	if !own {
 		if c.FTP.TLSCert != "" || c.FTP.TLSKey != "" {
-			return nil, nil // Validate reports the half-given pair
+			return probs, nil // Validate reports the half-given pair
 		}
 		certFile = filepath.Join(c.DataDir, tlscert.SelfSignedCert)
 		keyFile = filepath.Join(c.DataDir, tlscert.SelfSignedKey)
 		if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
-			return nil, nil // run makes a new one
+			return probs, nil // run makes a new one
 		}
 	}
 	cert, err := tlscert.LoadPair(certFile, keyFile)
@@ -43,7 +55,7 @@ func (c *Config) files(now time.Time) (Problems, []string) {
 			msg = fmt.Sprintf("the self-signed certificate in data_dir does not load (delete %s and %s to make a new one): %v",
 				certFile, keyFile, err)
 		}
-		return Problems{{Key: key, Msg: msg}}, nil
+		return append(probs, Problem{Key: key, Msg: msg}), nil
 	}
 	if own {
 		if st, err := os.Stat(keyFile); err == nil && st.Mode().Perm()&0o004 != 0 {
@@ -54,5 +66,5 @@ func (c *Config) files(now time.Time) (Problems, []string) {
 		warnings = append(warnings, fmt.Sprintf("ftp.tls_cert: the certificate in %s expired on %s; clients will refuse it",
 			certFile, leaf.NotAfter.UTC().Format(time.DateOnly)))
 	}
-	return nil, warnings
+	return probs, warnings
 }
