@@ -32,6 +32,7 @@ const maxRefusalAddrs = 4096
 type loginLog struct {
 	log   *slog.Logger
 	every time.Duration
+	now   func() time.Time
 
 	mu sync.Mutex
 	m  map[string]*loginRefusals
@@ -42,19 +43,20 @@ type loginRefusals struct {
 	unseen int // refusals not logged yet
 }
 
-func newLoginLog(log *slog.Logger) *loginLog {
-	return &loginLog{log: log, every: refusalEvery, m: map[string]*loginRefusals{}}
+func newLoginLog(log *slog.Logger, now func() time.Time) *loginLog {
+	return &loginLog{log: log, every: refusalEvery, now: now, m: map[string]*loginRefusals{}}
 }
 
 // refused logs a refused login from addr (with attrs) unless a line for
 // addr was written within the interval: then it is only counted.
 func (l *loginLog) refused(addr, msg string, attrs ...any) {
+	now := l.now()
 	l.mu.Lock()
 	e := l.m[addr]
 	if e == nil {
 		if len(l.m) >= maxRefusalAddrs {
 			for a, old := range l.m { // forget addresses quiet for an interval
-				if old.unseen == 0 && old.lim.Tokens() >= 1 {
+				if old.unseen == 0 && old.lim.TokensAt(now) >= 1 {
 					delete(l.m, a)
 				}
 			}
@@ -69,7 +71,7 @@ func (l *loginLog) refused(addr, msg string, attrs ...any) {
 		}
 	}
 	e.unseen++
-	if !e.lim.Allow() {
+	if !e.lim.AllowN(now, 1) {
 		l.mu.Unlock()
 		return
 	}

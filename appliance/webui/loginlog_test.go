@@ -38,7 +38,7 @@ func TestLoginLogs(t *testing.T) {
 	var logs syncBuffer
 	u, srv := newTestUI(t, Options{Language: "en", Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		BanAfter: 100, BanWindow: time.Minute, BanTime: time.Minute})
-	u.refusals.every = 400 * time.Millisecond
+	clock := fakeClock(u)
 	c := client(t)
 
 	const typed = "hunter2-typed-as-a-name"
@@ -57,7 +57,7 @@ func TestLoginLogs(t *testing.T) {
 	if strings.Contains(logs.String(), typed) {
 		t.Errorf("the log quotes what was typed for an unknown user:\n%s", logs.String())
 	}
-	time.Sleep(450 * time.Millisecond)
+	clock.add(refusalEvery + time.Second)
 	login(t, c, srv.URL, "boss", "wrong", "/")
 	lines = failedLines(logs.String())
 	if len(lines) != 2 || !strings.Contains(lines[1], "user_exists=true user=boss") || !strings.Contains(lines[1], "count=5") {
@@ -66,6 +66,33 @@ func TestLoginLogs(t *testing.T) {
 	if strings.Contains(logs.String(), "wrong") {
 		t.Errorf("a password reached the log:\n%s", logs.String())
 	}
+}
+
+// testClock is a clock the test moves; the UI (sessions, bans, refusal
+// lines) reads it.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// fakeClock makes u read a test clock; it must be called before any request.
+func fakeClock(u *UI) *testClock {
+	c := &testClock{t: time.Now()}
+	u.now = c.now
+	u.auth.now = c.now
+	return c
 }
 
 func failedLines(log string) []string {
@@ -77,8 +104,8 @@ func failedLines(log string) []string {
 func TestBannedRefusalsRateLimited(t *testing.T) {
 	var logs syncBuffer
 	u, srv := newTestUI(t, Options{Language: "en", Log: slog.New(slog.NewTextHandler(&logs, nil)),
-		BanAfter: 2, BanWindow: time.Minute, BanTime: time.Minute})
-	u.refusals.every = 400 * time.Millisecond
+		BanAfter: 2, BanWindow: time.Minute, BanTime: time.Hour})
+	clock := fakeClock(u)
 	c := client(t)
 	for range 12 {
 		login(t, c, srv.URL, "boss", "wrong", "/")
@@ -87,7 +114,7 @@ func TestBannedRefusalsRateLimited(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=WARN"); n != 2 || !strings.Contains(logs.String(), `msg="web login failed; address banned"`) {
 		t.Errorf("want 2 lines (a failure, the ban), got %d:\n%s", n, logs.String())
 	}
-	time.Sleep(450 * time.Millisecond)
+	clock.add(refusalEvery + time.Second) // still within the ban
 	login(t, c, srv.URL, "boss", "wrong", "/")
 	if !regexp.MustCompile(`msg="web login refused: address banned" remote=127.0.0.1 count=11 `).MatchString(logs.String()) {
 		t.Errorf("the next interval's line must count the 11 refusals:\n%s", logs.String())

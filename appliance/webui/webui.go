@@ -211,7 +211,7 @@ func New(o Options) (*UI, error) {
 	}
 	u.static = staticHandler(sub)
 	u.auth = newAuth(o, u.now)
-	u.refusals = newLoginLog(u.log)
+	u.refusals = newLoginLog(u.log, func() time.Time { return u.now() })
 	u.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "thecure_web_logins_total",
 		Help: "Web login attempts, by result (ok, refused, banned, forbidden).",
