@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -10,32 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/logsafe"
 )
-
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLoginLogs: a failed login says whether the user exists, and never
 // what was typed for an unknown one; the failures of one address are
 // logged at most once per interval, the next line carrying the count.
 func TestLoginLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs apptest.SyncBuffer
 	u, srv := newTestUI(t, Options{Language: "en", Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		BanAfter: 100, BanWindow: time.Minute, BanTime: time.Minute})
 	clock := fakeClock(u)
@@ -102,7 +84,7 @@ func failedLines(log string) []string {
 // TestBannedRefusalsRateLimited: an address banned and still knocking
 // writes one line per interval, not one per attempt, with the count.
 func TestBannedRefusalsRateLimited(t *testing.T) {
-	var logs syncBuffer
+	var logs apptest.SyncBuffer
 	u, srv := newTestUI(t, Options{Language: "en", Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		BanAfter: 2, BanWindow: time.Minute, BanTime: time.Hour})
 	clock := fakeClock(u)
