@@ -177,7 +177,7 @@ type webuiUsers struct{ u *users.Users }
 func (w webuiUsers) Authenticate(name, password string) (webui.Account, error) {
 	u, err := w.u.Authenticate(name, password)
 	if err != nil {
-		return webui.Account{}, unknownUser(w.u, name, err)
+		return webui.Account{}, unknownUser(err)
 	}
 	return webui.Account{Name: u.Name, Groups: u.Groups}, nil
 }
@@ -206,11 +206,8 @@ func webuiStream(s live.StreamInfo) webui.Stream {
 
 // unknownUser wraps webui.ErrUnknownUser around a refused login whose name
 // is no account (the log then says so instead of quoting what was typed).
-func unknownUser(u *users.Users, name string, err error) error {
-	if !errors.Is(err, users.ErrBadCredentials) {
-		return err
-	}
-	if _, gerr := u.Get(name); errors.Is(gerr, users.ErrNotFound) {
+func unknownUser(err error) error {
+	if errors.Is(err, users.ErrUnknownUser) {
 		return fmt.Errorf("%w: %w", webui.ErrUnknownUser, err)
 	}
 	return err

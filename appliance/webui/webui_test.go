@@ -36,7 +36,7 @@ type userDB struct{ u *users.Users }
 func (d userDB) Authenticate(name, pass string) (Account, error) {
 	u, err := d.u.Authenticate(name, pass)
 	if err != nil {
-		if _, gerr := d.u.Get(name); errors.Is(gerr, users.ErrNotFound) {
+		if errors.Is(err, users.ErrUnknownUser) {
 			return Account{}, fmt.Errorf("%w: %w", ErrUnknownUser, err)
 		}
 		return Account{}, err
