@@ -68,3 +68,5 @@ replace github.com/yutopp/go-amf0 => ./appliance/rtmp/third_party/go-amf0
 replace github.com/bluenviron/gohlslib/v2 => ./appliance/live/third_party/gohlslib
 
 replace github.com/fclairamb/ftpserverlib => ./appliance/ftps/third_party/ftpserverlib
+
+replace github.com/yutopp/go-rtmp => ./appliance/rtmp/third_party/go-rtmp

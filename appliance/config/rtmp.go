@@ -20,12 +20,16 @@ type RTMP struct {
 	Streams map[string]RTMPStream `toml:"streams"`
 	// MaxConnections bounds the RTMP connections open at once (publishers and players).
 	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerAddress bounds the RTMP connections open at once
+	// from one client address (refused at accept).
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
 	// MaxPlayers bounds the RTMP players of one stream.
 	MaxPlayers int `toml:"max_players"`
 	// PlayerQueue is how many media messages may wait for a slow player
 	// before it is dropped.
 	PlayerQueue int `toml:"player_queue"`
-	// HandshakeTimeout bounds the RTMP handshake and connect command;
+	// HandshakeTimeout bounds the RTMP handshake, connect and the publish
+	// or play command, from accept, whatever the client sends meanwhile;
 	// ReadTimeout is how long a publisher may send nothing; WriteTimeout is
 	// how long one message to a player may take.
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
@@ -41,17 +45,21 @@ type RTMPStream struct {
 
 func defaultRTMP() RTMP {
 	return RTMP{
-		Listen:           ":1935",
-		AllowPublish:     []string{"127.0.0.1/8", "::1/128"},
-		AllowPlay:        []string{"0.0.0.0/0", "::/0"},
-		MaxConnections:   1000,
-		MaxPlayers:       500,
-		PlayerQueue:      1024,
-		HandshakeTimeout: Duration(10e9),
-		ReadTimeout:      Duration(30e9),
-		WriteTimeout:     Duration(10e9),
+		Listen:                   ":1935",
+		AllowPublish:             []string{"127.0.0.1/8", "::1/128"},
+		AllowPlay:                []string{"0.0.0.0/0", "::/0"},
+		MaxConnections:           1000,
+		MaxConnectionsPerAddress: 16,
+		MaxPlayers:               500,
+		PlayerQueue:              1024,
+		HandshakeTimeout:         Duration(10e9),
+		ReadTimeout:              Duration(30e9),
+		WriteTimeout:             Duration(10e9),
 	}
 }
+
+// MaxRTMPConnectionsPerAddress is the largest rtmp.max_connections_per_address.
+const MaxRTMPConnectionsPerAddress = 10000
 
 // streamName is what a live stream may be called (it appears in URLs and paths).
 var streamName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
@@ -67,6 +75,8 @@ func (v *validator) rtmp(c *RTMP) {
 			"stream name must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
 	}
 	v.check(c.MaxConnections > 0, "rtmp.max_connections", "must be positive")
+	v.check(c.MaxConnectionsPerAddress > 0 && c.MaxConnectionsPerAddress <= MaxRTMPConnectionsPerAddress,
+		"rtmp.max_connections_per_address", fmt.Sprintf("must be between 1 and %d", MaxRTMPConnectionsPerAddress))
 	v.check(c.MaxPlayers > 0, "rtmp.max_players", "must be positive")
 	v.check(c.PlayerQueue >= 16, "rtmp.player_queue", "must be at least 16")
 	v.check(c.HandshakeTimeout > 0, "rtmp.handshake_timeout", "must be positive")

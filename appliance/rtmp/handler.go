@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
+	"os"
 	"strings"
 
 	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/handshake"
 	rtmpmsg "github.com/yutopp/go-rtmp/message"
 
 	"thecure/appliance/config"
@@ -19,11 +22,12 @@ import (
 // goroutine for that connection.
 type handler struct {
 	gortmp.DefaultHandler
-	s   *Server
-	c   *conn
-	rc  *gortmp.Conn
-	log *slog.Logger
-	app string
+	s      *Server
+	c      *conn
+	rc     *gortmp.Conn
+	log    *slog.Logger
+	app    string
+	stream string // the name asked for, clipped, for refusals
 
 	// publisher
 	st *stream
@@ -40,19 +44,57 @@ func (h *handler) OnConnect(_ uint32, cmd *rtmpmsg.NetConnectionConnect) error {
 		h.app = h.app[:i]
 	}
 	if h.app != App {
-		return h.refuse("app", "unknown application %q (use rtmp://HOST/%s/NAME)", cmd.Command.App, App)
+		return h.refuse("app", "unknown application %q (use rtmp://HOST/%s/NAME)", clip(cmd.Command.App), App)
 	}
-	h.c.setMode(modeIdle)
+	// the connection stays on its handshake deadline until it publishes or plays
 	return nil
 }
 
-// refuse logs a refusal and returns it as the error that makes go-rtmp
-// answer the client with a failure status and close the connection.
+// refuse logs a refusal (rate-limited per address) and returns it as the
+// error that makes go-rtmp answer the client with a failure status and
+// close the connection. Values from the client in args must be clipped.
 func (h *handler) refuse(reason, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
 	h.s.m.refused.WithLabelValues(reason).Inc()
-	h.log.Warn("rtmp refused", "reason", err.Error())
+	h.s.refused.warn(h.c.addr, "rtmp refused", "reason", err.Error(), "stream", h.stream)
 	return err
+}
+
+// serveError is told why go-rtmp ended the connection: limits, handshake,
+// protocol errors and timeouts are refusals (logged per address, at most
+// once a minute); a publisher's end is logged when it closes.
+func (h *handler) serveError(err error) {
+	h.c.mu.Lock()
+	m := h.c.mode
+	h.c.mu.Unlock()
+	var (
+		lim *gortmp.LimitError
+		ver *handshake.VersionError
+	)
+	reason := ""
+	switch {
+	case errors.As(err, &lim):
+		reason = "limit"
+	case errors.As(err, &ver):
+		reason = "handshake"
+	case m != modePending:
+		if m == modePublishing && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			h.log.Info("rtmp publisher connection ended", "err", clip(err.Error()))
+		}
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		reason = "timeout"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+		return // a client that went away, or the server stopping
+	default:
+		reason = "protocol"
+	}
+	h.s.m.refused.WithLabelValues(reason).Inc()
+	msg := "rtmp connection dropped"
+	if reason == "timeout" {
+		msg = "rtmp connection dropped: no publish or play within rtmp.handshake_timeout"
+	}
+	h.s.refused.warn(h.c.addr, msg, "reason", reason, "err", clip(err.Error()))
 }
 
 // splitName reads "NAME?key=KEY" as the publisher or player gives it.
@@ -65,32 +107,37 @@ func splitName(s string) (name string, q url.Values) {
 func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStreamPublish) error {
 	s := h.s
 	name, q := splitName(cmd.PublishingName)
-	h.log = h.log.With("stream", name)
+	h.stream = clip(name)
 	switch {
 	case h.st != nil || h.p != nil:
 		return h.refuse("protocol", "publish on a connection that already publishes or plays")
 	case !allowed(s.allowPublish, h.c.addr):
 		return h.refuse("address", "address %s may not publish (rtmp.allow_publish)", h.c.addr)
 	case !config.ValidStreamName(name):
-		return h.refuse("name", "invalid stream name %q", name)
+		return h.refuse("name", "invalid stream name %q", clip(name))
 	}
 	decl, declared := s.cfg.Streams[name]
 	switch {
 	case !declared && s.cfg.RequireKey:
-		return h.refuse("key", "stream %q is not declared and rtmp.require_key is set", name)
+		return h.refuse("key", "stream is not declared and rtmp.require_key is set")
 	case declared && decl.Key != "" && subtle.ConstantTimeCompare([]byte(decl.Key), []byte(q.Get("key"))) != 1:
-		return h.refuse("key", "wrong or missing stream key for %q", name)
+		return h.refuse("key", "wrong or missing stream key")
 	}
 	s.mu.Lock()
 	if _, busy := s.streams[name]; busy || s.hub.Live(name) {
 		s.mu.Unlock()
-		return h.refuse("busy", "stream %q is already being published", name)
+		return h.refuse("busy", "stream is already being published")
 	}
-	st := &stream{name: name, s: s, log: h.log, players: map[*player]struct{}{}}
+	st := &stream{name: name, s: s, players: map[*player]struct{}{}}
 	s.streams[name] = st
 	s.mu.Unlock()
 	h.st = st
+	h.log = h.log.With("stream", name)
+	st.log = h.log
 	h.in = &ingest{name: name, hub: s.hub, log: h.log, onStart: st.started}
+	// an accepted publisher sends media: raise the chunk reader's limits
+	h.rc.GetChunkStreamer().SetReadLimits(maxMediaMessage, maxMediaBuffered)
+	h.c.setMode(modePublishing)
 	h.log.Info("rtmp publisher started", "type", cmd.PublishingType)
 	return nil
 }
@@ -98,7 +145,7 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStreamPlay) error {
 	s := h.s
 	name, _ := splitName(cmd.StreamName)
-	h.log = h.log.With("stream", name)
+	h.stream = clip(name)
 	switch {
 	case h.st != nil || h.p != nil:
 		return h.refuse("protocol", "play on a connection that already publishes or plays")
@@ -109,13 +156,14 @@ func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStr
 	st := s.streams[name]
 	s.mu.Unlock()
 	if st == nil {
-		return h.refuse("not_live", "stream %q is not live", name)
+		return h.refuse("not_live", "stream is not live")
 	}
+	h.log = h.log.With("stream", name)
 	p := &player{c: h.c, rc: h.rc, streamID: sc.StreamID, queue: make(chan *message, s.cfg.PlayerQueue),
 		log: h.log, done: make(chan struct{})}
 	p.started = h.c.arm() // go-rtmp writes Play.Start after this returns
 	if !st.join(p) {
-		return h.refuse("players", "stream %q has its maximum of %d players", name, s.cfg.MaxPlayers)
+		return h.refuse("players", "stream has its maximum of %d players", s.cfg.MaxPlayers)
 	}
 	h.p = p
 	h.c.setMode(modePlaying)
@@ -146,16 +194,21 @@ func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
 	if h.st == nil {
 		return nil
 	}
-	data, err := io.ReadAll(payload)
-	if err != nil {
-		return err
+	var data []byte
+	if t, ok := payload.(interface{ TakeBytes() []byte }); ok {
+		data = t.TakeBytes() // the patched go-rtmp hands the message over: no copy
+	} else {
+		var err error
+		if data, err = io.ReadAll(payload); err != nil {
+			return err
+		}
 	}
 	m, err := h.in.ingest(typ, ts, data)
 	if err != nil {
 		var r errRefuse
 		if errors.As(err, &r) {
 			h.s.m.refused.WithLabelValues("media").Inc()
-			h.log.Warn("rtmp publisher dropped: stream not usable", "reason", err.Error())
+			h.s.refused.warn(h.c.addr, "rtmp publisher dropped: stream not usable", "reason", err.Error(), "stream", h.stream)
 		}
 		return err
 	}

@@ -96,6 +96,9 @@ func (in *ingest) handle(m *message) error {
 			if err := sps.Unmarshal(c.sps); err != nil {
 				return refuse("invalid H.264 SPS: %w", err)
 			}
+			if err := browserPlayable(&sps); err != nil {
+				return refuse("%w", err)
+			}
 			in.avc = &c
 			return in.maybeStart(nil)
 		}
@@ -229,6 +232,39 @@ func (in *ingest) write(m *message) error {
 		if in.errs <= 5 || in.errs%1000 == 0 {
 			in.log.Warn("cannot mux a frame for HLS", "stream", in.name, "err", err, "errors", in.errs)
 		}
+	}
+	return nil
+}
+
+// browserPlayable refuses H.264 that browsers do not decode: they play the
+// Baseline, Main, Extended and High profiles in 8-bit 4:2:0, not High 10,
+// High 4:2:2, High 4:4:4 (Predictive or Intra), CAVLC 4:4:4 or the
+// scalable and multiview profiles.
+func browserPlayable(sps *h264.SPS) error {
+	name := ""
+	switch sps.ProfileIdc {
+	case 66, 77, 88, 100:
+	case 110:
+		name = "High 10"
+	case 122:
+		name = "High 4:2:2"
+	case 244:
+		name = "High 4:4:4 Predictive"
+	case 44:
+		name = "CAVLC 4:4:4 Intra"
+	case 83, 86:
+		name = "Scalable"
+	case 118, 128, 134, 135, 138, 139:
+		name = "Multiview"
+	default:
+		name = fmt.Sprintf("profile_idc %d", sps.ProfileIdc)
+	}
+	if name != "" {
+		return fmt.Errorf("H.264 %s profile is not supported (browsers cannot play it); send Baseline, Main or High (8-bit 4:2:0, e.g. -pix_fmt yuv420p)", name)
+	}
+	if sps.ChromaFormatIdc != 1 || sps.BitDepthLumaMinus8 != 0 || sps.BitDepthChromaMinus8 != 0 {
+		return fmt.Errorf("H.264 with chroma format %d and %d-bit samples is not supported (browsers cannot play it); send 8-bit 4:2:0 (e.g. -pix_fmt yuv420p)",
+			sps.ChromaFormatIdc, sps.BitDepthLumaMinus8+8)
 	}
 	return nil
 }

@@ -38,7 +38,10 @@ type Server struct {
 	mu      sync.Mutex
 	streams map[string]*stream
 	conns   map[*conn]struct{}
-	wg      sync.WaitGroup // connection handlers
+	perAddr map[netip.Addr]int // open connections per client address
+	wg      sync.WaitGroup     // connection handlers
+
+	refused *refusals
 
 	m metrics
 }
@@ -54,7 +57,8 @@ type metrics struct {
 
 // New builds the server; it registers its metrics on reg and starts nothing.
 func New(cfg config.RTMP, log *slog.Logger, hub Hub, reg prometheus.Registerer) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, hub: hub, streams: map[string]*stream{}, conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, log: log, hub: hub, streams: map[string]*stream{}, conns: map[*conn]struct{}{},
+		perAddr: map[netip.Addr]int{}, refused: newRefusals(log)}
 	for _, p := range cfg.AllowPublish {
 		pfx, err := config.ParsePrefix(p)
 		if err != nil {
@@ -113,6 +117,9 @@ func (s *Server) list() []*stream {
 // every connection and returns once their handlers have finished.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go s.refused.run(sweepCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(&listener{Listener: ln, s: s, ctx: ctx}) }()
 	select {
@@ -165,39 +172,54 @@ func (l *listener) Accept() (net.Conn, error) {
 		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		addr := ap.Addr().Unmap()
 		if !allowed(s.allowPublish, addr) && !allowed(s.allowPlay, addr) {
-			s.m.refused.WithLabelValues("address").Inc()
-			s.log.Warn("connection refused: address not allowed to publish or play", "remote", c.RemoteAddr().String())
-			_ = c.Close()
+			s.refuseConn(c, addr, "address", "rtmp connection refused: address not allowed to publish or play")
 			continue
 		}
 		s.mu.Lock()
 		if len(s.conns) >= s.cfg.MaxConnections {
 			s.mu.Unlock()
-			s.m.refused.WithLabelValues("connections").Inc()
-			s.log.Warn("connection refused: too many connections", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxConnections)
-			_ = c.Close()
+			s.refuseConn(c, addr, "connections", "rtmp connection refused: too many connections", "max", s.cfg.MaxConnections)
+			continue
+		}
+		if s.perAddr[addr] >= s.cfg.MaxConnectionsPerAddress {
+			s.mu.Unlock()
+			s.refuseConn(c, addr, "address_connections", "rtmp connection refused: too many connections from this address",
+				"max", s.cfg.MaxConnectionsPerAddress)
 			continue
 		}
 		cc := &conn{Conn: c, s: s, addr: addr}
 		s.conns[cc] = struct{}{}
+		s.perAddr[addr]++
 		s.wg.Add(1)
 		s.mu.Unlock()
-		// the handshake and the connect command must finish in time
-		_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.Std()))
+		// the handshake, connect and the publish or play command must all
+		// come within the handshake timeout, however the client drips bytes
+		if err := c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.Std())); err != nil {
+			_ = cc.Close() // the socket is already unusable: nothing to report
+			continue
+		}
 		return cc, nil
 	}
 }
 
-// conn is a client connection with read and write deadlines. Before the
-// connect command it has the handshake deadline; then every read must come
-// within the read timeout, except for players, who may stay silent.
+// refuseConn closes a connection refused at accept, counts and logs it.
+func (s *Server) refuseConn(c net.Conn, addr netip.Addr, reason, msg string, args ...any) {
+	s.m.refused.WithLabelValues(reason).Inc()
+	s.refused.warn(addr, msg, args...)
+	_ = c.Close() // refused before any byte: a close error changes nothing
+}
+
+// conn is a client connection with read and write deadlines. Until it
+// publishes or plays it has one fixed deadline (the handshake timeout from
+// accept); a publisher's every read must then come within the read timeout;
+// players may stay silent (their writes have deadlines).
 type conn struct {
 	net.Conn
 	s    *Server
 	addr netip.Addr
 
 	mu        sync.Mutex
-	mode      int           // modeHandshake, modeIdle, modePlaying
+	mode      int           // modePending, modePublishing, modePlaying
 	armed     chan struct{} // closed at the first write after arm
 	closeOnce sync.Once
 
@@ -217,8 +239,8 @@ const deadlineSlack = 500 * time.Millisecond
 const playerSocketBuffer = 256 << 10
 
 const (
-	modeHandshake = iota
-	modeIdle
+	modePending = iota // handshake, connect, until publish or play
+	modePublishing
 	modePlaying
 )
 
@@ -227,7 +249,7 @@ func (c *conn) setMode(m int) {
 	c.mode = m
 	c.mu.Unlock()
 	switch m {
-	case modeIdle:
+	case modePublishing:
 		_ = c.Conn.SetDeadline(time.Time{})
 	case modePlaying:
 		_ = c.Conn.SetReadDeadline(time.Time{})
@@ -243,7 +265,7 @@ func (c *conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	m := c.mode
 	c.mu.Unlock()
-	if m == modeIdle {
+	if m == modePublishing {
 		// push the deadline back at most every deadlineSlack: timers are not free
 		if now := time.Now(); now.Sub(c.readSet) > deadlineSlack {
 			c.readSet = now
@@ -260,7 +282,7 @@ func (c *conn) Write(b []byte) (int, error) {
 	m, armed := c.mode, c.armed
 	c.armed = nil
 	c.mu.Unlock()
-	if m != modeHandshake {
+	if m != modePending {
 		if now := time.Now(); now.Sub(c.writeSet) > deadlineSlack {
 			c.writeSet = now
 			_ = c.Conn.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout.Std()))
@@ -290,6 +312,9 @@ func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
+		if c.s.perAddr[c.addr]--; c.s.perAddr[c.addr] <= 0 {
+			delete(c.s.perAddr, c.addr)
+		}
 		c.s.mu.Unlock()
 		c.s.wg.Done()
 	})
@@ -306,11 +331,25 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 		Handler: h,
 		ControlState: gortmp.StreamControlStateConfig{
 			DefaultBandwidthWindowSize: 20 * 1024 * 1024,
-			MaxChunkStreams:            64,
+			MaxChunkStreams:            maxChunkStreams,
 			MaxMessageStreams:          16,
-			MaxMessageSize:             16 << 20,
+			MaxMessageSize:             maxCommandMessage,
+			MaxBufferedBytes:           maxCommandBuffered,
 		},
 		ReaderBufferSize: 32 << 10,
 		WriterBufferSize: 32 << 10,
+		OnServeError:     h.serveError,
 	}
 }
+
+// What a client may make the chunk reader hold (the patched go-rtmp
+// enforces these as bytes arrive). Until a publish is accepted, a
+// connection only sends commands: small messages, little buffered. An
+// accepted publisher sends media: frames up to maxMediaMessage.
+const (
+	maxChunkStreams    = 16
+	maxCommandMessage  = 64 << 10
+	maxCommandBuffered = 256 << 10
+	maxMediaMessage    = 16<<20 - 1 // what RTMP's 24-bit length allows
+	maxMediaBuffered   = 24 << 20
+)

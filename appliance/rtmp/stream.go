@@ -2,7 +2,9 @@ package rtmp
 
 import (
 	"encoding/binary"
+	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -254,7 +256,13 @@ func (p *player) run(st *stream) {
 			select {
 			case <-p.done:
 			default:
-				p.log.Info("rtmp player gone", "err", err)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					// it stopped reading: as slow as a full queue
+					st.s.m.dropped.Inc()
+					p.log.Warn("rtmp player dropped: it fell behind", "write_timeout", st.s.cfg.WriteTimeout.Std())
+				} else {
+					p.log.Info("rtmp player gone", "err", err)
+				}
 			}
 			return
 		}
