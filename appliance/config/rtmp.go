@@ -18,7 +18,8 @@ type RTMP struct {
 	RequireKey bool `toml:"require_key"`
 	// Streams declares named streams, each with an optional publish key.
 	Streams map[string]RTMPStream `toml:"streams"`
-	// MaxConnections bounds the RTMP connections open at once (publishers and players).
+	// MaxConnections bounds the RTMP connections open at once (publishers
+	// and players); the last few are kept for addresses allowed to publish.
 	MaxConnections int `toml:"max_connections"`
 	// MaxConnectionsPerAddress bounds the RTMP connections open at once
 	// from one client address (refused at accept).

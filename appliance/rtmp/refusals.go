@@ -39,7 +39,8 @@ const maxRefusalKeys = 4096
 // refusals logs refused connections and commands at most once per address
 // per refusalEvery, with the count of those it did not log.
 type refusals struct {
-	log *slog.Logger
+	log   *slog.Logger
+	every time.Duration // refusalEvery; shorter in tests
 
 	mu sync.Mutex
 	m  map[netip.Addr]*refusalEntry
@@ -52,7 +53,7 @@ type refusalEntry struct {
 }
 
 func newRefusals(log *slog.Logger) *refusals {
-	return &refusals{log: log, m: map[netip.Addr]*refusalEntry{}}
+	return &refusals{log: log, every: refusalEvery, m: map[netip.Addr]*refusalEntry{}}
 }
 
 // warn logs a refusal from addr, unless one from addr was logged within
@@ -66,7 +67,7 @@ func (r *refusals) warn(addr netip.Addr, msg string, args ...any) {
 			e = r.m[addr]
 		}
 		if e == nil {
-			e = &refusalEntry{lim: rate.NewLimiter(rate.Every(refusalEvery), 1)}
+			e = &refusalEntry{lim: rate.NewLimiter(rate.Every(r.every), 1)}
 			r.m[addr] = e
 		}
 	}
@@ -107,13 +108,13 @@ func (r *refusals) sweep() {
 	}
 	r.mu.Unlock()
 	for _, l := range lines {
-		r.log.Warn("rtmp refusals not logged in the last minute", "remote", remoteName(l.addr), "count", l.n, "last", l.last)
+		r.log.Warn("rtmp refusals not logged since the last line", "remote", remoteName(l.addr), "count", l.n, "last", l.last)
 	}
 }
 
-// run sweeps every refusalEvery until ctx is done.
+// run sweeps every r.every until ctx is done.
 func (r *refusals) run(ctx context.Context) {
-	t := time.NewTicker(refusalEvery)
+	t := time.NewTicker(r.every)
 	defer t.Stop()
 	for {
 		select {

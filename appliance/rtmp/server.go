@@ -175,8 +175,12 @@ func (l *listener) Accept() (net.Conn, error) {
 			s.refuseConn(c, addr, "address", "rtmp connection refused: address not allowed to publish or play")
 			continue
 		}
+		limit := s.cfg.MaxConnections
+		if !allowed(s.allowPublish, addr) {
+			limit -= publisherReserve(limit)
+		}
 		s.mu.Lock()
-		if len(s.conns) >= s.cfg.MaxConnections {
+		if len(s.conns) >= limit {
 			s.mu.Unlock()
 			s.refuseConn(c, addr, "connections", "rtmp connection refused: too many connections", "max", s.cfg.MaxConnections)
 			continue
@@ -201,6 +205,10 @@ func (l *listener) Accept() (net.Conn, error) {
 		return cc, nil
 	}
 }
+
+// publisherReserve is how many of max connections only addresses allowed
+// to publish may take: players (anyone, by default) cannot lock publishers out.
+func publisherReserve(max int) int { return min(8, max/4) }
 
 // refuseConn closes a connection refused at accept, counts and logs it.
 func (s *Server) refuseConn(c net.Conn, addr netip.Addr, reason, msg string, args ...any) {
