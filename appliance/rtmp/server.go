@@ -344,8 +344,10 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 			MaxMessageSize:             maxCommandMessage,
 			MaxBufferedBytes:           maxCommandBuffered,
 		},
-		ReaderBufferSize: 32 << 10,
-		WriterBufferSize: 32 << 10,
+		// small: every connection has them, and large reads (media) go
+		// straight into the message buffer; go-rtmp writes only replies
+		ReaderBufferSize: 4 << 10,
+		WriterBufferSize: 4 << 10,
 		OnServeError:     h.serveError,
 	}
 }

@@ -38,7 +38,8 @@ func decodeChunkBasicHeader(r io.Reader, buf []byte, bh *chunkBasicHeader) error
 		csID = int(buf[1]) + 64
 
 	case 1:
-		if _, err := io.ReadAtLeast(r, buf[1:], 2); err != nil {
+		// thecure patch: was buf[1:], which could read past the header
+		if _, err := io.ReadAtLeast(r, buf[1:3], 2); err != nil {
 			return err
 		}
 		csID = int(buf[2])*256 + int(buf[1]) + 64

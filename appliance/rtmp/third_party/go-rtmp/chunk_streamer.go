@@ -90,7 +90,7 @@ func NewChunkStreamer(r io.Reader, w io.Writer, config *StreamControlStateConfig
 
 		done: make(chan struct{}),
 
-		cacheBuffer: make([]byte, 64*1024), // cache 64KB
+		cacheBuffer: make([]byte, 64), // thecure patch: only chunk headers use it now (was 64 KiB per connection)
 		config:      config,
 		logger:      logrus.StandardLogger(),
 
@@ -290,6 +290,9 @@ func (cs *ChunkStreamer) readChunk() (*ChunkStreamReader, error) {
 	return reader, nil
 }
 
+// readStep is the most a buffer is grown ahead of the bytes received.
+const readStep = 64 << 10
+
 // retainedReaderBuffer is the largest buffer a chunk stream keeps for its
 // next message (thecure patch); a larger one is released once its message
 // has been read.
@@ -351,8 +354,8 @@ func (cs *ChunkStreamer) releaseReader(r *ChunkStreamReader) {
 func (cs *ChunkStreamer) readInto(r *ChunkStreamReader, n int) error {
 	for n > 0 {
 		step := n
-		if step > len(cs.cacheBuffer) {
-			step = len(cs.cacheBuffer)
+		if step > readStep {
+			step = readStep
 		}
 		l := len(r.data)
 		if cap(r.data)-l < step {
