@@ -291,16 +291,31 @@ func (c *conn) Write(b []byte) (int, error) {
 	c.armed = nil
 	c.mu.Unlock()
 	if m != modePending {
-		if now := time.Now(); now.Sub(c.writeSet) > deadlineSlack {
-			c.writeSet = now
-			_ = c.Conn.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout.Std()))
-		}
+		c.pushWriteDeadline()
 	}
 	n, err := c.Conn.Write(b)
 	if armed != nil {
 		close(armed)
 	}
 	return n, err
+}
+
+// writeBuffers writes v whole (writev on a TCP socket), between go-rtmp's
+// writes; it is a player's, after its reply to play.
+func (c *conn) writeBuffers(v *net.Buffers) (int64, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.pushWriteDeadline()
+	return v.WriteTo(c.Conn)
+}
+
+// pushWriteDeadline moves the write deadline to the write timeout from
+// now, at most every deadlineSlack (timers are not free). Under wmu.
+func (c *conn) pushWriteDeadline() {
+	if now := time.Now(); now.Sub(c.writeSet) > deadlineSlack {
+		c.writeSet = now
+		_ = c.Conn.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout.Std()))
+	}
 }
 
 // arm returns a channel closed by the next write to the socket, which

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
@@ -26,9 +28,15 @@ type message struct {
 	typ  uint8
 	ts   uint32
 	data []byte
-	key  bool // video keyframe (not a sequence header)
-	seq  bool // sequence header
+	key  bool   // video keyframe (not a sequence header)
+	seq  bool   // sequence header
+	wire []byte // a data message's body as players get it (onMetaData first)
 }
+
+// maxPlayerQueueBytes bounds the media bytes waiting for one player: one
+// that falls further behind is dropped. The messages are shared by every
+// player, so this also bounds what a slow player keeps alive.
+const maxPlayerQueueBytes = 16 << 20
 
 // maxGOPBytes bounds the cached group of pictures replayed to late joiners.
 const maxGOPBytes = 32 << 20
@@ -79,6 +87,7 @@ func (st *stream) publish(m *message) {
 	defer st.mu.Unlock()
 	switch {
 	case m.typ == typeData:
+		m.wire = append(append(make([]byte, 0, len(onMetaData)+len(m.data)), onMetaData...), m.data...)
 		st.meta = m
 	case m.seq && m.typ == typeVideo:
 		st.avcSeq = m
@@ -108,13 +117,20 @@ func (st *stream) publish(m *message) {
 				p.waitKey = false
 			}
 		}
-		select {
-		case p.queue <- m:
-		default:
+		full := p.queued.Load()+int64(len(m.data)) > maxPlayerQueueBytes
+		if !full {
+			select {
+			case p.queue <- m:
+				p.queued.Add(int64(len(m.data)))
+			default:
+				full = true
+			}
+		}
+		if full {
 			delete(st.players, p)
 			dropped = true
 			st.s.m.dropped.Inc()
-			p.log.Warn("rtmp player dropped: it fell behind", "queue", cap(p.queue))
+			p.log.Warn("rtmp player dropped: it fell behind", "queue", cap(p.queue), "queued_bytes", p.queued.Load())
 			p.stop()
 		}
 	}
@@ -145,14 +161,16 @@ func (st *stream) join(p *player) bool {
 			c := *m
 			c.ts = ts
 			p.queue <- &c
+			p.queued.Add(int64(len(c.data)))
 		}
 	}
 	switch {
 	case st.avcSeq == nil:
 		// audio only (or nothing yet): no keyframes to wait for
-	case len(st.gop) > 0 && len(st.gop) < cap(p.queue)-4:
+	case len(st.gop) > 0 && len(st.gop) < cap(p.queue)-4 && st.gopBytes < maxPlayerQueueBytes/2:
 		for _, m := range st.gop {
 			p.queue <- m
+			p.queued.Add(int64(len(m.data)))
 		}
 	default:
 		p.waitKey = true
@@ -189,7 +207,8 @@ type player struct {
 	rc       *gortmp.Conn
 	streamID uint32
 	queue    chan *message
-	waitKey  bool   // under stream.mu
+	queued   atomic.Int64 // bytes of media in queue
+	waitKey  bool         // under stream.mu
 	base     uint32 // subtracted from timestamps (set in join)
 	log      *slog.Logger
 	done     chan struct{}
@@ -208,14 +227,19 @@ func (p *player) stop() {
 // bytes costs many headers; 64 KiB holds most frames in one chunk).
 const playerChunkSize = 65536
 
-// maxBatch bounds the bytes a player's writer gathers for one write.
-const maxBatch = 512 << 10
+// maxBatch bounds the media bytes a player's writer gathers for one write,
+// and maxBatchVecs its pieces (writev takes up to 1024).
+const (
+	maxBatch     = 512 << 10
+	maxBatchVecs = 1000
+)
 
 // run writes the queue to the player until it stops or fails. Media goes
-// straight to the socket, framed here as RTMP chunks (one goroutine, one
-// write for whatever is queued), not through go-rtmp's writer, which costs a
-// goroutine hand-off and a flush per chunk; conn.Write keeps go-rtmp's own
-// rare writes (status replies) whole between ours.
+// straight to the socket, framed here as RTMP chunks, not through go-rtmp's
+// writer (which costs a goroutine hand-off and a flush per chunk): one
+// writev for whatever is queued, of the player's own chunk headers and the
+// messages' bytes, which every player shares and nobody copies; conn's lock
+// keeps go-rtmp's own rare writes (status replies) whole between ours.
 func (p *player) run(st *stream) {
 	defer st.leave(p)
 	defer p.stop()
@@ -230,7 +254,8 @@ func (p *player) run(st *stream) {
 	// from now on go-rtmp chunks its own messages with our size too
 	_ = p.rc.GetChunkStreamer().SelfState().SetChunkSize(playerChunkSize)
 	out := st.s.m.bytesOut.WithLabelValues(st.name)
-	buf := appendSetChunkSize(make([]byte, 0, 64<<10), playerChunkSize)
+	hdr := appendSetChunkSize(make([]byte, 0, 1024), playerChunkSize)
+	vec := net.Buffers{hdr}
 	for {
 		var m *message
 		select {
@@ -241,9 +266,9 @@ func (p *player) run(st *stream) {
 		n := 0
 	gather:
 		for {
-			buf = appendMessage(buf, m, p.streamID, p.base)
+			hdr, vec = appendMessageVec(hdr, vec, m, p.streamID, p.base)
 			n += len(m.data)
-			if len(buf) >= maxBatch {
+			if n >= maxBatch || len(vec) >= maxBatchVecs {
 				break
 			}
 			select {
@@ -252,7 +277,8 @@ func (p *player) run(st *stream) {
 				break gather
 			}
 		}
-		if _, err := p.c.Write(buf); err != nil {
+		w := vec // WriteTo consumes its slice
+		if _, err := p.c.writeBuffers(&w); err != nil {
 			select {
 			case <-p.done:
 			default:
@@ -266,11 +292,10 @@ func (p *player) run(st *stream) {
 			}
 			return
 		}
+		p.queued.Add(-int64(n))
 		out.Add(float64(n))
-		if cap(buf) > 4*maxBatch {
-			buf = nil // do not keep a keyframe burst's buffer for ever
-		}
-		buf = buf[:0]
+		clear(vec) // keep no message alive
+		vec, hdr = vec[:0], hdr[:0]
 	}
 }
 
@@ -290,20 +315,33 @@ func appendSetChunkSize(b []byte, size uint32) []byte {
 	return binary.BigEndian.AppendUint32(b, size)
 }
 
-// appendMessage frames m as RTMP chunks on its chunk stream: a type-0 header
-// (absolute timestamp, so no per-stream header state is needed), then type-3
-// continuation chunks every playerChunkSize bytes.
+// appendMessage frames m as RTMP chunks in one slice (appendMessageVec, flat).
 func appendMessage(b []byte, m *message, streamID, base uint32) []byte {
+	_, v := appendMessageVec(nil, nil, m, streamID, base)
+	for _, p := range v {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// appendMessageVec frames m as RTMP chunks on its chunk stream: a type-0
+// header (absolute timestamp, so no per-stream header state is needed),
+// then type-3 continuation chunks every playerChunkSize bytes. The headers
+// are appended to hdr and the pieces to v: headers as slices of hdr, the
+// payload as slices of m's bytes, never copied.
+func appendMessageVec(hdr []byte, v net.Buffers, m *message, streamID, base uint32) ([]byte, net.Buffers) {
 	csid := byte(csidVideo)
 	body := m.data
-	length := len(body)
 	switch m.typ {
 	case typeAudio:
 		csid = csidAudio
 	case typeData:
 		csid = csidData
-		length += len(onMetaData)
+		if body = m.wire; body == nil {
+			body = append(append([]byte(nil), onMetaData...), m.data...)
+		}
 	}
+	length := len(body)
 	full := m.ts - min(m.ts, base)
 	if m.typ == typeData {
 		full = 0 // players (ffmpeg) take timed metadata for a subtitle stream
@@ -313,23 +351,24 @@ func appendMessage(b []byte, m *message, streamID, base uint32) []byte {
 	if ext {
 		ts = 0xffffff
 	}
-	b = append(b, csid, byte(ts>>16), byte(ts>>8), byte(ts),
+	start := len(hdr)
+	hdr = append(hdr, csid, byte(ts>>16), byte(ts>>8), byte(ts),
 		byte(length>>16), byte(length>>8), byte(length), m.typ)
-	b = binary.LittleEndian.AppendUint32(b, streamID)
+	hdr = binary.LittleEndian.AppendUint32(hdr, streamID)
 	if ext {
-		b = binary.BigEndian.AppendUint32(b, full)
+		hdr = binary.BigEndian.AppendUint32(hdr, full)
 	}
-	if m.typ == typeData {
-		body = append(append([]byte(nil), onMetaData...), body...)
-	}
+	v = append(v, hdr[start:len(hdr):len(hdr)])
 	for i := 0; i < len(body); i += playerChunkSize {
 		if i > 0 {
-			b = append(b, 0xc0|csid)
+			start = len(hdr)
+			hdr = append(hdr, 0xc0|csid)
 			if ext {
-				b = binary.BigEndian.AppendUint32(b, full)
+				hdr = binary.BigEndian.AppendUint32(hdr, full)
 			}
+			v = append(v, hdr[start:len(hdr):len(hdr)])
 		}
-		b = append(b, body[i:min(i+playerChunkSize, len(body))]...)
+		v = append(v, body[i:min(i+playerChunkSize, len(body))])
 	}
-	return b
+	return hdr, v
 }
