@@ -209,7 +209,7 @@ type player struct {
 	queue    chan *message
 	queued   atomic.Int64 // bytes of media in queue
 	waitKey  bool         // under stream.mu
-	base     uint32 // subtracted from timestamps (set in join)
+	base     uint32       // subtracted from timestamps (set in join)
 	log      *slog.Logger
 	done     chan struct{}
 	once     sync.Once
