@@ -2,12 +2,18 @@ package rtmp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"testing"
 
 	gortmp "github.com/yutopp/go-rtmp"
 	rtmpmsg "github.com/yutopp/go-rtmp/message"
 )
+
+func appendSetChunkSize(b []byte, size uint32) []byte {
+	b = append(b, csidControl, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0) // fmt 0, length 4, type 1, stream 0
+	return binary.BigEndian.AppendUint32(b, size)
+}
 
 // The chunks written to players parse back with go-rtmp's reader: sizes
 // around the chunk size, extended timestamps, metadata.

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -159,11 +160,21 @@ func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStr
 		return h.refuse("not_live", "stream is not live")
 	}
 	h.log = h.log.With("stream", name)
-	p := &player{c: h.c, rc: h.rc, streamID: sc.StreamID, queue: make(chan *message, s.cfg.PlayerQueue),
+	p := &player{c: h.c, streamID: sc.StreamID, queue: make(chan *message, s.cfg.PlayerQueue),
 		log: h.log, done: make(chan struct{})}
-	p.started = h.c.arm() // go-rtmp writes Play.Start after this returns
+	// players get media in 64 KiB chunks: go-rtmp announces it before its
+	// replies to play (written after this returns) and chunks them so; the
+	// player's writer starts once it has
+	p.started = h.rc.GetChunkStreamer().SelfChunkSizeApplied(playerChunkSize)
 	if !st.join(p) {
 		return h.refuse("players", "stream has its maximum of %d players", s.cfg.MaxPlayers)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout.Std())
+	err := h.rc.Write(ctx, csidControl, 0, &gortmp.ChunkMessage{Message: &rtmpmsg.SetChunkSize{ChunkSize: playerChunkSize}})
+	cancel()
+	if err != nil {
+		st.leave(p)
+		return err
 	}
 	h.p = p
 	h.c.setMode(modePlaying)

@@ -227,8 +227,7 @@ type conn struct {
 	addr netip.Addr
 
 	mu        sync.Mutex
-	mode      int           // modePending, modePublishing, modePlaying
-	armed     chan struct{} // closed at the first write after arm
+	mode      int // modePending, modePublishing, modePlaying
 	closeOnce sync.Once
 
 	// wmu keeps each Write whole: go-rtmp's writer and a player's writer
@@ -287,17 +286,12 @@ func (c *conn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
-	m, armed := c.mode, c.armed
-	c.armed = nil
+	m := c.mode
 	c.mu.Unlock()
 	if m != modePending {
 		c.pushWriteDeadline()
 	}
-	n, err := c.Conn.Write(b)
-	if armed != nil {
-		close(armed)
-	}
-	return n, err
+	return c.Conn.Write(b)
 }
 
 // writeBuffers writes v whole (writev on a TCP socket), between go-rtmp's
@@ -316,18 +310,6 @@ func (c *conn) pushWriteDeadline() {
 		c.writeSet = now
 		_ = c.Conn.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout.Std()))
 	}
-}
-
-// arm returns a channel closed by the next write to the socket, which
-// go-rtmp makes from its own goroutine once it has encoded a message: the
-// player's writer waits on it so that it never encodes at the same time as
-// go-rtmp's goroutines (go-rtmp shares one encoder per connection).
-func (c *conn) arm() <-chan struct{} {
-	ch := make(chan struct{})
-	c.mu.Lock()
-	c.armed = ch
-	c.mu.Unlock()
-	return ch
 }
 
 func (c *conn) Close() error {

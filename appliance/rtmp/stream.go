@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	gortmp "github.com/yutopp/go-rtmp"
-
 	"thecure/appliance/live"
 )
 
@@ -203,8 +201,7 @@ func (st *stream) end() {
 // player is one RTMP player: its queue is drained by its own goroutine.
 type player struct {
 	c        *conn
-	started  <-chan struct{} // go-rtmp has written its reply to play
-	rc       *gortmp.Conn
+	started  <-chan struct{} // go-rtmp has announced playerChunkSize
 	streamID uint32
 	queue    chan *message
 	queued   atomic.Int64 // bytes of media in queue
@@ -244,18 +241,16 @@ func (p *player) run(st *stream) {
 	defer st.leave(p)
 	defer p.stop()
 	select {
-	case <-p.started: // go-rtmp has written its reply to play
+	case <-p.started: // go-rtmp has announced playerChunkSize and uses it
 	case <-p.done:
 		return
 	case <-time.After(p.c.s.cfg.WriteTimeout.Std()):
-		p.log.Warn("rtmp player: the reply to play was not written in time")
+		p.log.Warn("rtmp player: the chunk size was not written in time")
 		return
 	}
-	// from now on go-rtmp chunks its own messages with our size too
-	_ = p.rc.GetChunkStreamer().SelfState().SetChunkSize(playerChunkSize)
 	out := st.s.m.bytesOut.WithLabelValues(st.name)
-	hdr := appendSetChunkSize(make([]byte, 0, 1024), playerChunkSize)
-	vec := net.Buffers{hdr}
+	hdr := make([]byte, 0, 1024)
+	var vec net.Buffers
 	for {
 		var m *message
 		select {
@@ -296,6 +291,9 @@ func (p *player) run(st *stream) {
 		out.Add(float64(n))
 		clear(vec) // keep no message alive
 		vec, hdr = vec[:0], hdr[:0]
+		if cap(hdr) > 256<<10 {
+			hdr = make([]byte, 0, 1024) // do not keep a burst's buffer for ever
+		}
 	}
 }
 
@@ -310,11 +308,6 @@ const (
 	csidVideo   = 6
 )
 
-func appendSetChunkSize(b []byte, size uint32) []byte {
-	b = append(b, csidControl, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0) // fmt 0, length 4, type 1, stream 0
-	return binary.BigEndian.AppendUint32(b, size)
-}
-
 // appendMessage frames m as RTMP chunks in one slice (appendMessageVec, flat).
 func appendMessage(b []byte, m *message, streamID, base uint32) []byte {
 	_, v := appendMessageVec(nil, nil, m, streamID, base)
@@ -324,11 +317,16 @@ func appendMessage(b []byte, m *message, streamID, base uint32) []byte {
 	return b
 }
 
+// copyBelow is the size under which a payload piece is copied next to its
+// chunk header rather than written from the shared message: a writev piece
+// costs more than copying a few hundred bytes (audio, small frames).
+const copyBelow = 4 << 10
+
 // appendMessageVec frames m as RTMP chunks on its chunk stream: a type-0
 // header (absolute timestamp, so no per-stream header state is needed),
 // then type-3 continuation chunks every playerChunkSize bytes. The headers
-// are appended to hdr and the pieces to v: headers as slices of hdr, the
-// payload as slices of m's bytes, never copied.
+// (and small payloads) are appended to hdr and the pieces to v: slices of
+// hdr, and larger payload pieces as slices of m's bytes, never copied.
 func appendMessageVec(hdr []byte, v net.Buffers, m *message, streamID, base uint32) ([]byte, net.Buffers) {
 	csid := byte(csidVideo)
 	body := m.data
@@ -358,17 +356,38 @@ func appendMessageVec(hdr []byte, v net.Buffers, m *message, streamID, base uint
 	if ext {
 		hdr = binary.BigEndian.AppendUint32(hdr, full)
 	}
-	v = append(v, hdr[start:len(hdr):len(hdr)])
 	for i := 0; i < len(body); i += playerChunkSize {
 		if i > 0 {
-			start = len(hdr)
 			hdr = append(hdr, 0xc0|csid)
 			if ext {
 				hdr = binary.BigEndian.AppendUint32(hdr, full)
 			}
-			v = append(v, hdr[start:len(hdr):len(hdr)])
 		}
-		v = append(v, body[i:min(i+playerChunkSize, len(body))])
+		piece := body[i:min(i+playerChunkSize, len(body))]
+		if len(piece) < copyBelow {
+			hdr = append(hdr, piece...)
+			continue
+		}
+		v = appendPiece(v, hdr, start)
+		v = append(v, piece)
+		start = len(hdr)
+	}
+	if len(hdr) > start {
+		v = appendPiece(v, hdr, start)
 	}
 	return hdr, v
+}
+
+// appendPiece adds hdr[start:] to v, as an extension of v's last piece when
+// that piece ends right where it starts in the same array (one writev
+// piece for a run of headers and small payloads).
+func appendPiece(v net.Buffers, hdr []byte, start int) net.Buffers {
+	if k := len(v); k > 0 && start > 0 {
+		last := v[k-1]
+		if n := len(last); n > 0 && n <= start && &last[n-1] == &hdr[start-1] {
+			v[k-1] = hdr[start-n : len(hdr) : len(hdr)]
+			return v
+		}
+	}
+	return append(v, hdr[start:len(hdr):len(hdr)])
 }

@@ -9,6 +9,7 @@ package rtmp
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -58,7 +59,10 @@ type ChunkStreamer struct {
 	maxMessageSize uint32
 	maxBuffered    uint32
 	buffered       int
-	logger         logrus.FieldLogger
+
+	sizeMu      sync.Mutex
+	sizeWaiters []sizeWaiter
+	logger      logrus.FieldLogger
 }
 
 func NewChunkStreamer(r io.Reader, w io.Writer, config *StreamControlStateConfig) *ChunkStreamer {
@@ -271,8 +275,8 @@ func (cs *ChunkStreamer) readChunk() (*ChunkStreamReader, error) {
 	}
 
 	expectLen := int(reader.messageLength) - len(reader.data)
-	if uint32(expectLen) > cs.peerState.chunkSize {
-		expectLen = int(cs.peerState.chunkSize)
+	if size := cs.peerState.ChunkSize(); uint32(expectLen) > size {
+		expectLen = int(size)
 	}
 	if err := cs.readInto(reader, expectLen); err != nil {
 		return nil, err
@@ -328,6 +332,46 @@ func errUnfinished(csid int) error {
 func (cs *ChunkStreamer) SetReadLimits(maxMessageSize, maxBufferedBytes uint32) {
 	cs.maxMessageSize = maxMessageSize
 	cs.maxBuffered = maxBufferedBytes
+}
+
+// SelfChunkSizeApplied returns a channel closed once this side has written
+// a Set Chunk Size message of size and chunks what it writes next with it
+// (at once if that is the size already). A Set Chunk Size written with
+// Write takes effect right after it is written, in order with the other
+// messages (thecure patch: upstream left the size to be set by the caller,
+// from any goroutine, racing with the writer).
+func (cs *ChunkStreamer) SelfChunkSizeApplied(size uint32) <-chan struct{} {
+	ch := make(chan struct{})
+	cs.sizeMu.Lock()
+	defer cs.sizeMu.Unlock()
+	if cs.selfState.ChunkSize() == size {
+		close(ch)
+		return ch
+	}
+	cs.sizeWaiters = append(cs.sizeWaiters, sizeWaiter{size, ch})
+	return ch
+}
+
+type sizeWaiter struct {
+	size uint32
+	ch   chan struct{}
+}
+
+func (cs *ChunkStreamer) applySelfChunkSize(size uint32) {
+	if cs.selfState.SetChunkSize(size) != nil {
+		return
+	}
+	cs.sizeMu.Lock()
+	defer cs.sizeMu.Unlock()
+	kept := cs.sizeWaiters[:0]
+	for _, w := range cs.sizeWaiters {
+		if w.size == size {
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	cs.sizeWaiters = kept
 }
 
 // BufferedBytes is what the chunk streams' buffers hold now: the capacity
@@ -392,8 +436,14 @@ func (cs *ChunkStreamer) writeChunk(writer *ChunkStreamWriter) (bool, error) {
 	//cs.logger.Debugf("(WRITE) Buffer: %+v", writer.buf.Bytes())
 
 	expectLen := writer.buf.Len()
-	if uint32(expectLen) > cs.selfState.chunkSize {
-		expectLen = int(cs.selfState.chunkSize)
+	if size := cs.selfState.ChunkSize(); uint32(expectLen) > size {
+		expectLen = int(size)
+	}
+	// thecure patch: a Set Chunk Size message applies to what this writer
+	// writes after it, in order (see SelfChunkSizeApplied)
+	var newSize uint32
+	if writer.messageTypeID == byte(message.TypeIDSetChunkSize) && expectLen == 4 && writer.buf.Len() == 4 {
+		newSize = binary.BigEndian.Uint32(writer.buf.Bytes()) & 0x7fffffff
 	}
 
 	if err := encodeChunkBasicHeader(cs.w, &writer.basicHeader); err != nil {
@@ -408,6 +458,9 @@ func (cs *ChunkStreamer) writeChunk(writer *ChunkStreamWriter) (bool, error) {
 	}
 	if err := cs.w.Flush(); err != nil {
 		return false, err
+	}
+	if newSize != 0 {
+		cs.applySelfChunkSize(newSize)
 	}
 
 	if writer.buf.Len() != 0 {

@@ -9,6 +9,7 @@ package rtmp
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/pkg/errors"
 	"github.com/yutopp/go-rtmp/message"
@@ -118,7 +119,7 @@ func NewStreamControlState(config *StreamControlStateConfig) *StreamControlState
 }
 
 func (s *StreamControlState) ChunkSize() uint32 {
-	return s.chunkSize
+	return atomic.LoadUint32(&s.chunkSize) // thecure patch: read by the writer goroutine
 }
 
 func (s *StreamControlState) SetChunkSize(chunkSize uint32) error {
@@ -130,7 +131,7 @@ func (s *StreamControlState) SetChunkSize(chunkSize uint32) error {
 		return errors.Errorf("Exceeded configured max chunk size: Limit = %d, Value = %d", s.config.MaxChunkSize, chunkSize)
 	}
 
-	s.chunkSize = chunkSize
+	atomic.StoreUint32(&s.chunkSize, chunkSize)
 
 	return nil
 }
