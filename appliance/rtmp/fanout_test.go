@@ -2,6 +2,7 @@ package rtmp_test
 
 import (
 	"bufio"
+	"errors"
 	"hash/fnv"
 	"io"
 	"net"
@@ -42,8 +43,11 @@ func goPlayer(t *testing.T, c net.Conn, name string) ([]keyframe, error) {
 	for {
 		var cm gortmp.ChunkMessage
 		_, ts, err := cs.Read(&cm)
-		if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return got, nil // the stream ended (the server closed the connection)
+		}
+		if err != nil {
+			return got, err
 		}
 		switch m := cm.Message.(type) {
 		case *rtmpmsg.SetChunkSize:
@@ -69,9 +73,11 @@ func TestFanOut200Players(t *testing.T) {
 		c.RTMP.MaxConnections = 400
 		c.RTMP.MaxPlayers = 300
 		c.RTMP.MaxConnectionsPerAddress = 400
-		c.RTMP.WriteTimeout = config.Duration(2 * time.Second)
+		// room for 200 players parsing in this process on a loaded machine
+		c.RTMP.WriteTimeout = config.Duration(5 * time.Second)
+		c.RTMP.HandshakeTimeout = config.Duration(60 * time.Second)
 	})
-	pub := publish(t, e.url("fan"), 20, "-b:v", "1M", "-minrate", "1M", "-maxrate", "1M", "-bufsize", "1M")
+	pub := publish(t, e.url("fan"), 30, "-b:v", "1M", "-minrate", "1M", "-maxrate", "1M", "-bufsize", "1M")
 	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("fan") })
 
 	// first, one that never reads, with a small receive buffer
@@ -99,6 +105,10 @@ func TestFanOut200Players(t *testing.T) {
 	apptest.WaitFor(t, 30*time.Second, "the stalled player to be dropped", func() bool {
 		return counterValue(t, e, "thecure_rtmp_dropped_players_total", "") == 1
 	})
+	apptest.WaitFor(t, 20*time.Second, "all players to play", func() bool {
+		ss := e.streams(t)
+		return len(ss) == 1 && ss[0].Players == n
+	})
 	if err := pub.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("publisher: %v\n%s", err, pub.stderr)
 	}
@@ -113,7 +123,7 @@ func TestFanOut200Players(t *testing.T) {
 		}
 	}
 	if len(ref) < 8 {
-		t.Fatalf("the best player got %d keyframes of a 20 s stream with one a second", len(ref))
+		t.Fatalf("the best player got %d keyframes of a 30 s stream with one a second", len(ref))
 	}
 	index := map[uint64]int{}
 	for i, k := range ref {

@@ -81,7 +81,7 @@ func FuzzIngest(f *testing.F) {
 		srv.m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "x", Help: "x"})
 		st := &stream{name: "fuzz", s: srv, log: log, players: map[*player]struct{}{}}
 		in := &ingest{name: "fuzz", hub: hub, log: log, onStart: st.started}
-		p := &player{queue: make(chan *message, 1<<16), log: log, done: make(chan struct{})}
+		p := newPlayer(nil, 1, 1<<16, log)
 		st.players[p] = struct{}{}
 		defer in.close()
 		for _, m := range decodeProgram(b) {

@@ -160,8 +160,7 @@ func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStr
 		return h.refuse("not_live", "stream is not live")
 	}
 	h.log = h.log.With("stream", name)
-	p := &player{c: h.c, streamID: sc.StreamID, queue: make(chan *message, s.cfg.PlayerQueue),
-		log: h.log, done: make(chan struct{})}
+	p := newPlayer(h.c, sc.StreamID, s.cfg.PlayerQueue, h.log)
 	// players get media in 64 KiB chunks: go-rtmp announces it before its
 	// replies to play (written after this returns) and chunks them so; the
 	// player's writer starts once it has

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"thecure/appliance/live"
@@ -115,20 +114,11 @@ func (st *stream) publish(m *message) {
 				p.waitKey = false
 			}
 		}
-		full := p.queued.Load()+int64(len(m.data)) > maxPlayerQueueBytes
-		if !full {
-			select {
-			case p.queue <- m:
-				p.queued.Add(int64(len(m.data)))
-			default:
-				full = true
-			}
-		}
-		if full {
+		if !p.push(m) {
 			delete(st.players, p)
 			dropped = true
 			st.s.m.dropped.Inc()
-			p.log.Warn("rtmp player dropped: it fell behind", "queue", cap(p.queue), "queued_bytes", p.queued.Load())
+			p.log.Warn("rtmp player dropped: it fell behind", "max_messages", p.maxMsgs, "max_bytes", maxPlayerQueueBytes)
 			p.stop()
 		}
 	}
@@ -158,17 +148,15 @@ func (st *stream) join(p *player) bool {
 		if m != nil {
 			c := *m
 			c.ts = ts
-			p.queue <- &c
-			p.queued.Add(int64(len(c.data)))
+			p.push(&c)
 		}
 	}
 	switch {
 	case st.avcSeq == nil:
 		// audio only (or nothing yet): no keyframes to wait for
-	case len(st.gop) > 0 && len(st.gop) < cap(p.queue)-4 && st.gopBytes < maxPlayerQueueBytes/2:
+	case len(st.gop) > 0 && len(st.gop) < p.maxMsgs-4 && st.gopBytes < maxPlayerQueueBytes/2:
 		for _, m := range st.gop {
-			p.queue <- m
-			p.queued.Add(int64(len(m.data)))
+			p.push(m)
 		}
 	default:
 		p.waitKey = true
@@ -187,26 +175,33 @@ func (st *stream) leave(p *player) {
 	}
 }
 
-// end closes the stream for players: each is disconnected.
+// end closes the stream for players: each gets what is queued for it (to
+// the last frame, within the write timeout), then is disconnected.
 func (st *stream) end() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.closed = true
 	for p := range st.players {
-		p.stop()
+		p.finish()
 	}
 	st.players = map[*player]struct{}{}
 }
 
 // player is one RTMP player: its queue is drained by its own goroutine.
+// The queue is a slice that grows with what waits (most players wait for
+// one message or two), bounded in messages (rtmp.player_queue) and bytes.
 type player struct {
 	c        *conn
 	started  <-chan struct{} // go-rtmp has announced playerChunkSize
 	streamID uint32
-	queue    chan *message
-	queued   atomic.Int64 // bytes of media in queue
-	waitKey  bool         // under stream.mu
-	base     uint32       // subtracted from timestamps (set in join)
+	maxMsgs  int
+	qmu      sync.Mutex
+	queue    []*message    // under qmu
+	queued   int           // bytes of media in queue, under qmu
+	ending   bool          // the stream ended: stop once the queue is written; under qmu
+	wake     chan struct{} // signalled when queue gets a message
+	waitKey  bool          // under stream.mu
+	base     uint32        // subtracted from timestamps (set in join)
 	log      *slog.Logger
 	done     chan struct{}
 	once     sync.Once
@@ -231,6 +226,60 @@ const (
 	maxBatchVecs = 1000
 )
 
+func newPlayer(c *conn, streamID uint32, maxMsgs int, log *slog.Logger) *player {
+	return &player{c: c, streamID: streamID, maxMsgs: maxMsgs, log: log,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// push queues m, unless the queue is full.
+func (p *player) push(m *message) bool {
+	p.qmu.Lock()
+	if len(p.queue) >= p.maxMsgs || p.queued+len(m.data) > maxPlayerQueueBytes {
+		p.qmu.Unlock()
+		return false
+	}
+	p.queue = append(p.queue, m)
+	p.queued += len(m.data)
+	p.qmu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves the queued messages to batch; ending tells that the stream
+// has ended.
+func (p *player) take(batch []*message) (_ []*message, ending bool) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	batch = append(batch, p.queue...)
+	clear(p.queue)
+	p.queue = p.queue[:0]
+	if cap(p.queue) > 64 {
+		p.queue = nil // a burst's (a GOP at join) array is not kept
+	}
+	return batch, p.ending
+}
+
+// finish makes the player stop once its queue is written.
+func (p *player) finish() {
+	p.qmu.Lock()
+	p.ending = true
+	p.qmu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// written counts n bytes of the queue as sent.
+func (p *player) written(n int) {
+	p.qmu.Lock()
+	p.queued -= n
+	p.qmu.Unlock()
+}
+
 // run writes the queue to the player until it stops or fails. Media goes
 // straight to the socket, framed here as RTMP chunks, not through go-rtmp's
 // writer (which costs a goroutine hand-off and a flush per chunk): one
@@ -250,27 +299,35 @@ func (p *player) run(st *stream) {
 	}
 	out := st.s.m.bytesOut.WithLabelValues(st.name)
 	hdr := make([]byte, 0, 1024)
-	var vec net.Buffers
+	var (
+		vec  net.Buffers
+		all  []*message // taken from the queue; written up to next
+		next int
+	)
 	for {
-		var m *message
-		select {
-		case m = <-p.queue:
-		case <-p.done:
-			return
+		if next == len(all) {
+			clear(all) // keep no message alive
+			all, next = all[:0], 0
+			if cap(all) > 64 {
+				all = nil
+			}
+			var ending bool
+			if all, ending = p.take(all); len(all) == 0 {
+				if ending {
+					return // everything written
+				}
+				select {
+				case <-p.wake:
+				case <-p.done:
+					return
+				}
+				continue
+			}
 		}
 		n := 0
-	gather:
-		for {
-			hdr, vec = appendMessageVec(hdr, vec, m, p.streamID, p.base)
-			n += len(m.data)
-			if n >= maxBatch || len(vec) >= maxBatchVecs {
-				break
-			}
-			select {
-			case m = <-p.queue:
-			default:
-				break gather
-			}
+		for ; next < len(all) && n < maxBatch && len(vec) < maxBatchVecs; next++ {
+			hdr, vec = appendMessageVec(hdr, vec, all[next], p.streamID, p.base)
+			n += len(all[next].data)
 		}
 		w := vec // WriteTo consumes its slice
 		if _, err := p.c.writeBuffers(&w); err != nil {
@@ -287,12 +344,12 @@ func (p *player) run(st *stream) {
 			}
 			return
 		}
-		p.queued.Add(-int64(n))
+		p.written(n)
 		out.Add(float64(n))
 		clear(vec) // keep no message alive
 		vec, hdr = vec[:0], hdr[:0]
-		if cap(hdr) > 256<<10 {
-			hdr = make([]byte, 0, 1024) // do not keep a burst's buffer for ever
+		if cap(hdr) > 4<<10 {
+			hdr = make([]byte, 0, 1024) // a burst's buffer (a GOP at join) is not kept
 		}
 	}
 }
@@ -320,7 +377,7 @@ func appendMessage(b []byte, m *message, streamID, base uint32) []byte {
 // copyBelow is the size under which a payload piece is copied next to its
 // chunk header rather than written from the shared message: a writev piece
 // costs more than copying a few hundred bytes (audio, small frames).
-const copyBelow = 4 << 10
+const copyBelow = 1 << 10
 
 // appendMessageVec frames m as RTMP chunks on its chunk stream: a type-0
 // header (absolute timestamp, so no per-stream header state is needed),
