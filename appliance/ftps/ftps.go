@@ -30,6 +30,7 @@ import (
 	"thecure/appliance/config"
 	"thecure/appliance/health"
 	"thecure/appliance/loginban"
+	"thecure/appliance/logsafe"
 	"thecure/appliance/store"
 	"thecure/appliance/users"
 )
@@ -79,7 +80,7 @@ type Server struct {
 	order    []string // folder names in config order
 	m        *metrics
 	bans     *loginban.List
-	refusals *refusalLog
+	refusals *logsafe.Refusals
 	usage    *usage
 	root     *os.Root // opened by Serve
 
@@ -197,6 +198,7 @@ func (s *Server) Serve(ctx context.Context, explicit, implicit net.Listener) err
 		}
 	}
 	s.ingestCtx = context.WithoutCancel(ctx)
+	go s.refusals.Run(ctx)
 	s.sweepParts(time.Now().Add(-partMaxAge))
 
 	var servers []*ftpserver.FtpServer
@@ -465,7 +467,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	}
 	if !s.loggedIn(ss.conn) {
 		s.m.refused.WithLabelValues("max_clients").Inc()
-		s.refusals.note(ss.ip, "max_clients")
+		s.refusals.Note(ss.ip, "connections refused", "reason", "max_clients")
 		return nil, errors.New("too many users are logged in; try again later")
 	}
 	s.bans.Succeeded(ss.ip)

@@ -3,13 +3,11 @@ package ftps
 import (
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
-	"golang.org/x/time/rate"
+	"thecure/appliance/logsafe"
 )
 
 // Connection slots. Every accepted connection is a "startup" until it logs
@@ -143,7 +141,7 @@ func (c *trackedConn) loginExpired() {
 		return
 	}
 	c.s.m.refused.WithLabelValues("login_timeout").Inc()
-	c.s.refusals.note(c.ip, "login_timeout")
+	c.s.refusals.Note(c.ip, "connections refused", "reason", "login_timeout")
 	_ = c.Close() // the session ends with its connection; a close error changes nothing
 }
 
@@ -171,7 +169,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		reason, evict := l.s.admit(tc)
 		if evict != nil {
 			l.s.m.refused.WithLabelValues("evicted").Inc()
-			l.s.refusals.note(evict.ip, "evicted")
+			l.s.refusals.Note(evict.ip, "connections refused", "reason", "evicted")
 			_ = evict.Close() // its session ends; nothing else to do
 		}
 		if reason == "" {
@@ -182,7 +180,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return tc, nil
 		}
 		l.s.m.refused.WithLabelValues(reason).Inc()
-		l.s.refusals.note(tc.ip, reason)
+		l.s.refusals.Note(tc.ip, "connections refused", "reason", reason)
 		go func() {
 			if !l.implicit {
 				// Best effort: the client may be gone already.
@@ -194,74 +192,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// refusalLog writes one line per address per minute about refused or
+// quote makes a client's value safe for a log line (clipped, escaped).
+func quote(v string) string { return logsafe.Value(v, logsafe.Max) }
+
+// newRefusalLog writes one line per address per minute about refused or
 // dropped connections, with how many there were since its last line.
-type refusalLog struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	m   map[string]*refusals
-}
-
-type refusals struct {
-	lim    *rate.Limiter
-	unseen int // refusals since the last line
-}
-
-// maxRefusalAddrs bounds the addresses followed; beyond it all others share
-// one line per minute.
-const maxRefusalAddrs = 4096
-
-func newRefusalLog(log *slog.Logger) *refusalLog {
-	return &refusalLog{log: log, m: map[string]*refusals{}}
-}
-
-func (r *refusalLog) note(ip, reason string) {
-	r.mu.Lock()
-	e := r.m[ip]
-	if e == nil {
-		if len(r.m) >= maxRefusalAddrs {
-			for a, old := range r.m { // forget addresses quiet for a minute
-				if old.unseen == 0 && old.lim.Tokens() >= 1 {
-					delete(r.m, a)
-				}
-			}
-		}
-		if len(r.m) >= maxRefusalAddrs {
-			ip = "other addresses"
-			e = r.m[ip]
-		}
-		if e == nil {
-			e = &refusals{lim: rate.NewLimiter(rate.Every(time.Minute), 1)}
-			r.m[ip] = e
-		}
-	}
-	e.unseen++
-	if !e.lim.Allow() {
-		r.mu.Unlock()
-		return
-	}
-	n := e.unseen
-	e.unseen = 0
-	r.mu.Unlock()
-	r.log.Info("connections refused", "remote", ip, "reason", reason, "count", n, "per", "minute")
-}
-
-// maxLogValue is how much of a client's value a log line quotes.
-const maxLogValue = 64
-
-// quote makes a client's value safe for a log line: at most maxLogValue
-// bytes (a cut is marked with "..."), control, bidi and other unprintable
-// characters escaped as Go does (\n, \u202e). The log handler adds the
-// surrounding quotes when the value holds spaces or quotes.
-func quote(v string) string {
-	cut := ""
-	if len(v) > maxLogValue {
-		n := maxLogValue
-		for n > 0 && !utf8.RuneStart(v[n]) {
-			n--
-		}
-		v, cut = v[:n], "..."
-	}
-	q := strconv.Quote(v)
-	return q[1:len(q)-1] + cut
+func newRefusalLog(log *slog.Logger) *logsafe.Refusals {
+	return logsafe.NewRefusals(log, slog.LevelInfo, time.Minute, time.Now)
 }

@@ -57,7 +57,7 @@ func (h *handler) OnConnect(_ uint32, cmd *rtmpmsg.NetConnectionConnect) error {
 func (h *handler) refuse(reason, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
 	h.s.m.refused.WithLabelValues(reason).Inc()
-	h.s.refused.warn(h.c.addr, "rtmp refused", "reason", err.Error(), "stream", h.stream)
+	h.s.refused.Note(remoteName(h.c.addr), "rtmp refused", "reason", err.Error(), "stream", h.stream)
 	return err
 }
 
@@ -95,7 +95,7 @@ func (h *handler) serveError(err error) {
 	if reason == "timeout" {
 		msg = "rtmp connection dropped: no publish or play within rtmp.handshake_timeout"
 	}
-	h.s.refused.warn(h.c.addr, msg, "reason", reason, "err", clip(err.Error()))
+	h.s.refused.Note(remoteName(h.c.addr), msg, "reason", reason, "err", clip(err.Error()))
 }
 
 // splitName reads "NAME?key=KEY" as the publisher or player gives it.
@@ -218,7 +218,7 @@ func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
 		var r errRefuse
 		if errors.As(err, &r) {
 			h.s.m.refused.WithLabelValues("media").Inc()
-			h.s.refused.warn(h.c.addr, "rtmp publisher dropped: stream not usable", "reason", err.Error(), "stream", h.stream)
+			h.s.refused.Note(remoteName(h.c.addr), "rtmp publisher dropped: stream not usable", "reason", err.Error(), "stream", h.stream)
 		}
 		return err
 	}

@@ -415,7 +415,7 @@ func TestLogValuesClipped(t *testing.T) {
 		longest = max(longest, len(l))
 	}
 	t.Logf("longest log line: %d bytes (names of 30,000 and 70,000 characters)", longest)
-	if longest > 1000 || !strings.Contains(logs, strings.Repeat("x", 64)+"…") {
+	if longest > 1000 || !strings.Contains(logs, strings.Repeat("x", 64)+"...") {
 		t.Errorf("log lines of up to %d bytes, or the name not clipped:\n%.3000s", longest, logs)
 	}
 }

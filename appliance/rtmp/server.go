@@ -22,6 +22,7 @@ import (
 	gortmp "github.com/yutopp/go-rtmp"
 
 	"thecure/appliance/config"
+	"thecure/appliance/logsafe"
 )
 
 // App is the RTMP application name of live streams (rtmp://HOST/live/NAME).
@@ -41,7 +42,7 @@ type Server struct {
 	perAddr map[netip.Addr]int // open connections per client address
 	wg      sync.WaitGroup     // connection handlers
 
-	refused *refusals
+	refused *logsafe.Refusals
 
 	m metrics
 }
@@ -119,7 +120,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
-	go s.refused.run(sweepCtx)
+	go s.refused.Run(sweepCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(&listener{Listener: ln, s: s, ctx: ctx}) }()
 	select {
@@ -213,7 +214,7 @@ func publisherReserve(max int) int { return min(8, max/4) }
 // refuseConn closes a connection refused at accept, counts and logs it.
 func (s *Server) refuseConn(c net.Conn, addr netip.Addr, reason, msg string, args ...any) {
 	s.m.refused.WithLabelValues(reason).Inc()
-	s.refused.warn(addr, msg, args...)
+	s.refused.Note(remoteName(addr), msg, args...)
 	_ = c.Close() // refused before any byte: a close error changes nothing
 }
 

@@ -435,7 +435,7 @@ func (u *UI) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := clientAddr(r)
 	if u.auth.isBanned(addr) {
-		u.refusals.refused(addr, "web login refused: address banned")
+		u.refusals.Note(addr, "web login refused: address banned")
 		fail(http.StatusTooManyRequests, "login.banned", "banned")
 		return
 	}
@@ -455,7 +455,7 @@ func (u *UI) loginPost(w http.ResponseWriter, r *http.Request) {
 		if banned {
 			u.log.Warn("web login failed; address banned", append(who, "remote", addr, "for", u.o.BanTime.String())...)
 		} else {
-			u.refusals.refused(addr, "web login failed", who...)
+			u.refusals.Note(addr, "web login failed", who...)
 		}
 		if banned {
 			fail(http.StatusTooManyRequests, "login.banned", "banned")

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"thecure/appliance/health"
+	"thecure/appliance/logsafe"
 )
 
 //go:embed templates/*.html
@@ -183,7 +184,7 @@ type UI struct {
 	static http.Handler
 	auth   *auth
 	// refusals logs refused logins, rate-limited per address
-	refusals *loginLog
+	refusals *logsafe.Refusals
 	now      func() time.Time
 	logins   *prometheus.CounterVec
 }
