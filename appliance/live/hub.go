@@ -213,7 +213,7 @@ func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
 		return nil, fmt.Errorf("stream %s: no track", name)
 	}
 	s := &Stream{hub: h, name: name, started: time.Now(), viewers: map[string]time.Time{},
-		pending: make(chan struct{}, maxPending), done: make(chan struct{}), bytesIn: h.bytesIn.WithLabelValues(name)}
+		pending: make(chan struct{}, maxPending), bytesIn: h.bytesIn.WithLabelValues(name)}
 	s.muxer = &gohlslib.Muxer{
 		Variant:            variant(h.cfg.Variant),
 		SegmentCount:       h.cfg.SegmentCount,
@@ -274,7 +274,6 @@ type Stream struct {
 	video   *gohlslib.Track
 	audio   *gohlslib.Track
 	pending chan struct{} // blocking HLS requests in flight (a semaphore)
-	done    chan struct{} // closed when the publication ends
 	bytesIn prometheus.Counter
 
 	videoCodec, audioCodec string
@@ -365,10 +364,12 @@ func (s *Stream) SetPlayers(n int) {
 	s.mu.Unlock()
 }
 
-// Close ends the stream and frees the name. Like a VOD ending, HLS players
-// then get the last playlist with EXT-X-ENDLIST (and its segments) for
-// endGrace, so that they finish playing instead of hitting errors; waiting
-// requests are answered at once. Then the muxer stops.
+// Close ends the stream and frees the name; like the Write methods, it is
+// called by the source's goroutine. Nothing received is lost: the segment in
+// progress is closed and kept (with the parts already announced), and like
+// a VOD ending, HLS players then get the last playlist with EXT-X-ENDLIST
+// and every segment for endGrace, so that they play to the last frame;
+// waiting requests are answered at once. Then the muxer stops.
 func (s *Stream) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -377,7 +378,7 @@ func (s *Stream) Close() {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	close(s.done)
+	s.muxer.Finish()
 	h := s.hub
 	h.mu.Lock()
 	if h.streams[s.name] == s {

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,11 +38,19 @@ type au struct {
 // as a playout source (not RTMP) would.
 func readTS(t *testing.T) (live.Tracks, []au) {
 	t.Helper()
+	return readClip(t, 4, 25)
+}
+
+// readClip is readTS for a clip of that many seconds at 25 frames per
+// second with a keyframe every gop frames.
+func readClip(t *testing.T, seconds, gop int) (live.Tracks, []au) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "clip.ts")
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=4",
-		"-f", "lavfi", "-i", "sine=sample_rate=48000:duration=4",
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=160x120:rate=25:duration=%d", seconds),
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=sample_rate=48000:duration=%d", seconds),
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-g", strconv.Itoa(gop),
+		"-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
 		"-c:a", "aac", "-f", "mpegts", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)

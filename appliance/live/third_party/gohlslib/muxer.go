@@ -62,7 +62,7 @@ func bandwidth(segments []muxerSegment) (int, int) {
 	var durations time.Duration
 
 	for _, seg := range segments {
-		if _, ok := seg.(*muxerGap); !ok {
+		if _, ok := seg.(*muxerGap); !ok && seg.getDuration() > 0 {
 			bandwidth := 8 * seg.getSize() * uint64(time.Second) / uint64(seg.getDuration())
 			if bandwidth > maxBandwidth {
 				maxBandwidth = bandwidth
@@ -72,6 +72,9 @@ func bandwidth(segments []muxerSegment) (int, int) {
 		}
 	}
 
+	if durations == 0 {
+		return 0, 0
+	}
 	averageBandwidth := 8 * sizes * uint64(time.Second) / uint64(durations)
 
 	return int(maxBandwidth), int(averageBandwidth)
@@ -215,6 +218,9 @@ type Muxer struct {
 	segmenter      *muxerSegmenter
 	server         *muxerServer
 	closed         bool
+	ended          bool          // thecure: Finish was called
+	notify         *muxerNotify  // thecure: wakes waiting requests
+	mvCache        playlistCache // thecure: multivariant playlist bytes
 }
 
 // Start initializes the muxer.
@@ -326,6 +332,7 @@ func (m *Muxer) Start() error {
 	}
 
 	m.cond = sync.NewCond(&m.mutex)
+	m.notify = newMuxerNotify()
 	m.mtracksByTrack = make(map[*Track]*muxerTrack)
 
 	m.segmenter = &muxerSegmenter{
@@ -392,6 +399,8 @@ func (m *Muxer) Start() error {
 			onEncodeError:  m.OnEncodeError,
 			mutex:          &m.mutex,
 			cond:           m.cond,
+			notify:         m.notify,
+			segMinDuration: m.SegmentMinDuration,
 			prefix:         m.prefix,
 			storageFactory: m.storageFactory,
 			directory:      m.Directory,
@@ -445,6 +454,8 @@ func (m *Muxer) Start() error {
 				onEncodeError:  m.OnEncodeError,
 				mutex:          &m.mutex,
 				cond:           m.cond,
+				notify:         m.notify,
+				segMinDuration: m.SegmentMinDuration,
 				prefix:         m.prefix,
 				storageFactory: m.storageFactory,
 				directory:      m.Directory,
@@ -488,10 +499,48 @@ func (m *Muxer) Close() {
 		stream.close()
 	}
 
+	m.notify.bump()
 	m.mutex.Unlock()
 
 	m.cond.Broadcast()
 }
+
+// Finish ends the stream and keeps all of it (thecure): the samples held
+// back to compute their durations are written, the unfinished part and
+// segment are closed and listed (no part already announced is withdrawn),
+// playlists end with EXT-X-ENDLIST and have no preload hint, and waiting
+// requests are answered at once. Like the Write methods, it must be called
+// by the goroutine that writes; writes after it are refused. The muxer keeps
+// serving until Close.
+func (m *Muxer) Finish() {
+	m.mutex.Lock()
+	if m.ended || m.closed {
+		m.mutex.Unlock()
+		return
+	}
+	m.mutex.Unlock()
+
+	m.segmenter.flush(m.mtracks)
+
+	m.mutex.Lock()
+	defer m.mutex.Unlock()
+	m.ended = true
+	for _, stream := range m.streams {
+		if err := stream.finish(); err != nil {
+			m.OnEncodeError(err)
+		}
+	}
+	for _, stream := range m.streams {
+		if !stream.isLeading {
+			stream.targetDuration = max(stream.targetDuration, m.leadingStream.targetDuration)
+			stream.partTargetDuration = max(stream.partTargetDuration, m.leadingStream.partTargetDuration)
+		}
+	}
+	m.notify.bump()
+}
+
+// errEnded is returned by writes after Finish.
+var errEnded = fmt.Errorf("the stream has ended")
 
 // WriteAV1 writes an AV1 temporal unit.
 func (m *Muxer) WriteAV1(
@@ -500,6 +549,9 @@ func (m *Muxer) WriteAV1(
 	pts int64,
 	tu [][]byte,
 ) error {
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeAV1(m.mtracksByTrack[track], ntp, pts, tu)
 }
 
@@ -510,6 +562,9 @@ func (m *Muxer) WriteVP9(
 	pts int64,
 	frame []byte,
 ) error {
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeVP9(m.mtracksByTrack[track], ntp, pts, frame)
 }
 
@@ -520,6 +575,9 @@ func (m *Muxer) WriteH265(
 	pts int64,
 	au [][]byte,
 ) error {
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeH265(m.mtracksByTrack[track], ntp, pts, au)
 }
 
@@ -530,6 +588,9 @@ func (m *Muxer) WriteH264(
 	pts int64,
 	au [][]byte,
 ) error {
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au)
 }
 
@@ -540,6 +601,9 @@ func (m *Muxer) WriteOpus(
 	pts int64,
 	packets [][]byte,
 ) error {
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeOpus(m.mtracksByTrack[track], ntp, pts, packets)
 }
 
@@ -550,6 +614,9 @@ func (m *Muxer) WriteMPEG4Audio(
 	pts int64,
 	aus [][]byte,
 ) error {
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeMPEG4Audio(m.mtracksByTrack[track], ntp, pts, aus)
 }
 
@@ -560,6 +627,9 @@ func (m *Muxer) WriteFLAC(
 	pts int64,
 	frame []byte,
 ) error {
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeFLAC(m.mtracksByTrack[track], ntp, pts, frame)
 }
 
@@ -579,6 +649,9 @@ func (m *Muxer) WriteKLV(
 	if _, ok := track.Codec.(*codecs.KLV); !ok {
 		return fmt.Errorf("WriteKLV called with a non-KLV track")
 	}
+	if m.segmenter.ended { // thecure: after Finish
+		return errEnded
+	}
 	return m.segmenter.writeKLV(m.mtracksByTrack[track], ntp, pts, data)
 }
 
@@ -589,6 +662,9 @@ func (m *Muxer) Handle(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Muxer) createFirstSegment(nextDTS time.Duration, nextNTP time.Time) error {
+	// thecure: under the mutex, since requests look at the segment in progress
+	m.mutex.Lock()
+	defer m.mutex.Unlock()
 	for _, stream := range m.streams {
 		err := stream.createFirstSegment(nextDTS, nextNTP)
 		if err != nil {
@@ -602,6 +678,7 @@ func (m *Muxer) createFirstSegment(nextDTS time.Duration, nextNTP time.Time) err
 func (m *Muxer) rotateParts(nextDTS time.Duration) error {
 	m.mutex.Lock()
 	err := m.rotatePartsInner(nextDTS)
+	m.notify.bump()
 	m.mutex.Unlock()
 
 	if err != nil {
@@ -638,6 +715,7 @@ func (m *Muxer) rotateSegments(
 ) error {
 	m.mutex.Lock()
 	err := m.rotateSegmentsInner(nextDTS, nextNTP)
+	m.notify.bump()
 	m.mutex.Unlock()
 
 	if err != nil {
@@ -700,47 +778,50 @@ func (m *Muxer) savePlaylists() error {
 	return os.WriteFile(filepath.Join(m.Directory, "index.m3u8"), byts, 0o644)
 }
 
+// thecure: the multivariant playlist is made once per muxer update (when the
+// request has no query), the wait honours the request's context, and a
+// muxer that ended or closed without content answers 404.
 func (m *Muxer) handleMultivariantPlaylist(w http.ResponseWriter, r *http.Request) {
-	buf := func() []byte {
-		m.mutex.Lock()
-		defer m.mutex.Unlock()
-
-		for {
-			if m.closed {
-				return nil
-			}
-
-			if m.streams[0].hasContent() {
-				break
-			}
-
-			m.cond.Wait()
-		}
-
-		buf, err := m.generateMultivariantPlaylist(r.URL.RawQuery)
-		if err != nil {
-			return nil
-		}
-
-		return buf
-	}()
-
-	if buf == nil {
+	m.mutex.Lock()
+	err := waitLocked(r.Context(), &m.mutex, m.notify, func() bool {
+		return m.closed || m.ended || m.streams[0].hasContent()
+	})
+	if err != nil {
+		m.mutex.Unlock()
+		unavailable(w)
+		return
+	}
+	if m.closed || !m.streams[0].hasContent() {
+		m.mutex.Unlock()
+		http.NotFound(w, r)
+		return
+	}
+	var buf []byte
+	var etag string
+	if r.URL.RawQuery == "" {
+		buf, etag, err = m.mvCache.get(m.notify.version, m.prefix, func() ([]byte, error) {
+			return m.generateMultivariantPlaylist("")
+		})
+	} else {
+		buf, err = m.generateMultivariantPlaylist(r.URL.RawQuery)
+	}
+	m.mutex.Unlock()
+	if err != nil {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
 
 	// allow caching but use a small period in order to
 	// allow a stream to change tracks or bitrate
-	w.Header().Set("Cache-Control", "public, max-age="+multivariantPlaylistMaxAge)
-	w.Header().Set("Content-Type", `application/vnd.apple.mpegurl`)
-	w.WriteHeader(http.StatusOK)
-	w.Write(buf)
+	servePlaylist(w, r, buf, etag, "public, max-age="+multivariantPlaylistMaxAge)
 }
 
 func (m *Muxer) generateMultivariantPlaylist(rawQuery string) ([]byte, error) {
 	// TODO: consider segments in all streams
 	maxBandwidth, averageBandwidth := bandwidth(m.streams[0].segments)
+	if maxBandwidth == 0 { // thecure: only parts yet
+		maxBandwidth, averageBandwidth = m.streams[0].partsBandwidth()
+	}
 
 	pl := &playlist.Multivariant{
 		Version: func() int {

@@ -59,6 +59,11 @@ func (p *muxerPart) finalize(endDTS time.Duration) error {
 		return err
 	}
 
+	// thecure: the part's bytes, exactly sized, served as they are
+	if st, ok := p.storage.(interface{ Seal() }); ok {
+		st.Seal()
+	}
+
 	p.endDTS = endDTS
 
 	return nil
@@ -80,6 +85,17 @@ func (p *muxerPart) writeSample(track *muxerTrack, sample *fmp4AugmentedSample) 
 	}
 
 	track.fmp4Samples = append(track.fmp4Samples, &sample.Sample)
+	track.fmp4EndDTS = sample.dts + int64(sample.Duration) // thecure
 
 	return nil
+}
+
+// hasSamples tells whether any sample was written to the part (thecure).
+func (p *muxerPart) hasSamples() bool {
+	for _, track := range p.streamTracks {
+		if track.fmp4Samples != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,7 @@ type muxerSegmentMPEGTS struct {
 	size        uint64
 	path        string
 	endDTS      time.Duration // available after finalize()
+	endDTS0     time.Duration // thecure: end of the media written so far
 }
 
 func (s *muxerSegmentMPEGTS) initialize() error {
@@ -103,6 +104,17 @@ func (s *muxerSegmentMPEGTS) writeH264(
 		return err
 	}
 
+	// thecure: the end of the media, for Muxer.Finish
+	if d := dts - track.mpegtsLastDTS; track.mpegtsLastDTS != 0 && d > 0 && d < int64(track.ClockRate) {
+		track.mpegtsLastDuration = d
+	}
+	track.mpegtsLastDTS = dts
+	frame := track.mpegtsLastDuration
+	if frame == 0 {
+		frame = int64(track.ClockRate) / 30
+	}
+	s.endDTS0 = max(s.endDTS0, timestampToDuration(dts+frame, track.ClockRate))
+
 	return nil
 }
 
@@ -143,6 +155,9 @@ func (s *muxerSegmentMPEGTS) writeMPEG4Audio(
 	}
 
 	track.mpegtsAACPTS += mpeg4audio.SamplesPerAccessUnit * int64(len(aus))
+
+	// thecure: the end of the media, for Muxer.Finish
+	s.endDTS0 = max(s.endDTS0, timestampToDuration(pts+mpeg4audio.SamplesPerAccessUnit*int64(len(aus)), track.ClockRate))
 
 	return nil
 }

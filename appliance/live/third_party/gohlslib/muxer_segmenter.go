@@ -72,6 +72,21 @@ func findCompatiblePartDuration(
 	return i
 }
 
+// maxEarlySamples bounds the samples of a track kept while waiting for the
+// leading track to start the first segment (thecure).
+const maxEarlySamples = 256
+
+// earlyTolerance is how much earlier than the first video frame a sample
+// that came before it may start and still be kept (thecure): FLV from
+// ffmpeg starts its audio a frame before the video.
+const earlyTolerance = 100 * time.Millisecond
+
+// mpegtsEarlyAudio is audio that came before the first segment (thecure).
+type mpegtsEarlyAudio struct {
+	pts int64
+	aus [][]byte
+}
+
 type fmp4AugmentedSample struct {
 	fmp4.Sample
 	dts int64
@@ -93,6 +108,7 @@ type muxerSegmenter struct {
 	fmp4SampleDurations            map[time.Duration]struct{} // low-latency only
 	fmp4AdjustedPartDuration       time.Duration              // low-latency only
 	fmp4FreezeAdjustedPartDuration bool                       // low-latency only
+	ended                          bool                       // thecure: after Muxer.Finish
 }
 
 func (s *muxerSegmenter) initialize() {
@@ -434,9 +450,25 @@ func (s *muxerSegmenter) writeMPEG4Audio(
 				}
 			}
 		} else {
-			// wait for the video track
+			// wait for the video track (thecure: keeping the audio that
+			// arrives first, as that of the same instant as the first video
+			// frame usually does)
 			if track.stream.nextSegment == nil {
+				if len(track.mpegtsEarly) < maxEarlySamples {
+					track.mpegtsEarly = append(track.mpegtsEarly, mpegtsEarlyAudio{pts: pts, aus: aus})
+				}
 				return nil
+			}
+			if track.mpegtsEarly != nil {
+				seg := track.stream.nextSegment.(*muxerSegmentMPEGTS)
+				for _, early := range track.mpegtsEarly {
+					if timestampToDuration(early.pts, track.ClockRate) >= seg.startDTS-earlyTolerance {
+						if err := seg.writeMPEG4Audio(track, early.pts, early.aus); err != nil {
+							return err
+						}
+					}
+				}
+				track.mpegtsEarly = nil
 			}
 		}
 
@@ -542,6 +574,9 @@ func (s *muxerSegmenter) fmp4WriteSample(
 	}
 
 	sample.Duration = uint32(duration)
+	if duration > 0 {
+		track.fmp4LastDuration = sample.Duration // thecure: for flush
+	}
 
 	if track.isLeading {
 		// create first segment
@@ -552,9 +587,25 @@ func (s *muxerSegmenter) fmp4WriteSample(
 			}
 		}
 	} else {
-		// wait for the leading track
+		// wait for the leading track (thecure: keeping the samples that
+		// arrive first, as those of the same instant as the first video frame
+		// usually do)
 		if track.stream.nextSegment == nil {
+			if len(track.fmp4Early) < maxEarlySamples {
+				track.fmp4Early = append(track.fmp4Early, sample)
+			}
 			return nil
+		}
+		if track.fmp4Early != nil {
+			start := durationToTimestamp(track.stream.nextSegment.(*muxerSegmentFMP4).startDTS-earlyTolerance, track.ClockRate)
+			for _, early := range track.fmp4Early {
+				if early.dts >= start {
+					if err := track.stream.nextPart.writeSample(track, early); err != nil {
+						return err
+					}
+				}
+			}
+			track.fmp4Early = nil
 		}
 	}
 
@@ -594,4 +645,48 @@ func (s *muxerSegmenter) fmp4WriteSample(
 	}
 
 	return nil
+}
+
+// flush writes the sample each track holds back to compute its duration
+// (thecure, for Muxer.Finish): it lasts as long as the track's previous
+// one. Then the segmenter takes no more samples.
+func (s *muxerSegmenter) flush(tracks []*muxerTrack) {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	if s.variant == MuxerVariantMPEGTS {
+		return
+	}
+	for _, leading := range []bool{true, false} { // the leading track may start the first segment
+		for _, track := range tracks {
+			sample := track.fmp4NextSample
+			if track.isLeading != leading || sample == nil {
+				continue
+			}
+			track.fmp4NextSample = nil
+			sample.Duration = track.fmp4LastDuration
+			if sample.Duration == 0 {
+				if _, ok := track.Codec.(*codecs.MPEG4Audio); ok {
+					sample.Duration = mpeg4audio.SamplesPerAccessUnit
+				} else {
+					sample.Duration = uint32(track.ClockRate / 30)
+				}
+			}
+			if track.stream.nextSegment == nil {
+				if !track.isLeading {
+					continue
+				}
+				err := s.parent.createFirstSegment(timestampToDuration(sample.dts, track.ClockRate), sample.ntp)
+				if err != nil {
+					continue
+				}
+			}
+			if track.stream.nextPart == nil {
+				continue
+			}
+			// an error (the segment is full) loses only this sample
+			track.stream.nextPart.writeSample(track, sample) //nolint:errcheck
+		}
+	}
 }

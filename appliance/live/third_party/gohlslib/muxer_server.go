@@ -42,5 +42,7 @@ func (s *muxerServer) handle(w http.ResponseWriter, r *http.Request) {
 
 	if ok {
 		handler(w, r)
+		return
 	}
+	http.NotFound(w, r) // thecure: upstream answers 200 with no body
 }

@@ -2,7 +2,6 @@ package gohlslib
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -104,6 +103,8 @@ type muxerStream struct {
 	onEncodeError  MuxerOnEncodeErrorFunc
 	mutex          *sync.Mutex
 	cond           *sync.Cond
+	notify         *muxerNotify  // thecure
+	segMinDuration time.Duration // thecure: for the provisional target duration
 	prefix         string
 	storageFactory storage.Factory
 	directory      string
@@ -129,6 +130,8 @@ type muxerStream struct {
 	closed                 bool
 	targetDuration         int
 	partTargetDuration     time.Duration
+	ended                  bool             // thecure: finished, playlists end with EXT-X-ENDLIST
+	plCache                [2]playlistCache // thecure: full and delta media playlists
 }
 
 func (s *muxerStream) initialize() error {
@@ -270,10 +273,44 @@ func (s *muxerStream) populateMultivariantPlaylist(
 }
 
 func (s *muxerStream) hasContent() bool {
-	if s.variant == MuxerVariantFMP4 {
+	switch {
+	case s.variant == MuxerVariantFMP4 && !s.ended:
 		return len(s.segments) >= 2
+	case s.variant == MuxerVariantLowLatency && len(s.segments) == 0:
+		// thecure: a LL-HLS playlist is published as soon as the first
+		// part is complete (its only segment in progress)
+		seg, ok := s.nextSegment.(*muxerSegmentFMP4)
+		return ok && len(seg.parts) >= 1
 	}
 	return len(s.segments) >= 1
+}
+
+// partsBandwidth estimates the bandwidth from the parts of the segment in
+// progress, before the first segment is complete (thecure).
+func (s *muxerStream) partsBandwidth() (int, int) {
+	seg, ok := s.nextSegment.(*muxerSegmentFMP4)
+	if !ok {
+		return 0, 0
+	}
+	var maxBandwidth, sizes uint64
+	var durations time.Duration
+	for _, part := range seg.parts {
+		d := part.getDuration()
+		if d <= 0 {
+			continue
+		}
+		size := uint64(0)
+		for _, c := range storageChunks(part.storage) {
+			size += uint64(len(c))
+		}
+		maxBandwidth = max(maxBandwidth, 8*size*uint64(time.Second)/uint64(d))
+		sizes += size
+		durations += d
+	}
+	if durations == 0 {
+		return 0, 0
+	}
+	return int(maxBandwidth), int(8 * sizes * uint64(time.Second) / uint64(durations))
 }
 
 func (s *muxerStream) hasPart(segmentID uint64, partID uint64) bool {
@@ -302,7 +339,7 @@ func (s *muxerStream) hasPart(segmentID uint64, partID uint64) bool {
 }
 
 func (s *muxerStream) mediaPlaylistMaxAge() string {
-	if s.variant == MuxerVariantLowLatency || len(s.segments) == 0 {
+	if s.variant == MuxerVariantLowLatency || len(s.segments) == 0 || s.ended {
 		return "no-cache"
 	}
 
@@ -312,6 +349,10 @@ func (s *muxerStream) mediaPlaylistMaxAge() string {
 	return "public, max-age=" + strconv.FormatInt(int64(maxAge), 10)
 }
 
+// thecure: the wait honours the request's context (503 when it ends), an
+// ended stream answers its final playlist at once, a closed one or one
+// without content 404, and the bytes are made once per muxer update when
+// the request has no query other than the LL-HLS ones.
 func (s *muxerStream) handleMediaPlaylist(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	msn := queryVal(q, "_HLS_msn")
@@ -319,107 +360,78 @@ func (s *muxerStream) handleMediaPlaylist(w http.ResponseWriter, r *http.Request
 	skip := queryVal(q, "_HLS_skip")
 
 	isDeltaUpdate := false
+	ctx := r.Context()
+
+	s.mutex.Lock()
+	ready := func() bool { return s.closed || s.ended || s.hasContent() }
 
 	if s.variant == MuxerVariantLowLatency {
 		isDeltaUpdate = skip == "YES" || skip == "v2"
 
 		msnint, partint, err := parseMSNPart(msn, part)
 		if err != nil {
+			s.mutex.Unlock()
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
 
 		switch {
 		case msn != "":
-			content, maxAge := func() ([]byte, string) {
-				s.mutex.Lock()
-				defer s.mutex.Unlock()
-
-				for {
-					if s.closed {
-						w.WriteHeader(http.StatusInternalServerError)
-						return nil, ""
-					}
-
-					// If the _HLS_msn is greater than the Media Sequence Number of the last
-					// Media Segment in the current Playlist plus two, or if the _HLS_part
-					// exceeds the last Partial Segment in the current Playlist by the
-					// Advance Part Limit, then the server SHOULD immediately return Bad
-					// Request, such as HTTP 400.
-					if msnint > (s.nextSegmentID+1) || msnint < (s.nextSegmentID-uint64(len(s.segments)-1)) {
-						w.WriteHeader(http.StatusBadRequest)
-						return nil, ""
-					}
-
-					if s.hasContent() && s.hasPart(msnint, partint) {
-						break
-					}
-
-					s.cond.Wait()
-				}
-
-				var byts []byte
-				byts, err = s.generateMediaPlaylist(
-					isDeltaUpdate,
-					r.URL.RawQuery,
-				)
-				if err != nil {
-					w.WriteHeader(http.StatusInternalServerError)
-					return nil, ""
-				}
-
-				return byts, s.mediaPlaylistMaxAge()
-			}()
-
-			if content != nil {
-				w.Header().Set("Cache-Control", maxAge)
-				w.Header().Set("Content-Type", `application/vnd.apple.mpegurl`)
-				w.WriteHeader(http.StatusOK)
-				w.Write(content)
+			// If the _HLS_msn is greater than the Media Sequence Number of the last
+			// Media Segment in the current Playlist plus two, or if the _HLS_part
+			// exceeds the last Partial Segment in the current Playlist by the
+			// Advance Part Limit, then the server SHOULD immediately return Bad
+			// Request, such as HTTP 400.
+			if !s.ended && !s.closed &&
+				(msnint > (s.nextSegmentID+1) || msnint+uint64(len(s.segments)) < s.nextSegmentID) {
+				s.mutex.Unlock()
+				w.WriteHeader(http.StatusBadRequest)
+				return
 			}
-			return
+			ready = func() bool {
+				return s.closed || s.ended || (s.hasContent() && s.hasPart(msnint, partint))
+			}
 
 		case part != "": // part without msn is not supported.
+			s.mutex.Unlock()
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
 	}
 
-	content, maxAge := func() ([]byte, string) {
-		s.mutex.Lock()
-		defer s.mutex.Unlock()
-
-		for {
-			if s.closed {
-				w.WriteHeader(http.StatusInternalServerError)
-				return nil, ""
-			}
-
-			if s.hasContent() {
-				break
-			}
-
-			s.cond.Wait()
-		}
-
-		byts, err := s.generateMediaPlaylist(
-			isDeltaUpdate,
-			r.URL.RawQuery,
-		)
-		if err != nil {
-			w.WriteHeader(http.StatusInternalServerError)
-			return nil, ""
-		}
-
-		return byts, s.mediaPlaylistMaxAge()
-	}()
-
-	if content != nil {
-		w.Header().Set("Cache-Control", maxAge)
-		w.Header().Set("Content-Type", `application/vnd.apple.mpegurl`)
-		w.WriteHeader(http.StatusOK)
-		w.Write(content)
+	if err := waitLocked(ctx, s.mutex, s.notify, ready); err != nil {
+		s.mutex.Unlock()
+		unavailable(w)
+		return
 	}
+	if s.closed || !s.hasContent() {
+		s.mutex.Unlock()
+		http.NotFound(w, r)
+		return
+	}
+
+	var byts []byte
+	var etag string
+	var err error
+	rawQuery := filterOutHLSParams(r.URL.RawQuery)
+	if rawQuery == "" || s.variant == MuxerVariantMPEGTS && r.URL.RawQuery == "" {
+		c := &s.plCache[0]
+		if isDeltaUpdate {
+			c = &s.plCache[1]
+		}
+		byts, etag, err = c.get(s.notify.version, s.prefix+"-"+s.id, func() ([]byte, error) {
+			return s.generateMediaPlaylist(isDeltaUpdate, "")
+		})
+	} else {
+		byts, err = s.generateMediaPlaylist(isDeltaUpdate, r.URL.RawQuery)
+	}
+	maxAge := s.mediaPlaylistMaxAge()
+	s.mutex.Unlock()
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	servePlaylist(w, r, byts, etag, maxAge)
 }
 
 func (s *muxerStream) generateMediaPlaylistMPEGTS(
@@ -429,8 +441,9 @@ func (s *muxerStream) generateMediaPlaylistMPEGTS(
 	pl := &playlist.Media{
 		Version:        3,
 		AllowCache:     ptrOf(false),
-		TargetDuration: s.targetDuration,
+		TargetDuration: s.provisionalTargetDuration(),
 		MediaSequence:  s.segmentDeleteCount,
+		Endlist:        s.ended, // thecure
 	}
 
 	for _, s := range s.segments {
@@ -455,13 +468,14 @@ func (s *muxerStream) generateMediaPlaylistFMP4(
 	isDeltaUpdate bool,
 	rawQuery string,
 ) ([]byte, error) {
-	skipBoundary := time.Duration(s.targetDuration) * 6 * time.Second
+	skipBoundary := time.Duration(s.provisionalTargetDuration()) * 6 * time.Second
 	rawQuery = filterOutHLSParams(rawQuery)
 
 	pl := &playlist.Media{
 		Version:        10,
-		TargetDuration: s.targetDuration,
+		TargetDuration: s.provisionalTargetDuration(),
 		MediaSequence:  s.segmentDeleteCount,
+		Endlist:        s.ended, // thecure
 	}
 
 	if s.variant == MuxerVariantLowLatency {
@@ -553,7 +567,7 @@ func (s *muxerStream) generateMediaPlaylistFMP4(
 		}
 	}
 
-	if s.variant == MuxerVariantLowLatency {
+	if s.variant == MuxerVariantLowLatency && !s.ended { // thecure: nothing more comes after the end
 		for _, part := range s.nextSegment.(*muxerSegmentFMP4).parts {
 			u := part.path
 			if rawQuery != "" {
@@ -616,13 +630,12 @@ func (s *muxerStream) generateAndCacheInitFile() error {
 		contentType = "video/mp4"
 	}
 
+	name := initFilePath(s.prefix, s.id)
+	chunks, modTime := [][]byte{initFile}, time.Now()
 	s.server.registerPath(
-		initFilePath(s.prefix, s.id),
-		func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Cache-Control", "public, max-age="+segmentMaxAge)
-			w.Header().Set("Content-Type", contentType)
-			w.WriteHeader(http.StatusOK)
-			w.Write(initFile)
+		name,
+		func(w http.ResponseWriter, r *http.Request) {
+			serveChunks(w, r, name, modTime, contentType, chunks)
 		})
 
 	return nil
@@ -698,59 +711,58 @@ func (s *muxerStream) rotateParts(
 	if s.variant == MuxerVariantLowLatency {
 		part.segment.parts = append(part.segment.parts, part)
 
+		// thecure: bytes served from memory with ServeContent semantics
+		contentType := s.mediaContentType()
+		chunks, modTime := storageChunks(part.storage), time.Now()
 		s.server.registerPath(
 			part.path,
-			func(w http.ResponseWriter, _ *http.Request) {
-				r, err2 := part.reader()
-				if err2 != nil {
-					w.WriteHeader(http.StatusInternalServerError)
+			func(w http.ResponseWriter, r *http.Request) {
+				if chunks != nil {
+					serveChunks(w, r, part.path, modTime, contentType, chunks)
 					return
 				}
-				defer r.Close()
-
-				var contentType string
-				if areAllAudio(s.tracks) {
-					contentType = "audio/mp4"
-				} else {
-					contentType = "video/mp4"
-				}
-
-				w.Header().Set("Cache-Control", "public, max-age="+segmentMaxAge)
-				w.Header().Set("Content-Type", contentType)
-				w.WriteHeader(http.StatusOK)
-				io.Copy(w, r)
+				serveReader(w, contentType, part.reader)
 			})
 
-		// EXT-X-PRELOAD-HINT
+		// EXT-X-PRELOAD-HINT (thecure: the wait honours the request's
+		// context; a part that never comes, the stream having ended, is 410)
 		capturePartID := s.nextPartID
 		partPath := partPath(s.prefix, s.id, capturePartID)
 		s.server.registerPath(
 			partPath,
 			func(w http.ResponseWriter, r *http.Request) {
 				s.mutex.Lock()
-
-				for {
-					if s.closed {
-						s.mutex.Unlock()
-						w.WriteHeader(http.StatusInternalServerError)
-						return
-					}
-
-					if s.nextPartID > capturePartID {
-						break
-					}
-
-					s.cond.Wait()
+				err := waitLocked(r.Context(), s.mutex, s.notify, func() bool {
+					return s.closed || s.ended || s.nextPartID > capturePartID
+				})
+				closed, produced := s.closed, s.nextPartID > capturePartID
+				var h http.HandlerFunc
+				if produced {
+					h = s.server.getPathHandler(partPath)
 				}
-
-				h := s.server.getPathHandler(partPath)
-
 				s.mutex.Unlock()
 
-				if h != nil {
+				switch {
+				case err != nil:
+					unavailable(w)
+				case closed:
+					http.NotFound(w, r)
+				case !produced || h == nil:
+					http.Error(w, "the stream has ended", http.StatusGone)
+				default:
 					h(w, r)
 				}
 			})
+
+		// thecure: the init file comes with the first part, so that the
+		// playlist can be published then
+		if !s.initFilePresent {
+			err = s.generateAndCacheInitFile()
+			if err != nil {
+				return err
+			}
+			s.initFilePresent = true
+		}
 	}
 
 	if createNew {
@@ -814,33 +826,7 @@ func (s *muxerStream) rotateSegments(
 
 	s.segments = append(s.segments, segment)
 
-	s.server.registerPath(
-		segment.getPath(),
-		func(w http.ResponseWriter, _ *http.Request) {
-			r, err2 := segment.reader()
-			if err2 != nil {
-				w.WriteHeader(http.StatusInternalServerError)
-				return
-			}
-			defer r.Close()
-
-			var contentType string
-			switch {
-			case s.variant == MuxerVariantMPEGTS:
-				contentType = "video/mp2t"
-
-			case areAllAudio(s.tracks):
-				contentType = "audio/mp4"
-
-			default:
-				contentType = "video/mp4"
-			}
-
-			w.Header().Set("Cache-Control", "public, max-age="+segmentMaxAge)
-			w.Header().Set("Content-Type", contentType)
-			w.WriteHeader(http.StatusOK)
-			io.Copy(w, r)
-		})
+	s.registerSegment(segment)
 
 	// delete old segments and parts
 	if len(s.segments) > s.segmentCount {
@@ -927,5 +913,116 @@ func (s *muxerStream) rotateSegments(
 		}
 	}
 
+	return nil
+}
+
+// mediaContentType is the type of the stream's segments and parts (thecure).
+func (s *muxerStream) mediaContentType() string {
+	switch {
+	case s.variant == MuxerVariantMPEGTS:
+		return "video/mp2t"
+	case areAllAudio(s.tracks):
+		return "audio/mp4"
+	}
+	return "video/mp4"
+}
+
+// registerSegment serves a finalized segment (thecure: from memory, with
+// ServeContent semantics).
+func (s *muxerStream) registerSegment(segment muxerSegment) {
+	contentType := s.mediaContentType()
+	path := segment.getPath()
+	var chunks [][]byte
+	switch seg := segment.(type) {
+	case *muxerSegmentFMP4:
+		chunks = storageChunks(seg.storage)
+	case *muxerSegmentMPEGTS:
+		chunks = storageChunks(seg.storage)
+	}
+	modTime := time.Now()
+	s.server.registerPath(
+		path,
+		func(w http.ResponseWriter, r *http.Request) {
+			if chunks != nil {
+				serveChunks(w, r, path, modTime, contentType, chunks)
+				return
+			}
+			serveReader(w, contentType, segment.reader)
+		})
+}
+
+// provisionalTargetDuration is the target duration, or before the first
+// segment is complete (LL-HLS), the minimum segment duration (thecure).
+func (s *muxerStream) provisionalTargetDuration() int {
+	if s.targetDuration > 0 {
+		return s.targetDuration
+	}
+	return max(1, int(math.Ceil(s.segMinDuration.Seconds())))
+}
+
+// finish closes the part and the segment in progress and keeps them
+// (thecure, see Muxer.Finish). Called with the mutex held, after the
+// segmenter wrote the samples it held.
+func (s *muxerStream) finish() error {
+	s.ended = true
+	if s.nextSegment == nil {
+		return nil
+	}
+
+	var end time.Duration
+	var segment muxerSegment
+	switch seg := s.nextSegment.(type) {
+	case *muxerSegmentMPEGTS:
+		end = seg.endDTS0
+		if seg.size == 0 {
+			seg.finalize(seg.startDTS) //nolint:errcheck
+			seg.close()
+			s.nextSegment = nil
+			return nil
+		}
+		segment = seg
+
+	case *muxerSegmentFMP4:
+		for _, track := range s.tracks {
+			if track.fmp4EndDTS != 0 {
+				end = max(end, timestampToDuration(track.fmp4EndDTS, track.ClockRate))
+			}
+		}
+		if s.nextPart != nil && s.nextPart.hasSamples() {
+			if err := s.rotateParts(max(end, s.nextPart.startDTS), false); err != nil {
+				return err
+			}
+		}
+		s.nextPart = nil
+		if seg.size == 0 {
+			seg.finalize(seg.startDTS) //nolint:errcheck
+			seg.close()
+			s.nextSegment = nil
+			return nil
+		}
+		if len(seg.parts) > 0 {
+			end = max(end, seg.parts[len(seg.parts)-1].endDTS)
+		}
+		segment = seg
+	}
+
+	s.nextSegment = nil
+	s.nextSegmentID++
+	if err := segment.finalize(end); err != nil {
+		segment.close()
+		return err
+	}
+	s.segments = append(s.segments, segment)
+	s.registerSegment(segment)
+
+	if s.variant != MuxerVariantMPEGTS && !s.initFilePresent {
+		if err := s.generateAndCacheInitFile(); err != nil {
+			return err
+		}
+		s.initFilePresent = true
+	}
+	if s.isLeading {
+		s.targetDuration = max(s.targetDuration, targetDuration(s.segments))
+	}
 	return nil
 }

@@ -16,12 +16,18 @@ type muxerTrack struct {
 	firstRandomAccessReceived bool
 	h264DTSExtractor          *h264.DTSExtractor
 	h265DTSExtractor          *h265.DTSExtractor
-	mpegtsTrack               *mpegts.Track        // mpegts only
-	mpegtsAACPTS              int64                // mpegts only, in track clock-rate units
-	mpegtsAACPTSInitialized   bool                 // mpegts only
-	fmp4NextSample            *fmp4AugmentedSample // fmp4 only
-	fmp4Samples               []*fmp4.Sample       // fmp4 only
-	fmp4StartDTS              int64                // fmp4 only
+	mpegtsTrack               *mpegts.Track          // mpegts only
+	mpegtsAACPTS              int64                  // mpegts only, in track clock-rate units
+	mpegtsAACPTSInitialized   bool                   // mpegts only
+	fmp4NextSample            *fmp4AugmentedSample   // fmp4 only
+	fmp4Samples               []*fmp4.Sample         // fmp4 only
+	fmp4StartDTS              int64                  // fmp4 only
+	fmp4EndDTS                int64                  // fmp4 only (thecure): end of the last sample written
+	fmp4LastDuration          uint32                 // fmp4 only (thecure): duration of the last sample
+	mpegtsLastDTS             int64                  // mpegts only (thecure)
+	mpegtsLastDuration        int64                  // mpegts only (thecure)
+	mpegtsEarly               []mpegtsEarlyAudio     // mpegts only (thecure): before the first segment
+	fmp4Early                 []*fmp4AugmentedSample // fmp4 only (thecure): before the first segment
 }
 
 func (t *muxerTrack) initialize() {

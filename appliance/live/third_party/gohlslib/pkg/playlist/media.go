@@ -353,7 +353,8 @@ func (m *Media) Unmarshal(buf []byte) error {
 	if m.TargetDuration == 0 {
 		return fmt.Errorf("TARGETDURATION not set")
 	}
-	if len(m.Segments) == 0 {
+	// thecure: a LL-HLS playlist whose only segment is in progress has parts only
+	if len(m.Segments) == 0 && len(m.Parts) == 0 {
 		return fmt.Errorf("no segments found")
 	}
 

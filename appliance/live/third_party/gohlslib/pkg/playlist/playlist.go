@@ -32,7 +32,8 @@ func findType(buf []byte) (Playlist, error) {
 		case strings.HasPrefix(line, "#EXT-X-STREAM-INF:"):
 			return &Multivariant{}, nil
 
-		case strings.HasPrefix(line, "#EXTINF:"):
+		case strings.HasPrefix(line, "#EXTINF:"),
+			strings.HasPrefix(line, "#EXT-X-TARGETDURATION:"): // thecure: a playlist with parts only
 			return &Media{}, nil
 		}
 	}

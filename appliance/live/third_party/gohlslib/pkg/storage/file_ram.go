@@ -20,7 +20,8 @@ func (s *fileRAM) Finalize() {
 	s.finalized = true
 
 	for _, part := range s.parts {
-		s.finalSize += uint64(len(part.buffer.Bytes()))
+		part.Seal()
+		s.finalSize += uint64(len(part.Bytes()))
 	}
 }
 
@@ -49,4 +50,17 @@ func (s *fileRAM) Reader() (io.ReadCloser, error) {
 // Size implements File.
 func (s *fileRAM) Size() uint64 {
 	return s.finalSize
+}
+
+// Chunks returns the bytes of a finalized file, part after part (thecure),
+// or nil before Finalize. They must not be modified.
+func (s *fileRAM) Chunks() [][]byte {
+	if !s.finalized {
+		return nil
+	}
+	out := make([][]byte, len(s.parts))
+	for i, part := range s.parts {
+		out[i] = part.Bytes()
+	}
+	return out
 }

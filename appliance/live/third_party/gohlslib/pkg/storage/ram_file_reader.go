@@ -20,7 +20,7 @@ func (r *ramFileReader) Read(p []byte) (int, error) {
 		}
 
 		curp := r.parts[r.curPart]
-		buf := curp.buffer.Bytes()
+		buf := curp.Bytes()
 
 		copied := copy(p[n:], buf[r.curPos:])
 		r.curPos += copied

@@ -1,0 +1,200 @@
+package gohlslib
+
+// thecure: serving without blocking goroutines on a sync.Cond, honouring the
+// request's context, with bytes prepared once (see PATCHED.md).
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// muxerNotify wakes requests waiting for the muxer to change: ch is closed
+// and replaced at every update, version counts the updates. Guarded by the
+// muxer's mutex.
+type muxerNotify struct {
+	ch      chan struct{}
+	version uint64
+}
+
+func newMuxerNotify() *muxerNotify {
+	return &muxerNotify{ch: make(chan struct{})}
+}
+
+// bump is called with the muxer's mutex held, after every change.
+func (n *muxerNotify) bump() {
+	n.version++
+	close(n.ch)
+	n.ch = make(chan struct{})
+}
+
+// errWaitDone tells that a wait ended with the request's context.
+var errWaitDone = errors.New("request ended while waiting")
+
+// waitLocked waits, with mu held on entry and on return, until ready() is
+// true, or ctx ends (errWaitDone, mu held too).
+func waitLocked(ctx context.Context, mu *sync.Mutex, n *muxerNotify, ready func() bool) error {
+	for !ready() {
+		ch := n.ch
+		mu.Unlock()
+		select {
+		case <-ch:
+			mu.Lock()
+		case <-ctx.Done():
+			mu.Lock()
+			return errWaitDone
+		}
+	}
+	return nil
+}
+
+// unavailable answers a request that waited in vain.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "timed out waiting for the stream", http.StatusServiceUnavailable)
+}
+
+// playlistCache keeps the last bytes of one playlist and the muxer version
+// they were made at.
+type playlistCache struct {
+	version uint64
+	etag    string
+	body    []byte
+}
+
+// get returns the cached bytes for the version, or makes them with gen.
+func (c *playlistCache) get(version uint64, prefix string, gen func() ([]byte, error)) ([]byte, string, error) {
+	if c.body != nil && c.version == version {
+		return c.body, c.etag, nil
+	}
+	b, err := gen()
+	if err != nil {
+		return nil, "", err
+	}
+	c.version, c.body = version, b
+	c.etag = `"` + prefix + "-" + strconv.FormatUint(version, 10) + `"`
+	return b, c.etag, nil
+}
+
+// servePlaylist answers playlist bytes, with http.ServeContent semantics
+// (ETag, conditional requests, ranges).
+func servePlaylist(w http.ResponseWriter, r *http.Request, body []byte, etag, cacheControl string) {
+	h := w.Header()
+	h.Set("Cache-Control", cacheControl)
+	h.Set("Content-Type", "application/vnd.apple.mpegurl")
+	if etag != "" {
+		h.Set("Etag", etag)
+	}
+	http.ServeContent(w, r, "", time.Time{}, &chunkReader{chunks: [][]byte{body}, size: int64(len(body))})
+}
+
+// serveChunks answers immutable media bytes (init files, segments, parts):
+// ETag from the name (unique to the muxing session), ranges, conditional
+// requests, no copy.
+func serveChunks(w http.ResponseWriter, r *http.Request, name string, modTime time.Time, contentType string,
+	chunks [][]byte,
+) {
+	var size int64
+	for _, c := range chunks {
+		size += int64(len(c))
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "public, max-age="+segmentMaxAge)
+	h.Set("Content-Type", contentType)
+	h.Set("Etag", `"`+name+`"`)
+	http.ServeContent(w, r, "", modTime, &chunkReader{chunks: chunks, size: size})
+}
+
+// chunks returns the bytes of a storage file or part when they are in
+// memory (nil otherwise).
+func storageChunks(st any) [][]byte {
+	switch v := st.(type) {
+	case interface{ Chunks() [][]byte }:
+		return v.Chunks()
+	case interface{ Bytes() []byte }:
+		return [][]byte{v.Bytes()}
+	}
+	return nil
+}
+
+// serveReader answers media that is not in memory (disk storage).
+func serveReader(w http.ResponseWriter, contentType string, open func() (io.ReadCloser, error)) {
+	r, err := open()
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	defer r.Close()
+	w.Header().Set("Cache-Control", "public, max-age="+segmentMaxAge)
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	io.Copy(w, r) //nolint:errcheck // the client went away: nothing to do
+}
+
+// chunkReader is an io.ReadSeeker over byte slices.
+type chunkReader struct {
+	chunks [][]byte
+	size   int64
+	off    int64
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.off >= c.size {
+		return 0, io.EOF
+	}
+	n := 0
+	pos := int64(0)
+	for _, ch := range c.chunks {
+		end := pos + int64(len(ch))
+		if c.off < end && n < len(p) {
+			k := copy(p[n:], ch[c.off-pos:])
+			n += k
+			c.off += int64(k)
+		}
+		pos = end
+		if n == len(p) {
+			break
+		}
+	}
+	return n, nil
+}
+
+// WriteTo lets io.Copy write the slices without an intermediate buffer.
+func (c *chunkReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	pos := int64(0)
+	for _, ch := range c.chunks {
+		end := pos + int64(len(ch))
+		if c.off < end {
+			k, err := w.Write(ch[c.off-pos:])
+			total += int64(k)
+			c.off += int64(k)
+			if err != nil {
+				return total, err
+			}
+		}
+		pos = end
+	}
+	return total, nil
+}
+
+func (c *chunkReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += c.off
+	case io.SeekEnd:
+		offset += c.size
+	default:
+		return 0, errors.New("invalid whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("negative position")
+	}
+	c.off = offset
+	return offset, nil
+}
