@@ -46,11 +46,16 @@ var (
 	latFor    = flag.Duration("latency-for", 10*time.Second, "latency sampling time")
 	fanoutFor = flag.Duration("fanout-for", 30*time.Second, "fan-out measuring time")
 	rampUp    = flag.Duration("ramp-up", 5*time.Second, "time for the clients to settle before measuring")
+	endClip   = flag.String("end", "", "instead: publish this clip once and follow it as one HLS viewer (first part, media after the end)")
 )
 
 func main() {
 	flag.Parse()
-	if err := run(); err != nil {
+	do := run
+	if *endClip != "" {
+		do = func() error { return runEnd(*endClip) }
+	}
+	if err := do(); err != nil {
 		fmt.Fprintf(os.Stderr, "benchlive %s: %v\n", *name, err)
 		os.Exit(1)
 	}

@@ -364,8 +364,7 @@ func (s *Stream) SetPlayers(n int) {
 	s.mu.Unlock()
 }
 
-// Close ends the stream and frees the name; like the Write methods, it is
-// called by the source's goroutine. Nothing received is lost: the segment in
+// Close ends the stream and frees the name. Nothing received is lost: the segment in
 // progress is closed and kept (with the parts already announced), and like
 // a VOD ending, HLS players then get the last playlist with EXT-X-ENDLIST
 // and every segment for endGrace, so that they play to the last frame;

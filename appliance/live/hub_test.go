@@ -43,7 +43,7 @@ func readTS(t *testing.T) (live.Tracks, []au) {
 
 // readClip is readTS for a clip of that many seconds at 25 frames per
 // second with a keyframe every gop frames.
-func readClip(t *testing.T, seconds, gop int) (live.Tracks, []au) {
+func readClip(t testing.TB, seconds, gop int) (live.Tracks, []au) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "clip.ts")
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
@@ -114,7 +114,7 @@ func readClip(t *testing.T, seconds, gop int) (live.Tracks, []au) {
 	return tracks, aus
 }
 
-func newHub(t *testing.T, edit func(*config.HLS)) (*live.Hub, string) {
+func newHub(t testing.TB, edit func(*config.HLS)) (*live.Hub, string) {
 	cfg := config.Default().HLS
 	if edit != nil {
 		edit(&cfg)

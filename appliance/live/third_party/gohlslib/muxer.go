@@ -219,6 +219,7 @@ type Muxer struct {
 	server         *muxerServer
 	closed         bool
 	ended          bool          // thecure: Finish was called
+	writeMu        sync.Mutex    // thecure: writes and Finish
 	notify         *muxerNotify  // thecure: wakes waiting requests
 	mvCache        playlistCache // thecure: multivariant playlist bytes
 }
@@ -509,9 +510,8 @@ func (m *Muxer) Close() {
 // back to compute their durations are written, the unfinished part and
 // segment are closed and listed (no part already announced is withdrawn),
 // playlists end with EXT-X-ENDLIST and have no preload hint, and waiting
-// requests are answered at once. Like the Write methods, it must be called
-// by the goroutine that writes; writes after it are refused. The muxer keeps
-// serving until Close.
+// requests are answered at once. It may be called while another goroutine
+// writes; writes after it are refused. The muxer keeps serving until Close.
 func (m *Muxer) Finish() {
 	m.mutex.Lock()
 	if m.ended || m.closed {
@@ -520,6 +520,8 @@ func (m *Muxer) Finish() {
 	}
 	m.mutex.Unlock()
 
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
 	m.segmenter.flush(m.mtracks)
 
 	m.mutex.Lock()
@@ -549,6 +551,8 @@ func (m *Muxer) WriteAV1(
 	pts int64,
 	tu [][]byte,
 ) error {
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
@@ -562,6 +566,8 @@ func (m *Muxer) WriteVP9(
 	pts int64,
 	frame []byte,
 ) error {
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
@@ -575,6 +581,8 @@ func (m *Muxer) WriteH265(
 	pts int64,
 	au [][]byte,
 ) error {
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
@@ -588,6 +596,8 @@ func (m *Muxer) WriteH264(
 	pts int64,
 	au [][]byte,
 ) error {
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
@@ -601,6 +611,8 @@ func (m *Muxer) WriteOpus(
 	pts int64,
 	packets [][]byte,
 ) error {
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
@@ -614,6 +626,8 @@ func (m *Muxer) WriteMPEG4Audio(
 	pts int64,
 	aus [][]byte,
 ) error {
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
@@ -627,6 +641,8 @@ func (m *Muxer) WriteFLAC(
 	pts int64,
 	frame []byte,
 ) error {
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
@@ -649,6 +665,8 @@ func (m *Muxer) WriteKLV(
 	if _, ok := track.Codec.(*codecs.KLV); !ok {
 		return fmt.Errorf("WriteKLV called with a non-KLV track")
 	}
+	m.writeMu.Lock() // thecure: Finish may come from another goroutine
+	defer m.writeMu.Unlock()
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
