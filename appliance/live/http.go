@@ -20,12 +20,21 @@ func (h *Hub) Routes() map[string]http.Handler {
 	}
 }
 
+// CORS header values, shared by every response (net/http replaces header
+// values, it never appends to them).
+var (
+	corsOrigin  = []string{"*"}
+	corsMethods = []string{"GET, OPTIONS"}
+	corsHeaders = []string{"Range, Origin, Accept"}
+	corsExpose  = []string{"Content-Length, Content-Range"}
+)
+
 func cors(w http.ResponseWriter) {
 	hd := w.Header()
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
-	hd.Set("Access-Control-Allow-Headers", "Range, Origin, Accept")
-	hd.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
+	hd["Access-Control-Allow-Origin"] = corsOrigin
+	hd["Access-Control-Allow-Methods"] = corsMethods
+	hd["Access-Control-Allow-Headers"] = corsHeaders
+	hd["Access-Control-Expose-Headers"] = corsExpose
 }
 
 // ServeAPI answers the list of live streams as JSON.

@@ -815,7 +815,7 @@ func (m *Muxer) handleMultivariantPlaylist(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	var buf []byte
-	var etag string
+	var etag []string
 	if r.URL.RawQuery == "" {
 		buf, etag, err = m.mvCache.get(m.notify.version, m.prefix, func() ([]byte, error) {
 			return m.generateMultivariantPlaylist("")

@@ -54,6 +54,18 @@ func (p *muxerPart) finalize(endDTS time.Duration) error {
 		}
 	}
 
+	// thecure: room for the payloads and the boxes around them, at once
+	if st, ok := p.storage.(interface{ Grow(int) }); ok {
+		n := 1024
+		for _, tr := range part.Tracks {
+			n += 64 + 16*len(tr.Samples)
+			for _, sa := range tr.Samples {
+				n += len(sa.Payload)
+			}
+		}
+		st.Grow(n)
+	}
+
 	err := part.Marshal(p.storage.Writer())
 	if err != nil {
 		return err

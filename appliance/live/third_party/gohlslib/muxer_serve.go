@@ -62,51 +62,89 @@ func unavailable(w http.ResponseWriter) {
 // they were made at.
 type playlistCache struct {
 	version uint64
-	etag    string
+	etag    []string
 	body    []byte
 }
 
 // get returns the cached bytes for the version, or makes them with gen.
-func (c *playlistCache) get(version uint64, prefix string, gen func() ([]byte, error)) ([]byte, string, error) {
+func (c *playlistCache) get(version uint64, prefix string, gen func() ([]byte, error)) ([]byte, []string, error) {
 	if c.body != nil && c.version == version {
 		return c.body, c.etag, nil
 	}
 	b, err := gen()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	c.version, c.body = version, b
-	c.etag = `"` + prefix + "-" + strconv.FormatUint(version, 10) + `"`
+	c.etag = []string{`"` + prefix + "-" + strconv.FormatUint(version, 10) + `"`}
 	return b, c.etag, nil
 }
 
+// Header values shared by every response (never modified: net/http replaces
+// values, it does not append to them).
+var (
+	hdrPlaylistType = []string{"application/vnd.apple.mpegurl"}
+	hdrNoCache      = []string{"no-cache"}
+	hdrMultivariant = []string{"public, max-age=" + multivariantPlaylistMaxAge}
+	hdrMedia        = []string{"public, max-age=" + segmentMaxAge}
+)
+
 // servePlaylist answers playlist bytes, with http.ServeContent semantics
 // (ETag, conditional requests, ranges).
-func servePlaylist(w http.ResponseWriter, r *http.Request, body []byte, etag, cacheControl string) {
+func servePlaylist(w http.ResponseWriter, r *http.Request, body []byte, etag []string, cacheControl string) {
 	h := w.Header()
-	h.Set("Cache-Control", cacheControl)
-	h.Set("Content-Type", "application/vnd.apple.mpegurl")
-	if etag != "" {
-		h.Set("Etag", etag)
+	switch cacheControl {
+	case "no-cache":
+		h["Cache-Control"] = hdrNoCache
+	case hdrMultivariant[0]:
+		h["Cache-Control"] = hdrMultivariant
+	default:
+		h["Cache-Control"] = []string{cacheControl}
+	}
+	h["Content-Type"] = hdrPlaylistType
+	if etag != nil {
+		h["Etag"] = etag
 	}
 	http.ServeContent(w, r, "", time.Time{}, &chunkReader{chunks: [][]byte{body}, size: int64(len(body))})
 }
 
-// serveChunks answers immutable media bytes (init files, segments, parts):
-// ETag from the name (unique to the muxing session), ranges, conditional
-// requests, no copy.
-func serveChunks(w http.ResponseWriter, r *http.Request, name string, modTime time.Time, contentType string,
-	chunks [][]byte,
-) {
-	var size int64
+// mediaFile is an immutable file of the muxer (init file, segment, part),
+// with its response headers made once.
+type mediaFile struct {
+	contentType []string
+	etag        []string // from the name, unique to the muxing session
+	modTime     time.Time
+	chunks      [][]byte // nil: not in memory
+	size        int64
+	open        func() (io.ReadCloser, error)
+}
+
+func newMediaFile(name, contentType string, chunks [][]byte, open func() (io.ReadCloser, error)) *mediaFile {
+	f := &mediaFile{
+		contentType: []string{contentType},
+		etag:        []string{`"` + name + `"`},
+		modTime:     time.Now(),
+		chunks:      chunks,
+		open:        open,
+	}
 	for _, c := range chunks {
-		size += int64(len(c))
+		f.size += int64(len(c))
+	}
+	return f
+}
+
+// serve answers the file: from memory with http.ServeContent semantics
+// (ranges, conditional requests, no copy), else from its reader.
+func (f *mediaFile) serve(w http.ResponseWriter, r *http.Request) {
+	if f.chunks == nil {
+		serveReader(w, f.contentType[0], f.open)
+		return
 	}
 	h := w.Header()
-	h.Set("Cache-Control", "public, max-age="+segmentMaxAge)
-	h.Set("Content-Type", contentType)
-	h.Set("Etag", `"`+name+`"`)
-	http.ServeContent(w, r, "", modTime, &chunkReader{chunks: chunks, size: size})
+	h["Cache-Control"] = hdrMedia
+	h["Content-Type"] = f.contentType
+	h["Etag"] = f.etag
+	http.ServeContent(w, r, "", f.modTime, &chunkReader{chunks: f.chunks, size: f.size})
 }
 
 // chunks returns the bytes of a storage file or part when they are in

@@ -35,6 +35,16 @@ func initFilePath(prefix string, streamID string) string {
 }
 
 func filterOutHLSParams(rawQuery string) string {
+	// thecure: no allocation when there are only LL-HLS parameters
+	onlyHLS := true
+	for rest := rawQuery; rest != "" && onlyHLS; {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, "&")
+		onlyHLS = strings.HasPrefix(kv, "_HLS_")
+	}
+	if onlyHLS {
+		return ""
+	}
 	if rawQuery != "" {
 		if q, err := url.ParseQuery(rawQuery); err == nil {
 			for k := range q {
@@ -354,10 +364,13 @@ func (s *muxerStream) mediaPlaylistMaxAge() string {
 // without content 404, and the bytes are made once per muxer update when
 // the request has no query other than the LL-HLS ones.
 func (s *muxerStream) handleMediaPlaylist(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	msn := queryVal(q, "_HLS_msn")
-	part := queryVal(q, "_HLS_part")
-	skip := queryVal(q, "_HLS_skip")
+	var msn, part, skip string
+	if r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		msn = queryVal(q, "_HLS_msn")
+		part = queryVal(q, "_HLS_part")
+		skip = queryVal(q, "_HLS_skip")
+	}
 
 	isDeltaUpdate := false
 	ctx := r.Context()
@@ -411,7 +424,7 @@ func (s *muxerStream) handleMediaPlaylist(w http.ResponseWriter, r *http.Request
 	}
 
 	var byts []byte
-	var etag string
+	var etag []string
 	var err error
 	rawQuery := filterOutHLSParams(r.URL.RawQuery)
 	if rawQuery == "" || s.variant == MuxerVariantMPEGTS && r.URL.RawQuery == "" {
@@ -631,12 +644,7 @@ func (s *muxerStream) generateAndCacheInitFile() error {
 	}
 
 	name := initFilePath(s.prefix, s.id)
-	chunks, modTime := [][]byte{initFile}, time.Now()
-	s.server.registerPath(
-		name,
-		func(w http.ResponseWriter, r *http.Request) {
-			serveChunks(w, r, name, modTime, contentType, chunks)
-		})
+	s.server.registerPath(name, newMediaFile(name, contentType, [][]byte{initFile}, nil).serve)
 
 	return nil
 }
@@ -712,17 +720,8 @@ func (s *muxerStream) rotateParts(
 		part.segment.parts = append(part.segment.parts, part)
 
 		// thecure: bytes served from memory with ServeContent semantics
-		contentType := s.mediaContentType()
-		chunks, modTime := storageChunks(part.storage), time.Now()
-		s.server.registerPath(
-			part.path,
-			func(w http.ResponseWriter, r *http.Request) {
-				if chunks != nil {
-					serveChunks(w, r, part.path, modTime, contentType, chunks)
-					return
-				}
-				serveReader(w, contentType, part.reader)
-			})
+		s.server.registerPath(part.path,
+			newMediaFile(part.path, s.mediaContentType(), storageChunks(part.storage), part.reader).serve)
 
 		// EXT-X-PRELOAD-HINT (thecure: the wait honours the request's
 		// context; a part that never comes, the stream having ended, is 410)
@@ -930,8 +929,6 @@ func (s *muxerStream) mediaContentType() string {
 // registerSegment serves a finalized segment (thecure: from memory, with
 // ServeContent semantics).
 func (s *muxerStream) registerSegment(segment muxerSegment) {
-	contentType := s.mediaContentType()
-	path := segment.getPath()
 	var chunks [][]byte
 	switch seg := segment.(type) {
 	case *muxerSegmentFMP4:
@@ -939,16 +936,8 @@ func (s *muxerStream) registerSegment(segment muxerSegment) {
 	case *muxerSegmentMPEGTS:
 		chunks = storageChunks(seg.storage)
 	}
-	modTime := time.Now()
-	s.server.registerPath(
-		path,
-		func(w http.ResponseWriter, r *http.Request) {
-			if chunks != nil {
-				serveChunks(w, r, path, modTime, contentType, chunks)
-				return
-			}
-			serveReader(w, contentType, segment.reader)
-		})
+	path := segment.getPath()
+	s.server.registerPath(path, newMediaFile(path, s.mediaContentType(), chunks, segment.reader).serve)
 }
 
 // provisionalTargetDuration is the target duration, or before the first

@@ -26,18 +26,33 @@ func (p *partRAM) Reader() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(p.Bytes())), nil
 }
 
-// Seal ends writing (thecure): the bytes are copied once into a slice of
-// their exact size and the growable buffer (up to twice as large) is freed.
+// Grow makes room for n more bytes at once (thecure), when the size is
+// known before writing: no doubling, no copy at Seal.
+func (p *partRAM) Grow(n int) {
+	p.buffer.Grow(n)
+}
+
+// Seal ends writing (thecure): unless the buffer has little room to spare,
+// the bytes are copied once into a slice of their exact size and the
+// growable buffer (up to twice as large) is freed.
 func (p *partRAM) Seal() {
 	if p.sealed != nil {
 		return
 	}
-	p.sealed = bytes.Clone(p.buffer.Bytes())
+	b := p.buffer.Bytes()
+	if cap(b)-len(b) <= sealSlack {
+		p.sealed = b[:len(b):len(b)]
+	} else {
+		p.sealed = bytes.Clone(b)
+	}
 	if p.sealed == nil {
 		p.sealed = []byte{}
 	}
 	p.buffer = seekablebuffer.Buffer{}
 }
+
+// sealSlack is the unused room Seal leaves in a buffer rather than copy it.
+const sealSlack = 4096
 
 // Bytes returns the part's bytes (thecure). They must not be modified.
 func (p *partRAM) Bytes() []byte {
