@@ -125,3 +125,30 @@ func fetchInto(hc *http.Client, u string, buf []byte) ([]byte, error) {
 	}
 	return buf[:n], nil
 }
+
+// BenchmarkMux measures the muxing cost of one live stream (720p, 3 Mb/s,
+// 2 s GOP, LL-HLS): each operation publishes 10 s of media as fast as it
+// goes and ends the stream; the time is per 10 s of media.
+func BenchmarkMux(b *testing.B) {
+	tracks, aus := readClipSize(b, 10, 50, "1280x720", "3M")
+	hub, _ := newHub(b, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s, err := hub.Publish("mux", tracks)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range aus {
+			if a.video != nil {
+				err = s.WriteH264(a.pts, a.video)
+			} else {
+				err = s.WriteAAC(a.pts, a.audio)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+	}
+}

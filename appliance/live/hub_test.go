@@ -45,11 +45,17 @@ func readTS(t *testing.T) (live.Tracks, []au) {
 // second with a keyframe every gop frames.
 func readClip(t testing.TB, seconds, gop int) (live.Tracks, []au) {
 	t.Helper()
+	return readClipSize(t, seconds, gop, "160x120", "200k")
+}
+
+// readClipSize is readClip at that size and video bitrate.
+func readClipSize(t testing.TB, seconds, gop int, size, bitrate string) (live.Tracks, []au) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "clip.ts")
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=160x120:rate=25:duration=%d", seconds),
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=%s:rate=25:duration=%d", size, seconds),
 		"-f", "lavfi", "-i", fmt.Sprintf("sine=sample_rate=48000:duration=%d", seconds),
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-g", strconv.Itoa(gop),
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", bitrate, "-g", strconv.Itoa(gop),
 		"-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
 		"-c:a", "aac", "-f", "mpegts", path).CombinedOutput()
 	if err != nil {
