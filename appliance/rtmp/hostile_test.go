@@ -342,7 +342,7 @@ func TestIdleSessionsDoNotLockOutPublisher(t *testing.T) {
 	e := start(t, func(c *config.Config) {
 		c.RTMP.MaxConnections = 40
 		c.RTMP.MaxConnectionsPerAddress = 4
-		c.RTMP.HandshakeTimeout = config.Duration(120 * time.Second)
+		c.RTMP.HandshakeTimeout = config.Duration(60 * time.Second)
 		c.RTMP.AllowPublish = []string{"127.0.0.1/32"}
 		c.RTMP.AllowPlay = []string{"127.0.0.0/8"}
 	})

@@ -150,7 +150,8 @@ func TestPublishPlayHLS(t *testing.T) {
 	pub := publish(t, e.url("cam1"), 14)
 	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("cam1") })
 
-	// HLS: the playlist is served once the first segment is there
+	// HLS: the playlist is served from the first part (LL-HLS); players
+	// without LL-HLS, ffprobe among them, need a whole segment
 	code, body, hdr := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/index.m3u8")
 	if code != 200 || !strings.HasPrefix(body, "#EXTM3U") {
 		t.Fatalf("index.m3u8: %d %q", code, body)
@@ -161,6 +162,10 @@ func TestPublishPlayHLS(t *testing.T) {
 	if !strings.Contains(body, "RESOLUTION=320x240") || !strings.Contains(body, "mp4a.40.2") {
 		t.Errorf("multivariant playlist lacks resolution or AAC: %s", body)
 	}
+	apptest.WaitFor(t, 30*time.Second, "a whole segment", func() bool {
+		_, b, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/video1_stream.m3u8")
+		return strings.Contains(b, "#EXTINF:")
+	})
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
 		"-of", "compact", e.httpURL+"/live/cam1/index.m3u8").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "codec_name=h264|width=320|height=240") || !strings.Contains(string(out), "codec_name=aac") {
