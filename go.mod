@@ -7,11 +7,13 @@ require (
 	github.com/NicoNex/echotron/v3 v3.45.0
 	github.com/bluenviron/gohlslib/v2 v2.4.2
 	github.com/bluenviron/mediacommon/v2 v2.9.2
+	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/fclairamb/ftpserverlib v0.32.3
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/johannesboyne/gofakes3 v1.2.0
+	github.com/miekg/dns v1.1.73
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/spf13/afero v1.15.0

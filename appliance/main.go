@@ -42,6 +42,7 @@ func commandList() []command {
 		{name: "backup", args: "run | list | verify ID|latest", summary: "make a backup now, list backups, or check one's every checksum", run: cmdBackup, flags: backupFlags},
 		{name: "restore", args: "ID|PATH|latest", summary: "restore a backup (store, config, certificates, media) with the appliance stopped", run: cmdRestore, flags: restoreFlags},
 		{name: "user", args: "add|list|passwd|groups|quota|del ...", summary: "manage the users who log in to FTPS (and the web admin)", run: cmdUser, more: userCommands},
+		{name: "dns", args: "ds", summary: "print the DS record of the DNSSEC-signed zone, for the parent zone", run: cmdDNS, more: dnsCommands},
 		{name: "version", summary: "print version, commit and Go version", run: cmdVersion},
 		{name: "help", args: "[COMMAND]", summary: "show help for thecure or for one command", run: nil},
 	}

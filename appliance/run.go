@@ -22,6 +22,7 @@ import (
 	"thecure/appliance/backup"
 	"thecure/appliance/config"
 	"thecure/appliance/control"
+	"thecure/appliance/dns"
 	"thecure/appliance/ftps"
 	"thecure/appliance/health"
 	"thecure/appliance/library"
@@ -111,6 +112,7 @@ type app struct {
 	backup   *backup.Service
 	alerts   alertRelay // admin alerts, to the support bot when it is on
 	ftps     *ftps.Server
+	dns      *dns.Server // [dns]; nil when off (wire_dns.go)
 
 	catalogue *library.Catalogue // VOD titles (wire_vod.go)
 	queue     *transcode.Queue   // VOD jobs; the FTPS ingest feeds it
@@ -181,6 +183,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 		a.wireFTPS, // after wireVOD: its queue is the ingest
 		a.wireBackup,
 		a.wireLive,
+		a.wireDNS,
 		a.wireBot,   // after the subsystems whose state it reports
 		a.wireWebUI, // last: it shows the others
 	} {

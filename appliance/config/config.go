@@ -30,6 +30,7 @@ type Config struct {
 	Bot       Bot       `toml:"bot"`
 	Backup    Backup    `toml:"backup"`
 	Transcode Transcode `toml:"transcode"`
+	DNS       DNS       `toml:"dns"`
 }
 
 // Log configures the process log (stderr; journald under systemd).
@@ -133,5 +134,6 @@ func Default() *Config {
 		Bot:       defaultBot(),
 		Backup:    defaultBackup(),
 		Transcode: defaultTranscode(),
+		DNS:       defaultDNS(),
 	}
 }

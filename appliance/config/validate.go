@@ -30,12 +30,14 @@ func (c *Config) Validate() Problems {
 	v.rtmp(&c.RTMP)
 	v.hls(&c.HLS)
 	v.maxima(c)
+	v.dns(&c.DNS, c.PublicHost)
 	v.distinct(map[string]string{
 		"http.listen":         c.HTTP.Listen,
 		"http.tls_listen":     c.HTTP.TLSListen,
 		"ftp.listen":          c.FTP.Listen,
 		"ftp.implicit_listen": c.FTP.ImplicitListen,
 		"rtmp.listen":         c.RTMP.Listen,
+		"dns.listen":          c.DNS.listenIfEnabled(),
 	})
 	return v.probs
 }
