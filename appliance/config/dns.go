@@ -196,12 +196,17 @@ func (v *validator) dnsZone(c *DNS, publicHost string) *Zone {
 	}
 	var recs []declared
 	names := map[string]bool{} // owners declared by [[dns.records]]
+	addrs := map[string]bool{} // owners declared with an A, AAAA or CNAME
 	for i, r := range c.Records {
 		key := fmt.Sprintf("dns.records[%d]", i)
 		rr := v.dnsRecord(c, origin, key, r)
 		if rr != nil {
 			recs = append(recs, declared{i, rr})
 			names[rr.Header().Name] = true
+			switch rr.Header().Rrtype {
+			case dns.TypeA, dns.TypeAAAA, dns.TypeCNAME:
+				addrs[rr.Header().Name] = true
+			}
 		}
 	}
 
@@ -238,7 +243,7 @@ func (v *validator) dnsZone(c *DNS, publicHost string) *Zone {
 	switch {
 	case hostTarget != "":
 		z.NS = hostTarget
-	case isIP && !names[z.NS]:
+	case isIP && !addrs[z.NS]:
 		auto = append(auto, addrRR(z.NS))
 	}
 	auto = append(auto, &dns.NS{Hdr: hdr(origin, dns.TypeNS), Ns: z.NS})
@@ -248,14 +253,14 @@ func (v *validator) dnsZone(c *DNS, publicHost string) *Zone {
 			name = n + "." + origin
 		}
 		switch {
-		case names[name]:
+		case addrs[name]:
 		case isIP:
 			auto = append(auto, addrRR(name))
-		case hostTarget != "" && name != origin && hostTarget != name:
+		case hostTarget != "" && name != origin && hostTarget != name && !names[name]:
 			auto = append(auto, &dns.CNAME{Hdr: hdr(name, dns.TypeCNAME), Target: hostTarget})
 		}
 	}
-	if hostTarget != "" && dns.IsSubDomain(origin, hostTarget) && !names[hostTarget] {
+	if hostTarget != "" && dns.IsSubDomain(origin, hostTarget) && !addrs[hostTarget] {
 		v.fail("public_host", "%q is inside dns.zone but no [[dns.records]] gives it an address (A or AAAA)", publicHost)
 	}
 

@@ -9,6 +9,7 @@ package dns
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
@@ -162,7 +163,11 @@ func (s *Server) rebuildLocked(c config.DNS, publicHost string, resign bool) err
 	if err != nil {
 		return err
 	}
-	z, err := buildZone(cz, config.TTLSeconds(c.TTL), serial, key, signer, now)
+	var sg crypto.Signer // stays a nil interface when unsigned
+	if signer != nil {
+		sg = signer
+	}
+	z, err := buildZone(cz, config.TTLSeconds(c.TTL), serial, key, sg, now)
 	if err != nil {
 		return err
 	}
