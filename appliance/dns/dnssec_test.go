@@ -57,8 +57,8 @@ func TestDNSSECDelv(t *testing.T) {
 		{"chain.innovatetech.test.", "A", "; fully validated"},
 		{"big.innovatetech.test.", "TXT", "; fully validated"}, // over TCP
 		{"nope.innovatetech.test.", "A", "; negative response, fully validated"},
-		{"zzz.innovatetech.test.", "A", "; negative response, fully validated"},  // after the last name
-		{"aaa.innovatetech.test.", "A", "; negative response, fully validated"},  // before the first
+		{"zzz.innovatetech.test.", "A", "; negative response, fully validated"},   // after the last name
+		{"aaa.innovatetech.test.", "A", "; negative response, fully validated"},   // before the first
 		{"www.innovatetech.test.", "TXT", "; negative response, fully validated"}, // NODATA
 		{"_tcp.innovatetech.test.", "A", "; negative response, fully validated"},  // empty non-terminal
 		// the CNAME validated, then its target's NXDOMAIN
