@@ -326,15 +326,14 @@ func (v *validator) dnsRecord(c *DNS, origin, key string, r DNSRecord) dns.RR {
 	}
 	ttl := r.TTL
 	if ttl == 0 {
-		ttl = c.TTL
-	}
-	switch {
-	case ttl%Duration(time.Second) != 0 || ttl < 0:
-		v.fail(key+".ttl", "must be whole seconds")
-		return nil
-	case ttl < c.MinTTL || ttl > c.MaxTTL:
-		v.fail(key+".ttl", "%s is outside dns.min_ttl-dns.max_ttl (%s-%s)", ttl, c.MinTTL, c.MaxTTL)
-		return nil
+		ttl = c.TTL // checked as dns.ttl
+	} else {
+		switch {
+		case ttl%Duration(time.Second) != 0 || ttl < 0:
+			v.fail(key+".ttl", "must be whole seconds")
+		case ttl < c.MinTTL || ttl > c.MaxTTL:
+			v.fail(key+".ttl", "%s is outside dns.min_ttl-dns.max_ttl (%s-%s)", ttl, c.MinTTL, c.MaxTTL)
+		}
 	}
 	h := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: uint32(ttl.Std() / time.Second)}
 	val := strings.TrimSpace(r.Value)
