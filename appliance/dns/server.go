@@ -468,7 +468,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg, z *zone, tcp bool, r
 		s.xfers.WithLabelValues("refused").Inc()
 		s.refusedXF.Do(func() {
 			s.log.Warn("dns: zone transfer refused (logged once a minute)", "client", remote.String(),
-				"name", quote(q.Name), "allowed", allowed)
+				"name", clip(q.Name), "allowed", allowed)
 		})
 		return false
 	}
@@ -583,10 +583,11 @@ func (s *Server) notify(ctx context.Context, target netip.AddrPort, z *zone) {
 	s.log.Info("dns: NOTIFY acknowledged", "secondary", target.String(), "serial", z.serial)
 }
 
-// quote is a client-given name for the log: clipped and quoted.
-func quote(s string) string {
+// clip shortens a client-given name for the log (slog quotes and escapes
+// it).
+func clip(s string) string {
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}
-	return strconv.Quote(s)
+	return s
 }
