@@ -212,3 +212,41 @@ func TestTCPFallback(t *testing.T) {
 		t.Errorf("TXT over TCP is %d bytes, want %d", len(got), len(bigTXT))
 	}
 }
+
+// TestReplyCache: a repeated UDP question is answered from the packed reply
+// with the asker's id, RD and CD bits and question (letter case kept); a
+// reload starts a new cache.
+func TestReplyCache(t *testing.T) {
+	ts := startServer(t, zoneRecords)
+	first := ask(t, ts.udp, "udp", "mail.innovatetech.test.", dns.TypeA, withEDNS(1232, false))
+	z := ts.srv.zone.Load()
+	if z.cache.n.Load() != 1 {
+		t.Fatalf("%d replies cached after one question", z.cache.n.Load())
+	}
+	again := ask(t, ts.udp, "udp", "MAIL.innovatetech.TEST.", dns.TypeA, withEDNS(1232, false), func(m *dns.Msg) {
+		m.RecursionDesired, m.CheckingDisabled = true, true
+	})
+	if z.cache.n.Load() != 1 {
+		t.Errorf("the same question in other letters was cached again")
+	}
+	if !again.RecursionDesired || !again.CheckingDisabled || first.RecursionDesired || first.CheckingDisabled {
+		t.Errorf("RD/CD not those of each question: first %v/%v, again %v/%v", first.RecursionDesired, first.CheckingDisabled, again.RecursionDesired, again.CheckingDisabled)
+	}
+	if again.Question[0].Name != "MAIL.innovatetech.TEST." || !again.Authoritative || again.Rcode != dns.RcodeSuccess {
+		t.Errorf("cached reply: question %q AA %v rcode %d", again.Question[0].Name, again.Authoritative, again.Rcode)
+	}
+	if strings.Join(rrStrings(again.Answer), "") != strings.Join(rrStrings(first.Answer), "") || again.IsEdns0() == nil {
+		t.Errorf("cached answer %v, first %v", again, first)
+	}
+	// A reload with a changed record: the new zone answers, not the cache.
+	cfg := testConfig(t, strings.Replace(zoneRecords, "192.0.2.25", "192.0.2.99", 1))
+	if err := ts.srv.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if in := ask(t, ts.udp, "udp", "mail.innovatetech.test.", dns.TypeA, withEDNS(1232, false)); !has(in.Answer, "mail.innovatetech.test. IN A 192.0.2.99") {
+		t.Errorf("after reload: %v", in.Answer)
+	}
+	if got := ts.counter(t, "queries", "A", "NOERROR"); got != 3 {
+		t.Errorf("queries counted %v, want 3 (cached ones too)", got)
+	}
+}

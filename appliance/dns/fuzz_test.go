@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -36,9 +37,9 @@ func (w *fuzzWriter) TsigStatus() error           { return nil }
 func (w *fuzzWriter) TsigTimersOnly(bool)         {}
 func (w *fuzzWriter) Hijack()                     {}
 
-// FuzzQuery feeds raw packets through the query path as the server does
-// (header check, unpack, handler) on a signed zone that allows transfers,
-// over UDP and TCP. Every reply must unpack, answer the query's id, fit a
+// FuzzQuery feeds raw packets through the query path on a signed zone that
+// allows transfers: UDP's from the raw bytes (header check, RRL, unpack,
+// answer, pack), TCP's as miekg/dns's server hands them to the handler. Every reply must unpack, answer the query's id, fit a
 // UDP answer in its size, and never carry records for a name outside the
 // zone.
 func FuzzQuery(f *testing.F) {
@@ -73,6 +74,13 @@ func FuzzQuery(f *testing.F) {
 	ts := newServer(f, testConfig(f, "dnssec = true\nallow_transfer = [\"127.0.0.1\"]\n[dns.rrl]\nresponses_per_second = 0\n"+zoneRecords), "", nil)
 	z := ts.srv.zone.Load()
 	f.Fuzz(func(t *testing.T, pkt []byte, tcp bool) {
+		var out [][]byte
+		if !tcp {
+			// The UDP path takes the raw packet, as read from the socket.
+			if b := ts.srv.handleUDP(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4000}, nil, time.Now()); b != nil {
+				out = append(out, b)
+			}
+		}
 		if len(pkt) < 12 {
 			return // the server drops it
 		}
@@ -86,9 +94,12 @@ func FuzzQuery(f *testing.F) {
 		if err := q.Unpack(pkt); err != nil {
 			return // FORMERR from the server, without our handler
 		}
-		w := &fuzzWriter{tcp: tcp}
-		handler{ts.srv, tcp}.ServeDNS(w, q)
-		for _, b := range w.out {
+		if tcp {
+			w := &fuzzWriter{tcp: true}
+			handler{ts.srv, true}.ServeDNS(w, q)
+			out = w.out
+		}
+		for _, b := range out {
 			r := new(dns.Msg)
 			if err := r.Unpack(b); err != nil {
 				t.Fatalf("reply does not unpack: %v", err)

@@ -219,15 +219,31 @@ func (s *Server) Serial() uint32 { return s.zone.Load().serial }
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	udp := &dns.Server{PacketConn: pc, Handler: handler{s, false}, UDPSize: dns.DefaultMsgSize}
 	tcp := &dns.Server{
 		Listener: newTCPListener(ln), Handler: handler{s, true},
 		ReadTimeout: tcpReadTime, WriteTimeout: tcpWriteTime,
 		IdleTimeout: func() time.Duration { return tcpIdleTime }, MaxTCPQueries: maxTCPQueries,
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for _, srv := range []*dns.Server{udp, tcp} {
+	errs := make(chan error, 3)
+	servers := []*dns.Server{tcp}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.serveUDP(ctx, uc)
+			if ctx.Err() == nil {
+				if err == nil {
+					err = errors.New("udp: stopped unexpectedly")
+				}
+				errs <- err
+				cancel()
+			}
+		}()
+	} else { // not a socket: miekg/dns's loop
+		servers = append(servers, &dns.Server{PacketConn: pc, Handler: handler{s, false}, UDPSize: dns.DefaultMsgSize})
+	}
+	for _, srv := range servers {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
 		wg.Add(1)
@@ -350,7 +366,7 @@ func (h handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 }
 
 // respond computes the reply to r; nil when it was written already (a
-// transfer).
+// transfer over TCP, through w; w is nil for UDP).
 func (s *Server) respond(z *zone, r *dns.Msg, tcp bool, remote netip.Addr, w dns.ResponseWriter) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(r)
@@ -378,8 +394,8 @@ func (s *Server) respond(z *zone, r *dns.Msg, tcp bool, remote netip.Addr, w dns
 	case !dns.IsSubDomain(z.origin, qname):
 		m.Rcode = dns.RcodeRefused // not ours: never a resolver
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		if s.transfer(w, r, z, tcp, remote) {
-			return nil
+		if reply, done := s.transfer(w, r, z, tcp, remote); done {
+			return reply
 		}
 		m.Rcode = dns.RcodeRefused
 	default:
@@ -421,12 +437,18 @@ func init() {
 }
 
 func (s *Server) count(r *dns.Msg, rcode int) {
-	s.nQueries.Add(1)
-	t := "other"
+	qtype := uint16(0) // "other"
 	if len(r.Question) == 1 {
-		if n, ok := queryTypes[r.Question[0].Qtype]; ok {
-			t = n
-		}
+		qtype = r.Question[0].Qtype
+	}
+	s.countType(qtype, rcode)
+}
+
+func (s *Server) countType(qtype uint16, rcode int) {
+	s.nQueries.Add(1)
+	t, ok := queryTypes[qtype]
+	if !ok {
+		t = "other"
 	}
 	rc, ok := dns.RcodeToString[rcode]
 	if !ok {
@@ -453,9 +475,10 @@ func addrOf(a net.Addr) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// transfer answers AXFR and IXFR from allowed addresses and reports whether
-// it did (false: refuse).
-func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg, z *zone, tcp bool, remote netip.Addr) bool {
+// transfer answers AXFR and IXFR from allowed addresses: a full transfer
+// is written to w (TCP) and gives (nil, true); an IXFR answered with the SOA
+// alone gives that reply; (nil, false) means refuse.
+func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg, z *zone, tcp bool, remote netip.Addr) (*dns.Msg, bool) {
 	allowed := false
 	for _, p := range *s.acl.Load() {
 		if p.Contains(remote) {
@@ -470,7 +493,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg, z *zone, tcp bool, r
 			s.log.Warn("dns: zone transfer refused (logged once a minute)", "client", remote.String(),
 				"name", clip(q.Name), "allowed", allowed)
 		})
-		return false
+		return nil, false
 	}
 	if q.Qtype == dns.TypeIXFR {
 		var have uint32
@@ -488,12 +511,11 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg, z *zone, tcp bool, r
 			m.Authoritative = true
 			m.Answer = []dns.RR{z.soa}
 			s.xfers.WithLabelValues("current").Inc()
-			s.write(w, r, m)
-			return true
+			return m, true
 		}
 	}
-	if !tcp {
-		return false // AXFR only over TCP
+	if !tcp || w == nil {
+		return nil, false // AXFR only over TCP
 	}
 	rrs := append(z.records(), z.soa)
 	var envs []*dns.Envelope
@@ -522,11 +544,11 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg, z *zone, tcp bool, r
 	if err := tr.Out(w, r, ch); err != nil {
 		s.xfers.WithLabelValues("failed").Inc()
 		s.log.Warn("dns: zone transfer failed", "client", remote.String(), "err", err)
-		return true
+		return nil, true
 	}
 	s.xfers.WithLabelValues("sent").Inc()
 	s.log.Info("dns: zone transferred", "client", remote.String(), "serial", z.serial, "records", len(rrs))
-	return true
+	return nil, true
 }
 
 // serialBefore is RFC 1982 serial arithmetic: a < b.

@@ -38,6 +38,7 @@ type zone struct {
 	dnskey *dns.DNSKEY
 	expire time.Time // signatures' expiration
 	count  int       // records, for the status line
+	cache  *replyCache
 }
 
 // node is one owner name's records.
@@ -67,7 +68,7 @@ func contentHash(z *config.Zone, key *dns.DNSKEY) string {
 // buildZone makes the servable zone from its records, serial and (when
 // signer is not nil) signs it with key valid from now.
 func buildZone(cz *config.Zone, ttl uint32, serial uint32, key *dns.DNSKEY, signer crypto.Signer, now time.Time) (*zone, error) {
-	z := &zone{origin: cz.Origin, serial: serial, nodes: map[string]*node{}, ents: map[string]bool{}}
+	z := &zone{origin: cz.Origin, serial: serial, nodes: map[string]*node{}, ents: map[string]bool{}, cache: &replyCache{}}
 	z.soa = &dns.SOA{
 		Hdr:     dns.RR_Header{Name: cz.Origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
 		Ns:      cz.NS,
