@@ -51,12 +51,14 @@ vet:
 # Benchmarks: Go benchmarks plus scripts that print figures.
 # BenchmarkColdStart measures the release binary: start to /healthz 200, idle RSS, size.
 # .ci/bench-web: req/s for the catalogue page and a VOD segment, beside nginx.
+# .ci/bench-dns: DNS queries per CPU-second beside NSD.
 bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-backup
 	.ci/bench-ftps bin/thecure
 	.ci/bench-live bin/thecure
 	THECURE_BIN=$(CURDIR)/bin/thecure .ci/bench-web
+	.ci/bench-dns bin/thecure
 
 # A short run of every fuzz target (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
