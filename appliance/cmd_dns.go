@@ -16,6 +16,13 @@ const dnsCommands = `commands:
 
 // cmdDNS is `thecure dns ds`.
 func cmdDNS(_ context.Context, e *env, fset *flag.FlagSet, args []string) error {
+	if len(args) > 0 && args[0] == "ds" {
+		// flags may follow the subcommand: thecure dns ds -c FILE
+		if err := fset.Parse(args[1:]); err != nil {
+			return exitError{code: 2}
+		}
+		args = append([]string{"ds"}, fset.Args()...)
+	}
 	if len(args) != 1 || args[0] != "ds" {
 		fmt.Fprintf(e.stderr, "usage: thecure dns ds [-c FILE]\n\n%s", dnsCommands)
 		return exitError{code: 2}

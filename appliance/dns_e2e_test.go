@@ -73,7 +73,7 @@ value = "192.0.2.25"
 		}
 	}
 
-	out, errOut, code := runCmd(t, dir, "dns", "-c", cfg, "ds")
+	out, errOut, code := runCmd(t, dir, "dns", "ds", "-c", cfg)
 	m := regexp.MustCompile(`^innovatetech\.test\.\s+\d+\s+IN\s+DS\s+(\d+) 13 2 ([0-9A-F]{64})\n$`).FindStringSubmatch(out)
 	if code != 0 || m == nil {
 		t.Fatalf("thecure dns ds: %d %q %s", code, out, errOut)

@@ -1,8 +1,12 @@
 package dns
 
 import (
+	"context"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -248,5 +252,72 @@ func TestReplyCache(t *testing.T) {
 	}
 	if got := ts.counter(t, "queries", "A", "NOERROR"); got != 3 {
 		t.Errorf("queries counted %v, want 3 (cached ones too)", got)
+	}
+}
+
+// TestWildcardListen: on a wildcard socket (as ":53"), replies leave from
+// the address each query was sent to, over IPv4 and IPv6: the client's
+// connected socket takes nothing else.
+func TestWildcardListen(t *testing.T) {
+	ts := newServer(t, testConfig(t, ""), "", nil)
+	var pc net.PacketConn
+	var ln net.Listener
+	for range 20 {
+		p, err := net.ListenPacket("udp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := p.LocalAddr().(*net.UDPAddr).Port
+		if l, err := net.Listen("tcp", ":"+strconv.Itoa(port)); err == nil {
+			pc, ln = p, l
+			break
+		}
+		p.Close()
+	}
+	if pc == nil {
+		t.Fatal("no port")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Serve(ctx, pc, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	port := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+	addrs := []string{"127.0.0.1", "127.0.0.2"} // 127.0.0.2: the kernel alone would answer from 127.0.0.1
+	if c, err := net.ListenPacket("udp", "[::1]:0"); err == nil {
+		c.Close()
+		addrs = append(addrs, "::1")
+	} else {
+		t.Logf("no IPv6 loopback here: %v", err)
+	}
+	for _, a := range addrs {
+		in := ask(t, net.JoinHostPort(a, port), "udp", "www.innovatetech.test.", dns.TypeA)
+		if !has(in.Answer, "www.innovatetech.test. IN A 192.0.2.10") {
+			t.Errorf("via %s: %v", a, in)
+		}
+	}
+}
+
+// TestStopAtOnce: a server cancelled as it starts returns.
+func TestStopAtOnce(t *testing.T) {
+	ts := newServer(t, testConfig(t, ""), "", nil)
+	for range 20 {
+		pc, ln := listenPair(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- ts.srv.Serve(ctx, pc, ln) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return after an early cancel")
+		}
 	}
 }

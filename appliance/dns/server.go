@@ -81,6 +81,7 @@ type Server struct {
 	nQueries  atomic.Uint64
 	nRRL      atomic.Uint64
 	refusedXF rate.Sometimes
+	readErr   rate.Sometimes
 }
 
 // New builds the zone from the configuration (making the DNSSEC key the
@@ -90,7 +91,7 @@ func New(o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	s := &Server{o: o, log: o.Log, now: o.Now, changed: make(chan struct{}, 1),
-		refusedXF: rate.Sometimes{Interval: time.Minute}}
+		refusedXF: rate.Sometimes{Interval: time.Minute}, readErr: rate.Sometimes{Interval: time.Minute}}
 	s.queries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "thecure_dns_queries_total", Help: "DNS queries answered, by query type and response code.",
 	}, []string{"type", "rcode"})
@@ -244,11 +245,12 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 		servers = append(servers, &dns.Server{PacketConn: pc, Handler: handler{s, false}, UDPSize: dns.DefaultMsgSize})
 	}
 	for _, srv := range servers {
-		started := make(chan struct{})
+		started, returned := make(chan struct{}), make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(returned)
 			err := srv.ActivateAndServe()
 			if ctx.Err() == nil {
 				if err == nil {
@@ -261,10 +263,12 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Wait for it to start even when ctx is done already: a
+			// server stopped before it started would serve forever.
 			select {
 			case <-started:
-			case <-ctx.Done():
-				return // it never started: nothing to stop (it returned)
+			case <-returned:
+				return // it failed to start: nothing to stop
 			}
 			<-ctx.Done()
 			sctx, stop := context.WithTimeout(context.Background(), tcpWriteTime)

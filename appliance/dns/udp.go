@@ -74,14 +74,20 @@ func (s *Server) udpWorker(ctx context.Context, p *ipv4.PacketConn) error {
 	for {
 		n, err := p.ReadBatch(in, 0)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, net.ErrClosed):
+				return err
+			case errors.As(err, &ne) && ne.Timeout():
+			default:
+				// A transient error (ENOMEM, an ICMP error surfacing):
+				// keep serving.
+				s.readErr.Do(func() { s.log.Warn("dns: udp read (logged once a minute)", "err", err) })
+				time.Sleep(10 * time.Millisecond)
 			}
-			return err
+			continue
 		}
 		now := s.now()
 		out = out[:0]
