@@ -51,6 +51,11 @@ var maxRows = []struct {
 	{"backup.retention", "keep_last", "1000", "1001", ""},
 	{"backup.retention", "keep_daily", "1000", "1001", ""},
 	{"backup.retention", "keep_weekly", "1000", "1001", ""},
+	{"dns.rrl", "responses_per_second", "100000", "100001", ""},
+	{"dns.rrl", "slip", "10", "11", ""},
+	{"dns.rrl", "ipv4_prefix", "32", "33", ""},
+	{"dns.rrl", "ipv6_prefix", "128", "129", ""},
+	{"dns", "max_ttl", `"24855d"`, `"24856d"`, ""},
 }
 
 func TestMaxima(t *testing.T) {
@@ -218,7 +223,7 @@ func setNumber(rv reflect.Value, path string, n int64) {
 		if list {
 			if fv.Len() == 0 {
 				fv.Set(reflect.MakeSlice(fv.Type(), 1, 1))
-				if fv.Type().Elem().Kind() == reflect.Struct {
+				if fv.Type().Elem() == reflect.TypeFor[Rendition]() {
 					// keep the other fields of a new element valid
 					fv.Index(0).Set(reflect.ValueOf(Default().Transcode.Renditions[0]))
 				}

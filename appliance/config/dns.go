@@ -128,8 +128,12 @@ func (v *validator) dns(c *DNS, publicHost string) {
 	}
 }
 
+// maxRRL bounds dns.rrl.responses_per_second.
+const maxRRL = 100000
+
 func (v *validator) rrl(r *DNSRRL) {
 	v.check(r.ResponsesPerSecond >= 0, "dns.rrl.responses_per_second", "must not be negative (0: off)")
+	atMost(v, "dns.rrl.responses_per_second", r.ResponsesPerSecond, maxRRL)
 	v.check(r.Slip >= 0 && r.Slip <= 10, "dns.rrl.slip", "must be between 0 and 10")
 	v.check(r.IPv4Prefix >= 8 && r.IPv4Prefix <= 32, "dns.rrl.ipv4_prefix", "must be between 8 and 32")
 	v.check(r.IPv6Prefix >= 16 && r.IPv6Prefix <= 128, "dns.rrl.ipv6_prefix", "must be between 16 and 128")
@@ -153,6 +157,16 @@ func (v *validator) dnsTTLs(c *DNS) {
 	v.check(c.MinTTL <= c.MaxTTL, "dns.min_ttl", "must not be above dns.max_ttl")
 	if c.TTL < c.MinTTL || c.TTL > c.MaxTTL {
 		v.fail("dns.ttl", "%s is outside dns.min_ttl-dns.max_ttl (%s-%s)", c.TTL, c.MinTTL, c.MaxTTL)
+	}
+	for i, r := range c.Records {
+		key := fmt.Sprintf("dns.records[%d].ttl", i)
+		switch {
+		case r.TTL == 0: // [dns] ttl, checked above
+		case r.TTL < 0 || r.TTL%Duration(time.Second) != 0:
+			v.fail(key, "must be whole seconds")
+		case r.TTL < c.MinTTL || r.TTL > c.MaxTTL:
+			v.fail(key, "%s is outside dns.min_ttl-dns.max_ttl (%s-%s)", r.TTL, c.MinTTL, c.MaxTTL)
+		}
 	}
 }
 
@@ -324,17 +338,11 @@ func (v *validator) dnsRecord(c *DNS, origin, key string, r DNSRecord) dns.RR {
 		v.fail(key+".name", "%q is not a name inside %s (write \"www\", \"_sip._tcp\", \"@\" or \"www.%s\")", r.Name, origin, origin)
 		return nil
 	}
-	ttl := r.TTL
+	ttl := r.TTL // checked by dnsTTLs
 	if ttl == 0 {
-		ttl = c.TTL // checked as dns.ttl
-	} else {
-		switch {
-		case ttl%Duration(time.Second) != 0 || ttl < 0:
-			v.fail(key+".ttl", "must be whole seconds")
-		case ttl < c.MinTTL || ttl > c.MaxTTL:
-			v.fail(key+".ttl", "%s is outside dns.min_ttl-dns.max_ttl (%s-%s)", ttl, c.MinTTL, c.MaxTTL)
-		}
+		ttl = c.TTL
 	}
+	ttl = min(max(ttl, 0), maxTTL)
 	h := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: uint32(ttl.Std() / time.Second)}
 	val := strings.TrimSpace(r.Value)
 	if val == "" {

@@ -28,6 +28,7 @@ import (
 
 	"thecure/appliance/config"
 	"thecure/appliance/health"
+	"thecure/appliance/logsafe"
 	"thecure/appliance/store"
 )
 
@@ -495,7 +496,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg, z *zone, tcp bool, r
 		s.xfers.WithLabelValues("refused").Inc()
 		s.refusedXF.Do(func() {
 			s.log.Warn("dns: zone transfer refused (logged once a minute)", "client", remote.String(),
-				"name", clip(q.Name), "allowed", allowed)
+				"name", logsafe.Value(q.Name, logsafe.Max), "allowed", allowed)
 		})
 		return nil, false
 	}
@@ -607,13 +608,4 @@ func (s *Server) notify(ctx context.Context, target netip.AddrPort, z *zone) {
 	}
 	s.notifies.WithLabelValues("ok").Inc()
 	s.log.Info("dns: NOTIFY acknowledged", "secondary", target.String(), "serial", z.serial)
-}
-
-// clip shortens a client-given name for the log (slog quotes and escapes
-// it).
-func clip(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "..."
-	}
-	return s
 }
