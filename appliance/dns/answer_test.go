@@ -229,6 +229,8 @@ func TestReplyCache(t *testing.T) {
 	}
 	again := ask(t, ts.udp, "udp", "MAIL.innovatetech.TEST.", dns.TypeA, withEDNS(1232, false), func(m *dns.Msg) {
 		m.RecursionDesired, m.CheckingDisabled = true, true
+		// a resolver's cookie: not echoed, the same reply
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
 	})
 	if z.cache.n.Load() != 1 {
 		t.Errorf("the same question in other letters was cached again")

@@ -13,8 +13,8 @@ import (
 // (the common case: a handful of names asked again and again) is answered
 // by copying the packed reply and setting the query's id, flags and
 // question (its letter case) in it. The question is read with miekg/dns's
-// own unpacking functions; anything unusual (other opcodes or classes,
-// EDNS options, more records) takes the full path. The cache belongs to one
+// own unpacking functions; anything unusual (other opcodes or classes, EDNS
+// versions, more records) takes the full path. The cache belongs to one
 // zone: a new zone starts empty.
 
 // maxCached bounds the replies one zone keeps (random names asked by a
@@ -41,7 +41,7 @@ type replyCache struct {
 }
 
 // cacheKeyOf reads the key of a plain query (one question of class IN, at
-// most an OPT without options), and the question section's length.
+// most an OPT record), and the question section's length.
 func cacheKeyOf(pkt []byte, h dns.Header) (cacheKey, int, bool) {
 	if h.Bits&0x7800 != 0 || h.Qdcount != 1 || h.Ancount != 0 || h.Nscount != 0 || h.Arcount > 1 {
 		return cacheKey{}, 0, false // opcode other than QUERY, or more records
@@ -64,7 +64,9 @@ func cacheKeyOf(pkt []byte, h dns.Header) (cacheKey, int, bool) {
 	if h.Arcount == 1 {
 		rr, end, err := dns.UnpackRR(pkt, off+4)
 		opt, ok := rr.(*dns.OPT)
-		if err != nil || !ok || end != len(pkt) || len(opt.Option) > 0 || opt.Version() != 0 {
+		// EDNS options (a resolver's cookie, padding) change nothing in
+		// the reply: none is echoed.
+		if err != nil || !ok || end != len(pkt) || opt.Version() != 0 {
 			return cacheKey{}, 0, false
 		}
 		k.edns, k.do = true, opt.Do()
