@@ -67,7 +67,7 @@ func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) e
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tTIME\tSIZE\tFILES\tSTATE")
 		for _, in := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", in.ID, in.Time.Local().Format(time.DateTime), humanBytes(in.Size), in.Files, in.State)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", in.ID, in.Time.Local().Format(time.DateTime), humanBytes(in.Size), in.Files, in.Describe())
 		}
 		return tw.Flush()
 	case sub == "verify" && len(rest) == 1:
@@ -79,8 +79,9 @@ func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) e
 		if err != nil {
 			return err
 		}
+		noteRoot(e, repo.String())
 		bar := newProgressBar(e.stderr)
-		m, probs, err := repo.Verify(ctx, id, bar.report)
+		m, probs, err := repo.VerifyAndRecord(ctx, id, time.Now(), bar.report)
 		bar.finish()
 		if err != nil {
 			return err
@@ -121,12 +122,20 @@ func backupRun(ctx context.Context, e *env, l *loaded, dataDir string) error {
 	bar := newProgressBar(e.stderr)
 	defer bar.finish()
 	return viaControlOrStore(ctx, dataDir,
-		func(cl *control.Client) error { return backupRemote(ctx, e, cl, bar) },
-		func(st *store.Store) error { return backupLocal(ctx, e, l, dataDir, st, bar) })
+		func(cl *control.Client) error { return backupRemote(ctx, e, l, dataDir, cl, bar) },
+		func(st *store.Store) error { noteRoot(e, dataDir); return backupLocal(ctx, e, l, dataDir, st, bar) })
+}
+
+// noteRoot says so when root writes into a folder another user owns.
+func noteRoot(e *env, dir string) {
+	if note := backup.RootNote(dir); note != "" {
+		fmt.Fprintln(e.stderr, "thecure: "+note)
+	}
 }
 
 // backupRemote has the running appliance back up and follows it.
-func backupRemote(ctx context.Context, e *env, cl *control.Client, bar *progressBar) error {
+func backupRemote(ctx context.Context, e *env, l *loaded, dataDir string, cl *control.Client, bar *progressBar) error {
+	asked := time.Now()
 	var ticket backupTicket
 	if err := cl.Do(ctx, "POST", "/backup/run", nil, &ticket); err != nil {
 		return err
@@ -135,8 +144,19 @@ func backupRemote(ctx context.Context, e *env, cl *control.Client, bar *progress
 		var st backup.Status
 		if err := cl.Do(ctx, "GET", "/backup/status", nil, &st); err != nil {
 			if errors.Is(err, control.ErrNotRunning) {
-				// the backup was asked for: never start another one here
-				return errors.New("thecure stopped before the backup finished")
+				// The backup was asked for: never start another one here;
+				// the repository says how it ended.
+				repo, rerr := backup.Repos(l.cfg.Backup, dataDir)
+				if rerr != nil {
+					return fmt.Errorf("thecure stopped while the backup ran, and the repository cannot be read: %w", rerr)
+				}
+				msg, done := backup.OutcomeText(ctx, repo[0], asked)
+				if !done {
+					return errors.New(msg)
+				}
+				bar.finish()
+				fmt.Fprintln(e.stdout, msg)
+				return nil
 			}
 			return err
 		}
@@ -234,9 +254,10 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 	if to != "" {
 		o.FileTo = func(orig string) string { return filepath.Join(target, "restored-files", orig) }
 	}
+	noteRoot(e, target)
 	bar := newProgressBar(e.stderr)
 	o.Progress = bar.report
-	_, err = repo.Restore(ctx, id, o)
+	_, report, err := repo.RestoreWithReport(ctx, id, o)
 	bar.finish()
 	if errors.Is(err, backup.ErrRunning) {
 		return fmt.Errorf("thecure is running on data dir %s: stop it first (systemctl stop thecure)", target)
@@ -248,6 +269,7 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 	if o.ConfigTo != "" {
 		fmt.Fprintf(e.stdout, "config file: %s\n", o.ConfigTo)
 	}
+	fmt.Fprint(e.stdout, report.String())
 	return nil
 }
 

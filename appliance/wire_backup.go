@@ -58,13 +58,7 @@ func (a *app) wireBackup() error {
 	svc, err := backup.New(backupOptions(a.cfg, a.dataDir, a.cfgFile), a.store, a.log.With("svc", "backup"), backup.Deps{
 		Alerter:  &a.alerts,
 		Registry: a.reg,
-		Health: func(ok bool, detail string) {
-			if ok {
-				a.health.Set("backup", health.Up, detail)
-			} else {
-				a.health.Set("backup", health.Down, detail)
-			}
-		},
+		Health:   func(st health.State, detail string) { a.health.Set("backup", st, detail) },
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -124,7 +125,7 @@ func (w webuiCatalogue) Titles(context.Context) ([]webui.Title, error) {
 		t := webui.Title{
 			ID: it.ID, Kind: it.Kind, Title: it.Title, State: it.State, HLS: it.HLS,
 			Duration: it.Duration, Year: it.Year, Show: it.Show, Season: it.Season, Episode: it.Episode,
-			Artist: it.Artist, Album: it.Album, Poster: it.Poster, Error: it.Error,
+			Artist: it.Artist, Album: it.Album, Poster: it.Poster, Error: cmp.Or(it.Error, it.Missing),
 			Source: it.Source, Updated: it.Updated, Track: it.Track,
 		}
 		for _, v := range it.Variants {

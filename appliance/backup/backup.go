@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"thecure/appliance/config"
+	"thecure/appliance/health"
 	"thecure/appliance/store"
 )
 
@@ -57,8 +58,9 @@ type Options struct {
 type Deps struct {
 	Alerter  Alerter
 	Registry prometheus.Registerer
-	// Health is told when backups start failing (ok false) and recover.
-	Health func(ok bool, detail string)
+	// Health is told how backups go: up, down (the last one failed) or
+	// degraded (a permission problem stops writing or pruning).
+	Health func(st health.State, detail string)
 	Clock  func() time.Time
 }
 
@@ -76,8 +78,9 @@ type Service struct {
 	prunePolicyLoc *time.Location
 	trigger        chan struct{}
 
-	mu     sync.Mutex
-	status Status
+	mu       sync.Mutex
+	status   Status
+	reported map[string]bool // unreadable paths already logged
 
 	mFailures, mRuns                                prometheus.Counter
 	mLastSuccess, mDuration, mSize, mCopied, mFiles prometheus.Gauge
@@ -196,25 +199,41 @@ func (s *Service) Run(ctx context.Context) error {
 	// An interval counts from the last attempt, failed or not, so that a
 	// failing backup is retried once per interval, not in a loop.
 	lastRun, _ := s.LastBackup(ctx)
+	nextVerify := s.nextVerify(ctx)
 	for {
 		next := sched.Next(s.now(), lastRun)
-		var timer <-chan time.Time
-		var t *time.Timer
+		var timer, verifyTimer <-chan time.Time
+		var t, vt *time.Timer
 		if !next.IsZero() {
 			s.log.Debug("next scheduled backup", "at", next)
 			t = time.NewTimer(next.Sub(s.now()))
 			timer = t.C
 		}
+		if !nextVerify.IsZero() {
+			vt = time.NewTimer(nextVerify.Sub(s.now()))
+			verifyTimer = vt.C
+		}
+		verify := false
 		select {
 		case <-ctx.Done():
 		case <-s.trigger:
 		case <-timer:
+		case <-verifyTimer:
+			verify = true
 		}
 		if t != nil {
 			t.Stop()
 		}
+		if vt != nil {
+			vt.Stop()
+		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if verify {
+			s.VerifyLatest(ctx)
+			nextVerify = s.now().Add(s.opts.Config.VerifyEvery.Std())
+			continue
 		}
 		s.mu.Lock()
 		serving := s.status.Requested
@@ -236,17 +255,99 @@ func (s *Service) latestComplete(ctx context.Context) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].State == StateComplete {
+		if list[i].Usable() {
 			return list[i].Time, true
 		}
 	}
 	return time.Time{}, false
 }
 
+// nextVerify is when the scheduled verify is due: verify_every after the
+// last verify recorded in the first repository (or after now, when none
+// is); zero when it is off.
+func (s *Service) nextVerify(ctx context.Context) time.Time {
+	every := s.opts.Config.VerifyEvery.Std()
+	if every <= 0 {
+		return time.Time{}
+	}
+	last := s.now()
+	if list, err := s.repos[0].List(ctx); err == nil {
+		var newest time.Time
+		for _, in := range list {
+			if in.Verified.After(newest) {
+				newest = in.Verified
+			}
+		}
+		if !newest.IsZero() {
+			last = newest
+		}
+	}
+	return last.Add(every)
+}
+
+// VerifyLatest verifies the latest backup of every repository, records the
+// result (shown by `backup list`) and alerts on damage. It returns the
+// problems found, by repository.
+func (s *Service) VerifyLatest(ctx context.Context) map[string][]Problem {
+	s.running.Lock() // not while a backup writes (or prunes) the repository
+	defer s.running.Unlock()
+	out := map[string][]Problem{}
+	var bad []string
+	for _, r := range s.repos {
+		id, err := r.Resolve(ctx, "latest")
+		if err != nil {
+			s.log.Info("scheduled verify: nothing to verify", "repo", r.String(), "err", err)
+			continue
+		}
+		_, probs, err := r.VerifyAndRecord(ctx, id, s.now(), nil)
+		if ctx.Err() != nil {
+			return out
+		}
+		if err != nil {
+			probs = append(probs, Problem{Path: id, Msg: err.Error()})
+		}
+		out[r.String()] = probs
+		if len(probs) > 0 {
+			s.log.Error("scheduled verify found a damaged backup", "repo", r.String(), "id", id, "problems", len(probs), "first", probs[0].String())
+			bad = append(bad, fmt.Sprintf("%s in %s: %d damaged file(s), first %s", id, r, len(probs), probs[0]))
+			continue
+		}
+		s.log.Info("scheduled verify: backup intact", "repo", r.String(), "id", id)
+	}
+	if len(bad) > 0 {
+		msg := "backup damaged: " + strings.Join(bad, "; ") + " (make a new backup with `thecure backup run`)"
+		if s.deps.Health != nil {
+			s.deps.Health(health.Degraded, msg)
+		}
+		if s.deps.Alerter != nil {
+			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure "+msg)
+		}
+	}
+	return out
+}
+
 // source is one file to back up and where it is read from.
 type source struct {
 	File
-	from string
+	from string                   // for messages
+	open func() (*os.File, error) // nil: os.Open(from)
+}
+
+func (s source) reader() (*os.File, error) {
+	if s.open != nil {
+		return s.open()
+	}
+	return os.Open(s.from)
+}
+
+// objectMode is the mode of the object holding a file of mode m: never more
+// than the original's owner and group may read (the TLS key stays 0600).
+func objectMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m).Perm() & 0o640
+	if mode&0o400 == 0 {
+		return 0o600
+	}
+	return mode
 }
 
 // Backup makes one backup into every repository, then prunes each by the
@@ -265,6 +366,19 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 	}
 	m, err := s.backup(ctx, start, report)
 	took := s.now().Sub(start)
+	var degraded *degradedError
+	if errors.As(err, &degraded) {
+		// The backup is made; only pruning failed.
+		msg := s.advice(degraded.err)
+		s.log.Error("backup made, but the repository needs an operator", "id", m.ID, "err", msg)
+		if s.deps.Health != nil {
+			s.deps.Health(health.Degraded, msg)
+		}
+		if s.deps.Alerter != nil {
+			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure backup "+m.ID+" made, but: "+msg)
+		}
+		err = nil
+	}
 	s.setStatus(func(st *Status) {
 		st.Running, st.Phase = false, ""
 		if err != nil {
@@ -280,12 +394,17 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 	}
 	if err != nil {
 		s.mFailures.Inc()
-		s.log.Error("backup failed", "err", err, "took", took.Round(time.Millisecond))
+		msg := s.advice(err)
+		s.log.Error("backup failed", "err", msg, "took", took.Round(time.Millisecond))
 		if s.deps.Health != nil {
-			s.deps.Health(false, "last backup failed: "+err.Error())
+			st := health.Down
+			if errors.Is(err, fs.ErrPermission) {
+				st = health.Degraded // it serves; an operator must fix the files
+			}
+			s.deps.Health(st, "last backup failed: "+msg)
 		}
 		if s.deps.Alerter != nil {
-			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure backup failed: "+err.Error())
+			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure backup failed: "+msg)
 		}
 		return nil, err
 	}
@@ -294,8 +413,8 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 	s.mSize.Set(float64(m.Size))
 	s.mCopied.Set(float64(m.Copied))
 	s.mFiles.Set(float64(len(m.Files)))
-	if s.deps.Health != nil {
-		s.deps.Health(true, "last backup "+m.ID)
+	if s.deps.Health != nil && degraded == nil {
+		s.deps.Health(health.Up, "last backup "+m.ID)
 	}
 	s.log.Info("backup done", "id", m.ID, "files", len(m.Files), "size", m.Size, "copied", m.Copied, "took", took.Round(time.Millisecond))
 	return m, nil
@@ -342,6 +461,24 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 	if live() == 0 {
 		return nil, s.joinErrs(id, runs)
 	}
+	// What an interrupted run left goes first; then the backup is recorded
+	// as started, so that if this one is interrupted it is listed as
+	// incomplete.
+	for _, rr := range runs {
+		if rr.err != nil {
+			continue
+		}
+		if n, size, err := rr.r.cleanTemp(ctx); err != nil {
+			rr.err = err
+			continue
+		} else if n > 0 {
+			s.log.Info("removed temporary files of an interrupted backup", "repo", rr.r.String(), "files", n, "bytes", size)
+		}
+		rr.err = rr.r.writeStarted(ctx, m)
+	}
+	if live() == 0 {
+		return nil, s.joinErrs(id, runs)
+	}
 
 	// The parent (the newest complete backup) lends its checksums to files
 	// whose size and modification time have not changed.
@@ -372,12 +509,15 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 
 	// 2. Everything else, listed.
 	var files []source
+	addInfo := func(kind, rel, from string, fi fs.FileInfo, open func() (*os.File, error)) {
+		files = append(files, source{File: File{Kind: kind, Path: rel, Size: fi.Size(), Mode: uint32(fi.Mode().Perm()), MTime: fi.ModTime().UTC()}, from: from, open: open})
+	}
 	add := func(kind, rel, from string) error {
 		fi, err := os.Stat(from)
 		if err != nil {
 			return err
 		}
-		files = append(files, source{File: File{Kind: kind, Path: rel, Size: fi.Size(), Mode: uint32(fi.Mode().Perm()), MTime: fi.ModTime().UTC()}, from: from})
+		addInfo(kind, rel, from, fi, nil)
 		return nil
 	}
 	if s.opts.ConfigFile != "" {
@@ -389,9 +529,18 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 			return nil, fmt.Errorf("config file: %w", err)
 		}
 	}
-	if err := s.walk(filepath.Join(s.opts.DataDir, "tls"), func(rel, p string) error {
-		return add(KindTLS, filepath.ToSlash(filepath.Join("tls", rel)), p)
-	}); err != nil {
+	var roots []*os.Root
+	defer func() {
+		for _, r := range roots {
+			r.Close()
+		}
+	}()
+	walkInto := func(kind, dir, prefix string) error {
+		return s.walk(dir, &roots, func(rel string, fi fs.FileInfo, open func() (*os.File, error)) {
+			addInfo(kind, path.Join(prefix, rel), filepath.Join(dir, filepath.FromSlash(rel)), fi, open)
+		})
+	}
+	if err := walkInto(KindTLS, filepath.Join(s.opts.DataDir, "tls"), "tls"); err != nil {
 		return nil, fmt.Errorf("tls certificates: %w", err)
 	}
 	for _, p := range s.opts.ExtraFiles {
@@ -404,7 +553,7 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 			if d.dir == "" {
 				continue
 			}
-			if err := s.walk(d.dir, func(rel, p string) error { return add(d.kind, filepath.ToSlash(rel), p) }); err != nil {
+			if err := walkInto(d.kind, d.dir, ""); err != nil {
 				return nil, fmt.Errorf("%s: %w", d.kind, err)
 			}
 		}
@@ -425,7 +574,7 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 		if f.SHA256 != "" {
 			continue
 		}
-		sum, err := hashFile(ctx, f.from, func(k int64) { hashDone += k; report("checksums", hashDone, hashTotal) })
+		sum, err := hashFile(ctx, *f, func(k int64) { hashDone += k; report("checksums", hashDone, hashTotal) })
 		if errors.Is(err, fs.ErrNotExist) && f.Kind != KindConfig {
 			continue // deleted since it was listed: not part of this backup
 		}
@@ -446,6 +595,7 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 
 	// 4. Each repository: missing objects, then the manifest, then the commit.
 	var first *Manifest
+	var pruneErrs []error
 	for _, rr := range runs {
 		if rr.err != nil {
 			continue
@@ -465,8 +615,10 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 		}
 		removed, freed, err := rr.r.prune(ctx, PolicyOf(s.opts.Config.Retention, s.prunePolicyLoc))
 		if err != nil {
-			// The backup itself is complete; a failed prune is retried next time.
+			// The backup itself is complete; a failed prune is retried
+			// next time, but the disk grows meanwhile: someone must know.
 			s.log.Warn("prune failed", "repo", rr.r.String(), "err", err)
+			pruneErrs = append(pruneErrs, fmt.Errorf("pruning %s failed: %w", rr.r, err))
 		} else if len(removed) > 0 {
 			s.log.Info("pruned old backups", "repo", rr.r.String(), "removed", removed, "freed", freed)
 		}
@@ -474,7 +626,36 @@ func (s *Service) backup(ctx context.Context, start time.Time, report Progress) 
 	if err := s.joinErrs(id, runs); err != nil {
 		return nil, err
 	}
+	if len(pruneErrs) > 0 {
+		return first, &degradedError{errors.Join(pruneErrs...)}
+	}
 	return first, nil
+}
+
+// degradedError is a backup that was made but left the repository in need
+// of an operator (pruning failed: the disk grows).
+type degradedError struct{ err error }
+
+func (e *degradedError) Error() string { return e.err.Error() }
+func (e *degradedError) Unwrap() error { return e.err }
+
+// advice adds how to fix a permission problem to its message.
+func (s *Service) advice(err error) string {
+	msg := err.Error()
+	if !errors.Is(err, fs.ErrPermission) {
+		return msg
+	}
+	who := "the service user"
+	if o, oerr := dirOwner(s.opts.DataDir); oerr == nil {
+		who = ownerLogin(o.UID)
+	}
+	var dirs []string
+	for _, r := range s.repos {
+		if d, ok := r.t.(dirTarget); ok {
+			dirs = append(dirs, d.root)
+		}
+	}
+	return msg + fmt.Sprintf(" (files there are not writable by thecure; fix with: chown -R %s: %s)", who, strings.Join(dirs, " "))
 }
 
 func (s *Service) joinErrs(id string, runs []*repoRun) error {
@@ -534,7 +715,7 @@ func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Pro
 				continue
 			}
 			if _, local := rr.r.t.(dirTarget); local {
-				if rr.err = rr.r.t.put(ctx, key, bytes.NewReader(buf), size); rr.err == nil {
+				if rr.err = rr.r.t.put(ctx, key, bytes.NewReader(buf), size, 0o600); rr.err == nil {
 					rr.have[key] = size
 					rr.copied += size
 				}
@@ -600,7 +781,7 @@ func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Pro
 			if err != nil {
 				return f, fmt.Errorf("store snapshot: %w", err)
 			}
-			rr.err = rr.r.t.put(ctx, k, in, spooled[k])
+			rr.err = rr.r.t.put(ctx, k, in, spooled[k], 0o600)
 			in.Close()
 			if rr.err == nil {
 				rr.copied += spooled[k]
@@ -616,10 +797,14 @@ type writerFunc func(p []byte) (int, error)
 
 func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
 
-// walk calls fn for every regular file under dir (relative path, full path),
-// skipping hidden files and folders (uploads in progress, staging) and the
-// backup repository itself. A missing dir is empty.
-func (s *Service) walk(dir string, fn func(rel, p string) error) error {
+// walk calls fn for every regular file under dir (slash-separated relative
+// path, its info, how to open it), skipping hidden files and folders
+// (uploads in progress, staging) and the backup repository itself. A
+// missing dir is empty. The tree is read through an os.Root (kept open in
+// *roots until the backup ends), one name at a time, so a path longer than
+// PATH_MAX is read like any other; a path that cannot be read is skipped and
+// reported once, never failing the walk.
+func (s *Service) walk(dir string, roots *[]*os.Root, fn func(rel string, fi fs.FileInfo, open func() (*os.File, error))) error {
 	var skip string
 	if s.opts.Config.Dir != "" {
 		skip = s.opts.Config.Dir
@@ -627,40 +812,77 @@ func (s *Service) walk(dir string, fn func(rel, p string) error) error {
 			skip = filepath.Join(s.opts.DataDir, skip)
 		}
 	}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	*roots = append(*roots, root)
+	return fs.WalkDir(root.FS(), ".", func(rel string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if p == dir && errors.Is(err, fs.ErrNotExist) {
-				return nil
+			if rel == "." {
+				return err
 			}
-			return err
+			s.skipped(filepath.Join(dir, filepath.FromSlash(rel)), err)
+			if e != nil && e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
-		if p != dir && strings.HasPrefix(e.Name(), ".") || p == skip {
+		if rel != "." && strings.HasPrefix(e.Name(), ".") || filepath.Join(dir, filepath.FromSlash(rel)) == skip {
 			if e.IsDir() {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
 		if !e.Type().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(dir, p)
+		fi, err := e.Info()
 		if err != nil {
-			return err
+			s.skipped(filepath.Join(dir, filepath.FromSlash(rel)), err)
+			return nil
 		}
-		return fn(rel, p)
+		fn(rel, fi, func() (*os.File, error) { return root.Open(rel) })
+		return nil
 	})
-	return err
 }
 
-func hashFile(ctx context.Context, p string, fn func(int64)) (string, error) {
-	f, err := os.Open(p)
+// skipped reports a path the backup could not read, once per path for the
+// life of the process (not at every run).
+func (s *Service) skipped(p string, err error) {
+	s.mu.Lock()
+	seen := s.reported[p]
+	if s.reported == nil {
+		s.reported = map[string]bool{}
+	}
+	s.reported[p] = true
+	s.mu.Unlock()
+	if !seen {
+		s.log.Warn("backup skips a path it cannot read", "path", shorten(p), "err", shorten(err.Error()))
+	}
+}
+
+// shorten keeps log lines short: a path beyond PATH_MAX is 4 KB.
+func shorten(s string) string {
+	const max = 300
+	if len(s) <= max {
+		return s
+	}
+	return s[:max/2] + "..." + s[len(s)-max/2:]
+}
+
+func hashFile(ctx context.Context, src source, fn func(int64)) (string, error) {
+	f, err := src.reader()
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, ctxReader{ctx, &progressReader{r: f, fn: fn}}); err != nil {
-		return "", fmt.Errorf("read %s: %w", p, err)
+		return "", fmt.Errorf("read %s: %w", src.from, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -697,7 +919,7 @@ func (s *Service) upload(ctx context.Context, rr *repoRun, srcs []source, report
 // checksum again while it is read: a file changed since it was hashed is an
 // error, and its object is removed.
 func putFile(ctx context.Context, r *Repo, f source, fn func(int64)) error {
-	in, err := os.Open(f.from)
+	in, err := f.reader()
 	if err != nil {
 		return err
 	}
@@ -705,11 +927,13 @@ func putFile(ctx context.Context, r *Repo, f source, fn func(int64)) error {
 	h := sha256.New()
 	key := objectKey(f.SHA256)
 	body := io.TeeReader(io.LimitReader(&progressReader{r: in, fn: fn}, f.Size), h)
-	if err := r.t.put(ctx, key, body, f.Size); err != nil {
+	if err := r.t.put(ctx, key, body, f.Size, objectMode(f.Mode)); err != nil {
 		return err
 	}
 	if hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
-		_ = r.t.remove(ctx, key)
+		if err := r.t.remove(ctx, key); err != nil {
+			return fmt.Errorf("%s changed while it was backed up, and its object could not be removed: %w", f.from, err)
+		}
 		return fmt.Errorf("%s changed while it was backed up; the next backup will take it", f.from)
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"thecure/appliance/config"
+	"thecure/appliance/health"
 	"thecure/appliance/store"
 	"thecure/appliance/tlscert"
 )
@@ -334,15 +335,15 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 	ctx := t.Context()
 	b := newBox(t, localConfig())
 	al := &recordingAlerter{}
-	var healthOK []bool
-	s := b.service(t, Deps{Alerter: al, Registry: prometheus.NewRegistry(), Health: func(ok bool, _ string) { healthOK = append(healthOK, ok) }})
+	var healthStates []health.State
+	s := b.service(t, Deps{Alerter: al, Registry: prometheus.NewRegistry(), Health: func(st health.State, _ string) { healthStates = append(healthStates, st) }})
 	m1, err := s.Backup(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(b.dir, "media", "pelis", "big.mp4"), strings.Repeat("x", 1<<20))
 	// Cancelled in the middle of the upload (the appliance stops): not a
-	// failure to alert about, and nothing is listed.
+	// failure to alert about, and listed as incomplete.
 	cctx, cancel := context.WithCancel(ctx)
 	_, err = s.Backup(cctx, func(phase string, done, total int64) {
 		if strings.HasPrefix(phase, "upload") && done > 0 {
@@ -354,6 +355,9 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 	}
 	if len(al.msgs) != 0 || testutil.ToFloat64(s.mFailures) != 0 {
 		t.Errorf("an interrupted backup was alerted (%q) or counted", al.msgs)
+	}
+	if list, err := s.Repos()[0].List(ctx); err != nil || len(list) != 2 || list[1].State != StateIncomplete {
+		t.Errorf("an interrupted backup is listed as incomplete: %+v %v", list, err)
 	}
 	// The repository refuses the new file's object: a real failure.
 	sum := sha256.Sum256(bytes.Repeat([]byte("x"), 1<<20))
@@ -369,8 +373,8 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 	if len(al.msgs) != 1 || !strings.Contains(al.msgs[0], "backup failed") {
 		t.Errorf("alerts = %q", al.msgs)
 	}
-	if len(healthOK) != 2 || !healthOK[0] || healthOK[1] {
-		t.Errorf("health reports = %v", healthOK)
+	if len(healthStates) != 2 || healthStates[0] != health.Up || healthStates[1] != health.Down {
+		t.Errorf("health reports = %v", healthStates)
 	}
 	repo := s.Repos()[0]
 	if id, err := repo.Resolve(ctx, "latest"); err != nil || id != m1.ID {
@@ -384,7 +388,7 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 	m := *m1
 	m.ID = newID(time.Now().Add(time.Hour))
 	data := []byte(`{"id":"` + m.ID + `"}`)
-	if err := repo.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := repo.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data)), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	list, err := repo.List(ctx)

@@ -21,14 +21,19 @@ import (
 //	objects/ab/abcdef...         file contents, named by their SHA-256
 //	snapshots/ID/manifest.json   what one backup holds, with every checksum
 //	snapshots/ID/commit          SHA-256 of manifest.json, written last
+//	snapshots/ID/verified        the last `backup verify` result (JSON)
 //
-// A backup without a commit (or whose manifest does not match it) is not
-// complete: it is never listed as such, restored from or kept by retention.
+// A backup's manifest is written first, with no files, when the backup
+// starts, and again in full at the end, before the commit: a backup that
+// was interrupted is listed as incomplete. A backup without a commit (or
+// whose manifest does not match it) is not complete: it is never listed as
+// such, restored from or kept by retention.
 const (
 	objectsPrefix   = "objects/"
 	snapshotsPrefix = "snapshots/"
 	manifestName    = "manifest.json"
 	commitName      = "commit"
+	verifiedName    = "verified"
 )
 
 // File kinds in a manifest.
@@ -156,9 +161,10 @@ type Manifest struct {
 
 // States of a backup in a repository.
 const (
-	StateComplete   = "complete"
-	StateIncomplete = "incomplete" // no commit marker: failed or still running
-	StateDamaged    = "damaged"    // the manifest does not match its commit marker
+	StateComplete   = "complete"   // committed, not verified yet
+	StateVerified   = "verified"   // committed, and the last verify found every checksum right
+	StateIncomplete = "incomplete" // no commit marker: failed, interrupted or still running
+	StateDamaged    = "damaged"    // the manifest does not match its commit, or verify found damage
 )
 
 // Info is one backup as `backup list` shows it.
@@ -168,6 +174,31 @@ type Info struct {
 	Size  int64     `json:"size"`
 	Files int       `json:"files"`
 	State string    `json:"state"`
+	// Verified is when verify last checked it (State verified or damaged).
+	Verified time.Time `json:"verified,omitzero"`
+	Problems int       `json:"problems,omitempty"` // what that verify found
+}
+
+// Describe is the state as `backup list` shows it: complete, verified
+// TIME (local), damaged (N problems) or incomplete.
+func (in Info) Describe() string {
+	switch {
+	case in.State == StateVerified:
+		return "verified " + in.Verified.Local().Format(time.DateTime)
+	case in.State == StateDamaged && !in.Verified.IsZero():
+		return fmt.Sprintf("damaged (verify %s: %d problem(s))", in.Verified.Local().Format(time.DateTime), in.Problems)
+	}
+	return in.State
+}
+
+// Usable reports whether a backup may be restored from and counts for
+// retention: committed and not found damaged.
+func (in Info) Usable() bool { return in.State == StateComplete || in.State == StateVerified }
+
+// VerifyRecord is what `backup verify` leaves in snapshots/ID/verified.
+type VerifyRecord struct {
+	Time     time.Time `json:"time"`
+	Problems []Problem `json:"problems"`
 }
 
 // Repo is one backup repository.
@@ -220,6 +251,14 @@ func (r *Repo) List(ctx context.Context) ([]Info, error) {
 			switch {
 			case err == nil:
 				in.State = StateComplete
+				if _, ok := keys[snapshotKey(id, verifiedName)]; ok {
+					if v, err := r.verifyRecord(ctx, id); err == nil {
+						in.State, in.Verified, in.Problems = StateVerified, v.Time, len(v.Problems)
+						if len(v.Problems) > 0 {
+							in.State = StateDamaged
+						}
+					}
+				}
 			case errors.Is(err, errDamaged):
 				in.State = StateDamaged
 			}
@@ -286,11 +325,37 @@ func (r *Repo) Resolve(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].State == StateComplete {
+		if list[i].Usable() {
 			return list[i].ID, nil
 		}
 	}
 	return "", fmt.Errorf("no complete backup in %s", r)
+}
+
+// Find returns one backup's listing.
+func (r *Repo) Find(ctx context.Context, id string) (Info, bool, error) {
+	list, err := r.List(ctx)
+	if err != nil {
+		return Info{}, false, err
+	}
+	for _, in := range list {
+		if in.ID == id {
+			return in, true, nil
+		}
+	}
+	return Info{}, false, nil
+}
+
+// writeStarted records that backup m has started: its manifest with no
+// files and no commit, so an interrupted backup is listed as incomplete.
+func (r *Repo) writeStarted(ctx context.Context, m *Manifest) error {
+	started := *m
+	started.Files = nil
+	data, err := json.MarshalIndent(&started, "", " ")
+	if err != nil {
+		return err
+	}
+	return r.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data)), 0o640)
 }
 
 // writeManifest makes the objects durable, then stores the manifest, then
@@ -303,12 +368,39 @@ func (r *Repo) writeManifest(ctx context.Context, m *Manifest) error {
 	if err := r.t.sync(ctx); err != nil {
 		return err
 	}
-	if err := r.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := r.t.put(ctx, snapshotKey(m.ID, manifestName), bytes.NewReader(data), int64(len(data)), 0o640); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(data)
 	commit := []byte(hex.EncodeToString(sum[:]) + "\n")
-	return r.t.put(ctx, snapshotKey(m.ID, commitName), bytes.NewReader(commit), int64(len(commit)))
+	return r.t.put(ctx, snapshotKey(m.ID, commitName), bytes.NewReader(commit), int64(len(commit)), 0o640)
+}
+
+// RecordVerify stores the result of verifying backup id, which `backup list`
+// then shows (verified TIME, or damaged).
+func (r *Repo) RecordVerify(ctx context.Context, id string, when time.Time, probs []Problem) error {
+	data, err := json.Marshal(VerifyRecord{Time: when.UTC(), Problems: probs})
+	if err != nil {
+		return err
+	}
+	return r.t.put(ctx, snapshotKey(id, verifiedName), bytes.NewReader(data), int64(len(data)), 0o640)
+}
+
+func (r *Repo) verifyRecord(ctx context.Context, id string) (VerifyRecord, error) {
+	var v VerifyRecord
+	data, err := r.readKey(ctx, snapshotKey(id, verifiedName), 1<<20)
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(data, &v)
+}
+
+// cleanTemp removes what unfinished writes left in a folder repository.
+func (r *Repo) cleanTemp(ctx context.Context) (int, int64, error) {
+	if d, ok := r.t.(dirTarget); ok {
+		return d.cleanTemp(ctx)
+	}
+	return 0, 0, nil
 }
 
 // Problem is one thing verify found wrong.
@@ -396,6 +488,59 @@ func (r *Repo) Verify(ctx context.Context, id string, progress Progress) (*Manif
 	return m, probs, nil
 }
 
+// VerifyAndRecord is Verify, then RecordVerify of its result (a backup
+// that cannot be read at all is recorded as damaged too).
+func (r *Repo) VerifyAndRecord(ctx context.Context, id string, now time.Time, progress Progress) (*Manifest, []Problem, error) {
+	m, probs, err := r.Verify(ctx, id, progress)
+	if ctx.Err() != nil {
+		return m, probs, err
+	}
+	if err != nil && !errors.Is(err, errDamaged) {
+		return m, probs, err
+	}
+	rec := probs
+	if err != nil {
+		rec = append(rec, Problem{Path: manifestName, Msg: err.Error()})
+	}
+	if rerr := r.RecordVerify(ctx, id, now, rec); rerr != nil {
+		return m, probs, errors.Join(err, fmt.Errorf("record the result: %w", rerr))
+	}
+	return m, probs, err
+}
+
+// Outcome is what became of the backup asked for at asked: the first
+// backup of the repository that started then or later (found false when
+// none did). A CLI that lost the appliance while it ran reads this.
+func (r *Repo) Outcome(ctx context.Context, asked time.Time) (Info, bool, error) {
+	list, err := r.List(ctx)
+	if err != nil {
+		return Info{}, false, err
+	}
+	for _, in := range list {
+		// IDs carry milliseconds; the request may be a moment older.
+		if t, err := idTime(in.ID); err == nil && !t.Before(asked.Truncate(time.Millisecond)) {
+			return in, true, nil
+		}
+	}
+	return Info{}, false, nil
+}
+
+// OutcomeText says how the backup asked for at asked ended, for a CLI
+// that lost the appliance before it answered; done is true when that
+// backup is complete.
+func OutcomeText(ctx context.Context, r *Repo, asked time.Time) (msg string, done bool) {
+	in, found, err := r.Outcome(ctx, asked)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("thecure stopped while the backup ran, and %s cannot be read: %v", r, err), false
+	case !found:
+		return "thecure stopped before the backup started; none was made", false
+	case in.Usable():
+		return fmt.Sprintf("backup %s done: %d files (thecure stopped after it finished)", in.ID, in.Files), true
+	}
+	return fmt.Sprintf("thecure stopped before backup %s finished: it is listed as %s and will not be restored from", in.ID, in.State), false
+}
+
 // prune deletes the backups the policy does not keep (and incomplete ones
 // older than the newest complete backup), then every object no remaining
 // backup references. Backups never run side by side (the store's lock and
@@ -407,7 +552,7 @@ func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int
 	}
 	var complete []Info
 	for _, in := range list {
-		if in.State == StateComplete {
+		if in.Usable() {
 			complete = append(complete, in)
 		}
 	}
@@ -422,7 +567,7 @@ func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int
 	}
 	for _, in := range list {
 		// Damaged backups stay for the operator to see.
-		drop := (in.State == StateComplete && !keep[in.ID]) || (in.State == StateIncomplete && in.ID < newest)
+		drop := (in.Usable() && !keep[in.ID]) || (in.State == StateIncomplete && in.ID < newest)
 		if !drop {
 			continue
 		}
@@ -434,7 +579,9 @@ func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int
 		}
 		for k := range keys {
 			if strings.HasPrefix(k, snapshotsPrefix+in.ID+"/") {
-				_ = r.t.remove(ctx, k)
+				if err := r.t.remove(ctx, k); err != nil {
+					return removed, freed, fmt.Errorf("remove backup %s: %w", in.ID, err)
+				}
 			}
 		}
 		removed = append(removed, in.ID)
@@ -473,7 +620,9 @@ func (r *Repo) prune(ctx context.Context, p Policy) (removed []string, freed int
 		}
 		freed += size
 	}
-	return removed, freed, nil
+	_, tmpSize, err := r.cleanTemp(ctx)
+	freed += tmpSize
+	return removed, freed, err
 }
 
 // idTime is the time encoded at the start of a backup ID.

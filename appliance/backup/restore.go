@@ -9,13 +9,16 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"thecure/appliance/library"
 	"thecure/appliance/store"
 )
 
@@ -34,163 +37,423 @@ type RestoreOptions struct {
 	Progress Progress
 }
 
-// Restore writes backup id of r into the places o names, checking every
-// checksum. The appliance must be stopped: the store's lock is taken for the
-// whole restore and ErrRunning returned when another process holds it. The
-// store is replaced last, atomically. Files present on disk but not in the
-// backup are left alone.
-func (r *Repo) Restore(ctx context.Context, id string, o RestoreOptions) (*Manifest, error) {
-	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	dbPath := filepath.Join(o.DataDir, store.FileName)
-	lock, err := os.OpenFile(dbPath, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", dbPath, err)
-	}
-	defer lock.Close()
-	// bbolt holds an exclusive flock on its file while open read-write.
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, ErrRunning
-		}
-		return nil, fmt.Errorf("lock %s: %w", dbPath, err)
-	}
+// RestoreReport is what a restore did besides writing files.
+type RestoreReport struct {
+	// Missing are the catalogue's titles whose source (or HLS output) is
+	// neither in the backup nor on disk: they stay `missing` until their
+	// files are copied back. Each is "source (title)".
+	Missing []string
+	// NoMedia: the backup holds no media at all (include_media = false).
+	NoMedia bool
+}
 
-	m, err := r.Manifest(ctx, id)
+// String is what `thecure restore` prints about media: nothing when every
+// title's files are there.
+func (r RestoreReport) String() string {
+	if len(r.Missing) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	if r.NoMedia {
+		b.WriteString("this backup holds no media (made with include_media = false).\n")
+	}
+	fmt.Fprintf(&b, "%d title(s) have files neither in the backup nor on disk; they stay `missing` (hidden from viewers, listed for admins) until the files are copied back into media_dir (or hls_dir), then return by themselves:\n", len(r.Missing))
+	for _, m := range r.Missing {
+		b.WriteString("  " + m + "\n")
+	}
+	return b.String()
+}
+
+// restoreStage is one folder files are restored into, with its staging
+// folder (hidden, inside it: same file system, so files move in by rename).
+type restoreStage struct {
+	dir   string   // absolute
+	root  *os.Root // on dir
+	stage string   // staging folder, relative to dir
+	owner Owner    // dir's owner: new files and folders get it
+	files []*restoreItem
+}
+
+// restoreItem is one file of the backup on its way into place.
+type restoreItem struct {
+	f      File
+	st     *restoreStage
+	rel    string // slash-separated, relative to st.dir
+	placed bool   // moved into place
+	hadOld bool   // an existing file was moved aside (into stage/old)
+	config bool   // the config file: the one it replaces is kept as .before-restore
+}
+
+func (it *restoreItem) newName() string { return path.Join(it.st.stage, "new", it.rel) }
+func (it *restoreItem) oldName() string { return path.Join(it.st.stage, "old", it.rel) }
+
+// Restore writes backup id of r into the places o names. Everything is
+// first written into a staging folder beside its target and every checksum
+// checked (and the store opened); only then are the files moved into place,
+// the store last, each keeping the owner and mode of the file it replaces
+// (new ones get their folder's owner and the mode they had). A restore that
+// fails at any point changes nothing and leaves nothing behind: the files it
+// moved aside go back, its staging folders and the folders it made are
+// removed. The appliance must be stopped: the store's lock is held for the
+// whole restore and ErrRunning returned when another process holds it.
+// Files present on disk but not in the backup are left alone.
+func (r *Repo) Restore(ctx context.Context, id string, o RestoreOptions) (m *Manifest, err error) {
+	m, _, err = r.RestoreWithReport(ctx, id, o)
+	return m, err
+}
+
+// RestoreWithReport is Restore, also saying which titles will be missing.
+func (r *Repo) RestoreWithReport(ctx context.Context, id string, o RestoreOptions) (m *Manifest, rep RestoreReport, err error) {
+	m, err = r.Manifest(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, rep, err
 	}
-	var total, done int64
-	for _, f := range m.Files {
-		total += f.Size
-	}
-	step := func(k int64) { done += k; o.Progress.report("restore", done, total) }
-	var storeFile *File
-	for i, f := range m.Files {
-		var dst string
-		switch f.Kind {
-		case KindStore:
-			storeFile = &m.Files[i]
-			continue
-		case KindConfig:
-			dst = o.ConfigTo
-			// Keep the config being replaced.
-			if old, err := os.ReadFile(dst); err == nil && dst != "" {
-				if err := os.WriteFile(dst+".before-restore", old, 0o600); err != nil {
-					return m, fmt.Errorf("keep the current config: %w", err)
+	// Folders this restore makes are removed again if it fails.
+	var made []string
+	var stages []*restoreStage
+	defer func() {
+		for _, st := range stages {
+			if rerr := st.root.RemoveAll(st.stage); rerr != nil && err == nil {
+				err = fmt.Errorf("remove the staging folder %s: %w", filepath.Join(st.dir, st.stage), rerr)
+			}
+			st.root.Close()
+		}
+		if err != nil {
+			for _, d := range slices.Backward(made) {
+				// Only what this restore made; it is empty again by now
+				// unless something else wrote there meanwhile.
+				if rerr := os.RemoveAll(d); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("remove %s: %w", d, rerr))
 				}
 			}
+		}
+	}()
+	mkdir := func(dir string) error {
+		top, err := mkdirAllOwned(dir, 0o750)
+		if top != "" {
+			made = append(made, top)
+		}
+		return err
+	}
+	if err := mkdir(o.DataDir); err != nil {
+		return m, rep, fmt.Errorf("create data dir: %w", err)
+	}
+	dbPath := filepath.Join(o.DataDir, store.FileName)
+	// bbolt holds an exclusive flock on its file while open read-write.
+	// No file, no appliance: none is created here (an empty store would
+	// make the next start create a new admin).
+	if lock, err := os.OpenFile(dbPath, os.O_RDWR, 0); err == nil {
+		defer lock.Close()
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return m, rep, ErrRunning
+			}
+			return m, rep, fmt.Errorf("lock %s: %w", dbPath, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return m, rep, fmt.Errorf("open %s: %w", dbPath, err)
+	}
+
+	byDir := map[string]*restoreStage{}
+	stageOf := func(dir string) (*restoreStage, error) {
+		if st := byDir[dir]; st != nil {
+			return st, nil
+		}
+		if err := mkdir(dir); err != nil {
+			return nil, err
+		}
+		owner, err := ownerOf(dir)
+		if err != nil {
+			return nil, err
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, err
+		}
+		st := &restoreStage{dir: dir, root: root, stage: ".thecure-restore-" + randomHex(4), owner: owner}
+		if err := root.Mkdir(st.stage, 0o700); err != nil {
+			root.Close()
+			return nil, err
+		}
+		stages = append(stages, st)
+		byDir[dir] = st
+		return st, nil
+	}
+	var items []*restoreItem
+	var storeItem *restoreItem
+	media := map[string]bool{}
+	for _, f := range m.Files {
+		var dir, rel string
+		isConfig := false
+		switch f.Kind {
+		case KindStore:
+			dir, rel = o.DataDir, store.FileName
+		case KindConfig:
+			if o.ConfigTo != "" {
+				dir, rel, isConfig = filepath.Dir(o.ConfigTo), filepath.Base(o.ConfigTo), true
+			}
 		case KindTLS:
-			dst, err = within(o.DataDir, f.Path)
+			dir, rel = o.DataDir, f.Path
 		case KindMedia:
-			dst, err = within(o.MediaDir, f.Path)
+			dir, rel = o.MediaDir, f.Path
+			media[f.Path] = true
 		case KindHLS:
-			dst, err = within(o.HLSDir, f.Path)
+			dir, rel = o.HLSDir, f.Path
+			media["\x00hls/"+strings.SplitN(f.Path, "/", 2)[0]] = true
 		case KindFile:
-			dst = f.Path
+			dst := f.Path
 			if o.FileTo != nil {
 				dst = o.FileTo(f.Path)
 			}
+			dir, rel = filepath.Dir(dst), filepath.Base(dst)
 		default:
-			err = fmt.Errorf("unknown kind %q", f.Kind)
+			return m, rep, fmt.Errorf("%s %s: unknown kind", f.Kind, f.Path)
 		}
-		if err != nil {
-			return m, fmt.Errorf("%s %s: %w", f.Kind, f.Path, err)
-		}
-		if dst == "" {
-			done += f.Size
+		if dir == "" {
 			continue
 		}
-		if err := r.restoreFile(ctx, f, dst, step, nil); err != nil {
-			return m, err
+		rel = filepath.ToSlash(rel)
+		if !filepath.IsLocal(filepath.FromSlash(rel)) {
+			return m, rep, fmt.Errorf("%s %s: path leaves its folder", f.Kind, f.Path)
 		}
-	}
-	if storeFile == nil {
-		return m, fmt.Errorf("backup %s holds no store", id)
-	}
-	check := func(tmp string) error {
-		db, err := bolt.Open(tmp, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+		if len(f.SHA256) != 64 {
+			return m, rep, fmt.Errorf("%s: invalid checksum in manifest", f.Path)
+		}
+		st, err := stageOf(dir)
 		if err != nil {
-			return fmt.Errorf("restored store does not open: %w", err)
+			return m, rep, fmt.Errorf("restore into %s: %w", dir, err)
 		}
-		return db.Close()
+		it := &restoreItem{f: f, st: st, rel: rel, config: isConfig}
+		st.files = append(st.files, it)
+		if f.Kind == KindStore {
+			storeItem = it
+			continue
+		}
+		items = append(items, it)
 	}
-	if err := r.restoreFile(ctx, *storeFile, dbPath, step, check); err != nil {
-		return m, err
+	if storeItem == nil {
+		return m, rep, fmt.Errorf("backup %s holds no store", id)
 	}
-	return m, nil
+	items = append(items, storeItem) // the store goes in last
+
+	// 1. Everything into staging, every checksum checked.
+	var total, done int64
+	for _, it := range items {
+		total += it.f.Size
+	}
+	step := func(k int64) { done += k; o.Progress.report("restore", done, total) }
+	for _, it := range items {
+		if err := r.stageFile(ctx, it, step); err != nil {
+			return m, rep, err
+		}
+	}
+	tmpStore := filepath.Join(storeItem.st.dir, filepath.FromSlash(storeItem.newName()))
+	db, err := bolt.Open(tmpStore, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return m, rep, fmt.Errorf("restored store does not open: %w", err)
+	}
+	rep.Missing = missingTitles(db, o, media)
+	rep.NoMedia = len(media) == 0
+	if err := db.Close(); err != nil {
+		return m, rep, fmt.Errorf("restored store: %w", err)
+	}
+
+	// 2. Into place, the store last; on any failure, everything back.
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return m, rep, rollback(items, err)
+		}
+		if err := place(it); err != nil {
+			return m, rep, rollback(items, fmt.Errorf("restore %s: %w", filepath.Join(it.st.dir, it.rel), err))
+		}
+	}
+	// Committed: the config replaced is kept beside it.
+	for _, it := range items {
+		if it.config && it.hadOld {
+			keep := it.rel + ".before-restore"
+			if err := it.st.root.Rename(it.oldName(), keep); err != nil {
+				return m, rep, fmt.Errorf("keep the replaced config as %s: %w", keep, err)
+			}
+		}
+	}
+	for _, st := range stages {
+		if err := syncDir(st.dir); err != nil {
+			return m, rep, err
+		}
+	}
+	return m, rep, nil
 }
 
-// within joins rel to root and refuses a path that leaves root.
-func within(root, rel string) (string, error) {
-	if root == "" {
-		return "", nil
-	}
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	if p != root && !strings.HasPrefix(p, filepath.Clean(root)+string(filepath.Separator)) {
-		return "", errors.New("path leaves its folder")
-	}
-	return p, nil
-}
-
-// restoreFile writes the object of f to dst through a temporary file in the
-// same folder, checks its checksum (and check, if set), then renames it into place.
-func (r *Repo) restoreFile(ctx context.Context, f File, dst string, step func(int64), check func(tmp string) error) error {
-	if len(f.SHA256) != 64 {
-		return fmt.Errorf("%s: invalid checksum in manifest", f.Path)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return fmt.Errorf("restore %s: %w", dst, err)
+// stageFile writes it's content into its staging folder and checks it.
+func (r *Repo) stageFile(ctx context.Context, it *restoreItem, step func(int64)) error {
+	st, f := it.st, it.f
+	name := it.newName()
+	shown := filepath.Join(st.dir, filepath.FromSlash(it.rel))
+	if err := st.root.MkdirAll(path.Dir(name), 0o700); err != nil {
+		return fmt.Errorf("restore %s: %w", shown, err)
 	}
 	rc, err := r.open(ctx, f)
 	if err != nil {
-		return fmt.Errorf("restore %s: %w", dst, err)
+		return fmt.Errorf("restore %s: %w", shown, err)
 	}
 	defer rc.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".restore-*")
+	out, err := st.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("restore %s: %w", dst, err)
+		return fmt.Errorf("restore %s: %w", shown, err)
 	}
-	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, &progressReader{r: rc, fn: step}})
+	n, err := io.Copy(io.MultiWriter(out, h), ctxReader{ctx, &progressReader{r: rc, fn: step}})
 	if err == nil {
-		err = tmp.Sync()
+		err = out.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
+	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if errors.Is(err, errCorrupted) {
-		return fmt.Errorf("restore %s: the backup's copy is corrupted: %w", dst, err)
+		return fmt.Errorf("restore %s: the backup's copy is corrupted: %w", shown, err)
 	}
 	if err != nil {
-		return fmt.Errorf("restore %s: %w", dst, err)
+		return fmt.Errorf("restore %s: %w", shown, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if len(f.Chunks) > 0 {
 		sum = treeHash(f.Chunks) // each chunk was checked while read
 	}
 	if n != f.Size || sum != f.SHA256 {
-		return fmt.Errorf("restore %s: the backup's copy is corrupted (checksum mismatch)", dst)
+		return fmt.Errorf("restore %s: the backup's copy is corrupted (checksum mismatch)", shown)
 	}
-	if check != nil {
-		if err := check(tmp.Name()); err != nil {
-			return err
+	// The owner and mode of the file it will replace, else its folder's
+	// owner and the mode it had.
+	own := st.owner
+	own.Mode = fs.FileMode(f.Mode).Perm()
+	if own.Mode == 0 {
+		own.Mode = 0o640
+	}
+	if fi, err := st.root.Stat(it.rel); err == nil {
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			own = Owner{UID: int(sys.Uid), GID: int(sys.Gid), Mode: fi.Mode().Perm()}
 		}
 	}
-	mode := fs.FileMode(f.Mode).Perm()
-	if mode == 0 {
-		mode = 0o640
+	if err := st.root.Chmod(name, own.Mode); err != nil {
+		return fmt.Errorf("restore %s: %w", shown, err)
 	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return fmt.Errorf("restore %s: %w", dst, err)
+	if asRoot() {
+		if err := st.root.Lchown(name, own.UID, own.GID); err != nil {
+			return fmt.Errorf("restore %s: %w", shown, err)
+		}
 	}
 	if !f.MTime.IsZero() && f.Kind != KindStore {
-		_ = os.Chtimes(tmp.Name(), f.MTime, f.MTime)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("restore %s: %w", dst, err)
+		if err := st.root.Chtimes(name, f.MTime, f.MTime); err != nil {
+			return fmt.Errorf("restore %s: %w", shown, err)
+		}
 	}
 	return nil
+}
+
+// place moves one staged file into place, the file it replaces aside.
+func place(it *restoreItem) error {
+	root := it.st.root
+	if err := mkdirOwnedIn(root, path.Dir(it.rel), it.st.owner); err != nil {
+		return err
+	}
+	if fi, err := root.Lstat(it.rel); err == nil {
+		if fi.IsDir() {
+			return errors.New("a folder is in the way")
+		}
+		if err := root.MkdirAll(path.Dir(it.oldName()), 0o700); err != nil {
+			return err
+		}
+		if err := root.Rename(it.rel, it.oldName()); err != nil {
+			return err
+		}
+		it.hadOld = true
+	}
+	if err := root.Rename(it.newName(), it.rel); err != nil {
+		return err
+	}
+	it.placed = true
+	return nil
+}
+
+// rollback puts back what place moved, newest first.
+func rollback(items []*restoreItem, cause error) error {
+	errs := []error{cause}
+	for _, it := range slices.Backward(items) {
+		root := it.st.root
+		if it.placed {
+			if err := root.Remove(it.rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("undo %s: %w", it.rel, err))
+			}
+		}
+		if it.hadOld {
+			if err := root.Rename(it.oldName(), it.rel); err != nil {
+				errs = append(errs, fmt.Errorf("put back %s: %w", it.rel, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// mkdirOwnedIn makes dir (relative to root) and its missing parents, each
+// given owner (when running as root).
+func mkdirOwnedIn(root *os.Root, dir string, owner Owner) error {
+	if dir == "." || dir == "" {
+		return nil
+	}
+	cur := ""
+	for part := range strings.SplitSeq(dir, "/") {
+		cur = path.Join(cur, part)
+		err := root.Mkdir(cur, 0o750)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if asRoot() {
+			if err := root.Lchown(cur, owner.UID, owner.GID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// missingTitles are the titles of the restored catalogue (db) whose source
+// is neither in the backup nor on disk, or whose HLS output is in neither.
+func missingTitles(db *bolt.DB, o RestoreOptions, inBackup map[string]bool) []string {
+	items, err := library.New(db, o.HLSDir).List()
+	if err != nil {
+		return []string{"(the catalogue cannot be read: " + err.Error() + ")"}
+	}
+	var out []string
+	for _, it := range items {
+		if it.State != library.StateReady && it.State != library.StateMissing {
+			continue
+		}
+		var what []string
+		if !inBackup[it.Source] && !exists(o.MediaDir, it.Source) {
+			what = append(what, "source")
+		}
+		if !inBackup["\x00hls/"+it.ID] && !exists(o.HLSDir, it.ID) {
+			what = append(what, "HLS")
+		}
+		if len(what) > 0 {
+			out = append(out, fmt.Sprintf("%s (%s: no %s)", it.Source, it.Title, strings.Join(what, ", no ")))
+		}
+	}
+	return out
+}
+
+func exists(dir, rel string) bool {
+	if dir == "" {
+		return false
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	_, err = root.Stat(rel)
+	return err == nil
 }

@@ -24,7 +24,9 @@ import (
 // Keys are slash-separated ("objects/ab/abcd...", "snapshots/ID/manifest.json").
 // put is atomic: a key is either absent or holds everything that was written.
 type target interface {
-	put(ctx context.Context, key string, r io.Reader, size int64) error
+	// mode is the permission bits of a key in a folder (an object keeps
+	// its original's, so the store and the TLS key stay 0600).
+	put(ctx context.Context, key string, r io.Reader, size int64, mode fs.FileMode) error
 	get(ctx context.Context, key string) (io.ReadCloser, error)
 	// list returns every key under prefix (recursively) with its size.
 	list(ctx context.Context, prefix string) (map[string]int64, error)
@@ -45,12 +47,18 @@ func (d dirTarget) String() string { return d.root }
 
 func (d dirTarget) file(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
 
-func (d dirTarget) put(ctx context.Context, key string, r io.Reader, _ int64) error {
+func (d dirTarget) put(ctx context.Context, key string, r io.Reader, _ int64, mode fs.FileMode) error {
 	p := d.file(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+	// Everything in the repository belongs to its folder's owner (the
+	// service user), also when root runs `thecure backup run`.
+	if _, err := mkdirAllOwned(filepath.Dir(p), 0o750); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	owner, err := dirOwner(d.root)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), tmpPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
@@ -75,7 +83,13 @@ func (d dirTarget) put(ctx context.Context, key string, r io.Reader, _ int64) er
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
-	if err := os.Chmod(f.Name(), 0o640); err != nil {
+	if mode == 0 {
+		mode = 0o640
+	}
+	if err := os.Chmod(f.Name(), mode); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := ownLike(f.Name(), owner); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	if err := os.Rename(f.Name(), p); err != nil {
@@ -133,7 +147,7 @@ func (d dirTarget) list(ctx context.Context, prefix string) (map[string]int64, e
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".tmp-") {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tmpPrefix) {
 			return nil
 		}
 		info, err := e.Info()
@@ -164,6 +178,45 @@ func (d dirTarget) remove(_ context.Context, key string) error {
 		_ = os.Remove(dir)
 	}
 	return nil
+}
+
+// tmpPrefix names the temporary files of puts in progress.
+const tmpPrefix = ".tmp-"
+
+// cleanTemp removes the temporary files left by puts that never finished
+// (a crash or kill -9 during a backup). Backups never run side by side, so
+// none is in use.
+func (d dirTarget) cleanTemp(ctx context.Context) (n int, size int64, err error) {
+	for _, top := range []string{objectsPrefix, snapshotsPrefix} {
+		start := d.file(top)
+		werr := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) && p == start {
+					return nil
+				}
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if e.IsDir() || !strings.HasPrefix(e.Name(), tmpPrefix) {
+				return nil
+			}
+			fi, ierr := e.Info()
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			n++
+			if ierr == nil {
+				size += fi.Size()
+			}
+			return nil
+		})
+		if werr != nil {
+			return n, size, fmt.Errorf("remove temporary files in %s: %w", d.root, werr)
+		}
+	}
+	return n, size, nil
 }
 
 // ctxReader stops a copy when ctx is cancelled.
@@ -209,7 +262,7 @@ func newS3Target(c config.BackupS3) (*s3Target, error) {
 
 func (s *s3Target) String() string { return "s3://" + s.endpoint + "/" + path.Join(s.bucket, s.prefix) }
 
-func (s *s3Target) put(ctx context.Context, key string, r io.Reader, size int64) error {
+func (s *s3Target) put(ctx context.Context, key string, r io.Reader, size int64, _ fs.FileMode) error {
 	// No aws-chunked streaming signature: some S3-compatible servers
 	// (gofakes3 among them) store its framing in multipart parts as data.
 	// Content-MD5 still lets the server check every part in transit.

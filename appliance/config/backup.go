@@ -18,6 +18,9 @@ type Backup struct {
 	// IncludeMedia adds the library sources and the HLS output, copied
 	// incrementally by content hash.
 	IncludeMedia bool `toml:"include_media"`
+	// VerifyEvery is how often the appliance re-reads the latest backup of
+	// each repository and checks every checksum (alerting on damage); 0: never.
+	VerifyEvery Duration `toml:"verify_every"`
 	// Retention is how many backups pruning keeps.
 	Retention Retention `toml:"retention"`
 	// S3 is an optional S3-compatible repository, written next to Dir.
@@ -48,14 +51,16 @@ type BackupS3 struct {
 
 func defaultBackup() Backup {
 	return Backup{
-		Dir:       "backups",
-		Retention: Retention{KeepLast: 3, KeepDaily: 7, KeepWeekly: 4},
-		S3:        BackupS3{Prefix: "thecure/", Region: "us-east-1", UseTLS: true},
+		Dir:         "backups",
+		VerifyEvery: Duration(7 * 24 * time.Hour),
+		Retention:   Retention{KeepLast: 3, KeepDaily: 7, KeepWeekly: 4},
+		S3:          BackupS3{Prefix: "thecure/", Region: "us-east-1", UseTLS: true},
 	}
 }
 
 func (v *validator) backup(c *Backup) {
 	v.check(c.Dir != "" || c.S3.Enabled, "backup.dir", "must not be empty unless [backup.s3] is enabled")
+	v.check(c.VerifyEvery >= 0, "backup.verify_every", "must not be negative")
 	v.check(c.Retention.KeepLast >= 0, "backup.retention.keep_last", "must not be negative")
 	v.check(c.Retention.KeepDaily >= 0, "backup.retention.keep_daily", "must not be negative")
 	v.check(c.Retention.KeepWeekly >= 0, "backup.retention.keep_weekly", "must not be negative")

@@ -11,9 +11,12 @@ import (
 type State string
 
 // The states a service goes through. Down means it runs but cannot do its job
-// (for example ffmpeg is missing); Failed means it stopped with an error.
+// (for example ffmpeg is missing); Degraded means it does its job but needs
+// an operator (backups made, but pruning is refused permission); Failed
+// means it stopped with an error.
 const (
 	Up       State = "up"
+	Degraded State = "degraded"
 	Down     State = "down"
 	Stopping State = "stopping"
 	Stopped  State = "stopped"

@@ -21,6 +21,11 @@ const (
 	StateProcessing = "processing"
 	StateReady      = "ready"
 	StateFailed     = "failed"
+	// StateMissing: the title's source or HLS output is not on disk (a
+	// restore without media, a copy gone wrong). Admins see what is
+	// missing (Missing) and how to bring it back; viewers do not see the
+	// title. It returns to ready when the files are back.
+	StateMissing = "missing"
 )
 
 // Item is one title of the catalogue: what /api/library lists.
@@ -28,7 +33,7 @@ type Item struct {
 	ID       string  `json:"id"`
 	Kind     string  `json:"kind"` // movie | episode | track
 	Title    string  `json:"title"`
-	State    string  `json:"state"` // queued | processing | ready | failed
+	State    string  `json:"state"` // queued | processing | ready | failed | missing
 	HLS      string  `json:"hls,omitempty"`
 	Duration float64 `json:"duration"` // seconds
 	Year     int     `json:"year,omitempty"`
@@ -40,6 +45,11 @@ type Item struct {
 	Album    string  `json:"album,omitempty"`
 	Poster   string  `json:"poster,omitempty"`
 	Error    string  `json:"error,omitempty"`
+	// Missing says what a missing title lacks and how to bring it back.
+	Missing string `json:"missing,omitempty"`
+	// Quarantined is where a failed title's source was moved (relative to
+	// media_dir); deleting that file removes the title.
+	Quarantined string `json:"quarantined,omitempty"`
 
 	// Source is the file's path relative to library.media_dir.
 	Source        string        `json:"source"`
@@ -225,6 +235,12 @@ func (c *Catalogue) Remove(id string) error {
 		return err
 	}
 	return c.RemoveFiles(id)
+}
+
+// HasHLS reports whether item id's published HLS (its master playlist) is on disk.
+func (c *Catalogue) HasHLS(id string) bool {
+	fi, err := os.Stat(filepath.Join(c.Dir(id), MasterPlaylist))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // RemoveFiles deletes item id's published HLS tree.

@@ -37,6 +37,48 @@ func (e sourceError) Unwrap() error { return e.err }
 // errGone means the source disappeared before its job ran.
 var errGone = errors.New("source is gone")
 
+// truncatedError is a source whose container declares more than can be
+// read: an upload cut short (FTP carries no length). The source stays in
+// place, so that a resumed upload (REST/APPE) completes it.
+type truncatedError struct {
+	declared, got float64 // seconds
+	size          int64
+}
+
+func (e truncatedError) Error() string {
+	return fmt.Sprintf("truncated: the file declares %.1f s but only %.1f s of it can be read (%d bytes received): the upload was probably cut short. "+
+		"Resume it (curl -C - -T FILE, lftp put -c FILE, or any client's resume: REST/APPE) or upload it again; the title is made when the file is whole",
+		e.declared, e.got, e.size)
+}
+
+// declaredSeconds is the duration a source's container declares in its
+// header, for the formats that carry one (Matroska/WebM, MP4/MOV, FLAC);
+// 0 when ffprobe's duration is only an estimate from the data itself.
+func declaredSeconds(p *ffmpeg.Probe) float64 {
+	for _, f := range strings.Split(p.Format.Name, ",") {
+		switch f {
+		case "matroska", "mov", "flac":
+			return p.Seconds()
+		}
+	}
+	return 0
+}
+
+// truncated checks what was packaged against what the container declares.
+// The tolerance covers a last partial segment and streams that end a
+// little apart.
+func truncated(p *ffmpeg.Probe, got time.Duration, size int64) error {
+	declared := declaredSeconds(p)
+	if declared <= 0 {
+		return nil
+	}
+	tol := max(2.0, declared*0.02)
+	if got.Seconds() < declared-tol {
+		return truncatedError{declared: declared, got: got.Seconds(), size: size}
+	}
+	return nil
+}
+
 // plan is what to ask ffmpeg for.
 type plan struct {
 	job    ffmpeg.Job
@@ -151,8 +193,9 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
 		return false
 	case errors.Is(err, errGone):
-		q.log.Info("source is gone before its job ran", "source", j.Source)
-		_ = q.Remove(ctx, j.Source)
+		// Never deleted by absence: the title waits, missing, for its source.
+		q.log.Info("source is gone before its job ran; the title is missing until it is back", "source", j.Source)
+		q.gone(j)
 		return false
 	case errors.Is(err, syscall.ENOSPC):
 		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
@@ -236,12 +279,27 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 	poster := <-posterDone
 	took := time.Since(start)
 	var fe *ffmpeg.Error
+	var size int64
+	if fi, serr := os.Stat(src); serr == nil {
+		size = fi.Size()
+	}
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case errors.As(err, &fe):
+		// A cut-short file may make ffmpeg fail at its end: keep it in
+		// place for the resume rather than quarantine it.
+		if pk != nil {
+			if terr := truncated(probe, pk.Duration, size); terr != nil {
+				return nil, terr
+			}
+		}
 		return nil, sourceError{err}
 	case err != nil:
+		return nil, err
+	}
+	// Checked before anything is published.
+	if err := truncated(probe, pk.Duration, size); err != nil {
 		return nil, err
 	}
 	return &result{probe: probe, pk: pk, method: p.method, took: took, poster: poster}, nil
@@ -294,7 +352,7 @@ func (q *Queue) commit(j Job, res *result) error {
 		if it.Kind == library.KindTrack {
 			tagMeta(&it, res.probe)
 		}
-		it.State, it.Error, it.Method = library.StateReady, "", res.method
+		it.State, it.Error, it.Method, it.Missing, it.Quarantined = library.StateReady, "", res.method, "", ""
 		it.HLS = "/vod/" + j.ID + "/" + library.MasterPlaylist
 		it.Duration = res.pk.Duration.Seconds()
 		it.Variants = res.pk.Variants
@@ -389,12 +447,14 @@ func (q *Queue) fail(j Job, cause error) {
 	reason := strings.NewReplacer(ffmpeg.Input(src), j.Source, src, j.Source).Replace(cause.Error())
 	reason = strings.Join(strings.Fields(strings.ReplaceAll(reason, "\n", " | ")), " ")
 	var se sourceError
+	var quarantined string
 	if errors.As(cause, &se) {
 		if dst, err := q.quarantine(j.Source); err != nil {
 			q.log.Error("cannot quarantine", "source", j.Source, "err", err)
 			reason += "; the source stays in place (quarantine failed: " + err.Error() + ")"
 		} else {
-			reason += "; the source was moved to " + dst
+			quarantined = dst
+			reason += "; the source was moved to " + dst + " (delete it there to remove this title)"
 		}
 	}
 	err := q.st.Update(func(tx *bolt.Tx) error {
@@ -411,7 +471,7 @@ func (q *Queue) fail(j Job, cause error) {
 		if err != nil || !ok {
 			return err
 		}
-		it.State, it.Error, it.HLS = library.StateFailed, reason, ""
+		it.State, it.Error, it.HLS, it.Quarantined = library.StateFailed, reason, "", quarantined
 		return library.PutTx(tx, it)
 	})
 	if err != nil {
@@ -421,6 +481,30 @@ func (q *Queue) fail(j Job, cause error) {
 	q.log.Warn("failed", "source", j.Source, "id", j.ID, "reason", reason)
 	if q.opts.Alerter != nil {
 		q.opts.Alerter.Alert(context.Background(), "Transcode failed: "+j.Source+": "+reason)
+	}
+}
+
+// gone records that job j's source disappeared before it ran: the job is
+// dropped and its title (when it has one) is missing until the source is back.
+func (q *Queue) gone(j Job) {
+	err := q.st.Update(func(tx *bolt.Tx) error {
+		cur, ok, err := getJob(tx, j.ID)
+		if err != nil || !ok || cur.Seq != j.Seq {
+			return err
+		}
+		if err := tx.Bucket(bucketJobs).Delete([]byte(j.ID)); err != nil {
+			return err
+		}
+		it, ok, err := library.GetTx(tx, j.ID)
+		if err != nil || !ok {
+			return err
+		}
+		it.State = library.StateMissing
+		it.Missing = "no source on disk: copy " + j.Source + " back into media_dir; it is processed again by itself (delete the title to drop it)"
+		return library.PutTx(tx, it)
+	})
+	if err != nil {
+		q.log.Error("cannot record a missing source", "source", j.Source, "err", err)
 	}
 }
 

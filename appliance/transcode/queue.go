@@ -100,9 +100,10 @@ type Queue struct {
 
 	wake chan struct{}
 
-	mu   sync.Mutex
-	live map[string]*liveJob
-	down string // why the queue cannot work, "" when it can
+	mu      sync.Mutex
+	live    map[string]*liveJob
+	down    string            // why the queue cannot work, "" when it can
+	skipped map[string]string // paths the scan skipped, and why (reported once)
 
 	jobsTotal    *prometheus.CounterVec
 	mediaSeconds prometheus.Counter
@@ -270,7 +271,7 @@ func (q *Queue) Enqueue(ctx context.Context, p string) error {
 		if err != nil {
 			return err
 		}
-		it.ID, it.Source, it.State, it.Error = id, rel, library.StateQueued, ""
+		it.ID, it.Source, it.State, it.Error, it.Missing, it.Quarantined = id, rel, library.StateQueued, "", "", ""
 		it.SourceSize, it.SourceModTime = fi.Size(), fi.ModTime().UTC()
 		it.SetMeta(meta)
 		return library.PutTx(tx, it)
@@ -500,9 +501,18 @@ func (q *Queue) resetRunning() error {
 	return nil
 }
 
+// pathMax is the longest path ffmpeg and the kernel open in one call
+// (PATH_MAX, with its NUL).
+const pathMax = 4095
+
 // scan queues every source in the media folders with no catalogue entry, or
-// whose size or time changed, and drops titles whose source is gone. Files
-// modified less than settle ago are left for a later scan.
+// whose size or time changed. A title whose source or HLS output is gone is
+// never deleted: it becomes missing (hidden from viewers, shown to admins)
+// and ready again when its files are back; a failed title whose quarantined
+// file was deleted is removed. Files modified less than settle ago are left
+// for a later scan. The tree is read through an os.Root, one name at a
+// time: a path that cannot be read (or that ffmpeg could not open, beyond
+// PATH_MAX) is skipped and reported once, never the whole scan.
 func (q *Queue) scan(ctx context.Context, settle time.Duration) error {
 	items, err := q.cat.List()
 	if err != nil {
@@ -512,44 +522,55 @@ func (q *Queue) scan(ctx context.Context, settle time.Duration) error {
 	for _, it := range items {
 		byID[it.ID] = it
 	}
+	// A media dir that is not there (a restore without media) is empty.
+	root, err := os.OpenRoot(q.opts.MediaDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if root != nil {
+		defer root.Close()
+	}
 	seen := map[string]bool{}
 	var queued int
 	for _, f := range q.opts.Folders {
-		if _, ok := q.kindOf(f.Name + "/x"); !ok {
+		if _, ok := q.kindOf(f.Name + "/x"); !ok || root == nil {
 			continue
 		}
-		root := filepath.Join(q.opts.MediaDir, f.Name)
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		err := fs.WalkDir(root.FS(), f.Name, func(rel string, d fs.DirEntry, err error) error {
 			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
+				if rel == f.Name && errors.Is(err, fs.ErrNotExist) {
 					return nil
 				}
-				return err
+				q.skip(rel, err)
+				if d != nil && d.IsDir() && rel != f.Name {
+					return fs.SkipDir
+				}
+				return nil
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if strings.HasPrefix(d.Name(), ".") && p != root {
+			if strings.HasPrefix(d.Name(), ".") && rel != f.Name {
 				if d.IsDir() {
-					return filepath.SkipDir
+					return fs.SkipDir
 				}
 				return nil
 			}
 			if !d.Type().IsRegular() {
 				return nil
 			}
-			r, err := filepath.Rel(q.opts.MediaDir, p)
-			if err != nil {
-				return err
-			}
-			rel := filepath.ToSlash(r)
 			if _, ok := q.kindOf(rel); !ok {
+				return nil
+			}
+			if n := len(q.abs(rel)); n > pathMax {
+				q.skip(rel, fmt.Errorf("its path is %d bytes long; ffmpeg opens at most %d: move it higher up or shorten its folders", n, pathMax))
 				return nil
 			}
 			id := library.ItemID(rel)
 			seen[id] = true
 			fi, err := d.Info()
 			if err != nil {
+				q.skip(rel, err)
 				return nil
 			}
 			if settle > 0 && time.Since(fi.ModTime()) < settle {
@@ -557,7 +578,7 @@ func (q *Queue) scan(ctx context.Context, settle time.Duration) error {
 			}
 			if it, known := byID[id]; known {
 				changed := fi.Size() != it.SourceSize || !fi.ModTime().UTC().Equal(it.SourceModTime)
-				settled := it.State == library.StateReady || it.State == library.StateFailed
+				settled := it.State == library.StateReady || it.State == library.StateFailed || it.State == library.StateMissing
 				if !changed || !settled {
 					return nil
 				}
@@ -573,18 +594,123 @@ func (q *Queue) scan(ctx context.Context, settle time.Duration) error {
 			return err
 		}
 	}
-	for _, it := range items {
-		if !seen[it.ID] && it.State != library.StateFailed {
-			q.log.Info("source is gone; removing its title", "source", it.Source, "id", it.ID)
-			if err := q.Remove(ctx, it.Source); err != nil {
-				return err
-			}
-		}
-	}
 	if queued > 0 {
 		q.log.Info("queued sources found in the media folders", "jobs", queued)
 	}
+	// Titles whose files went away, or came back.
+	cur, err := q.cat.List()
+	if err != nil {
+		return err
+	}
+	for _, it := range cur {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := q.reconcile(ctx, root, it, seen[it.ID]); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// reconcile compares one title with what is on disk: a failed title whose
+// quarantined file was deleted goes; a title missing its source or HLS
+// output becomes missing; a missing one whose files are back is ready (or
+// queued, when only its source is back).
+func (q *Queue) reconcile(ctx context.Context, root *os.Root, it library.Item, haveSource bool) error {
+	if it.State == library.StateFailed {
+		if it.Quarantined == "" || haveSource {
+			return nil
+		}
+		if root == nil {
+			return nil // no media dir at all: nothing to tell
+		}
+		if _, err := root.Lstat(it.Quarantined); errors.Is(err, fs.ErrNotExist) {
+			q.log.Info("the quarantined source was deleted; removing its failed title", "source", it.Source, "quarantined", it.Quarantined)
+			return q.removeOne(it.Source)
+		}
+		return nil
+	}
+	if it.State != library.StateReady && it.State != library.StateMissing {
+		return nil // queued or processing: its job decides
+	}
+	haveHLS := q.cat.HasHLS(it.ID)
+	switch {
+	case haveSource && haveHLS:
+		if it.State == library.StateMissing {
+			q.log.Info("the files of a missing title are back", "source", it.Source, "id", it.ID)
+			return q.setMissing(it.ID, "")
+		}
+		return nil
+	case haveSource && it.State == library.StateMissing:
+		// Its source is back, its HLS is not: make it again.
+		q.log.Info("the source of a missing title is back; processing it again", "source", it.Source, "id", it.ID)
+		return q.Enqueue(ctx, it.Source)
+	}
+	var what []string
+	if !haveSource {
+		what = append(what, "source")
+	}
+	if !haveHLS {
+		what = append(what, "HLS output")
+	}
+	how := "copy " + it.Source + " back into media_dir (or restore a backup made with include_media = true)"
+	if haveSource {
+		how = "it is made again from the source at the next scan"
+	} else if haveHLS {
+		how = "copy " + it.Source + " back into media_dir; the HLS output is still there"
+	}
+	msg := "no " + strings.Join(what, ", no ") + " on disk: " + how + "; it returns to ready by itself (delete the title to drop it)"
+	if it.State == library.StateMissing && it.Missing == msg {
+		return nil
+	}
+	if it.State != library.StateMissing {
+		q.log.Warn("a title's files are missing; it is hidden until they are back", "source", it.Source, "id", it.ID, "missing", strings.Join(what, ", "))
+	}
+	if !haveSource && haveHLS {
+		return q.setMissing(it.ID, msg)
+	}
+	if haveSource {
+		// HLS gone, source there: make it again.
+		return q.Enqueue(ctx, it.Source)
+	}
+	return q.setMissing(it.ID, msg)
+}
+
+// setMissing marks title id missing with why (or ready again, with "").
+func (q *Queue) setMissing(id, why string) error {
+	return q.cat.Update(id, func(it *library.Item) {
+		if why == "" {
+			it.State, it.Missing = library.StateReady, ""
+			return
+		}
+		it.State, it.Missing = library.StateMissing, why
+	})
+}
+
+// skip reports a path the scan cannot use, once per path and reason for the
+// life of the process (not at every rescan).
+func (q *Queue) skip(rel string, err error) {
+	msg := err.Error()
+	q.mu.Lock()
+	if q.skipped == nil {
+		q.skipped = map[string]string{}
+	}
+	seen := q.skipped[rel] == msg
+	q.skipped[rel] = msg
+	q.mu.Unlock()
+	if !seen {
+		q.log.Warn("the media scan skips a path", "path", shorten(rel), "err", shorten(strings.ReplaceAll(msg, q.opts.MediaDir+"/", "")))
+	}
+}
+
+// shorten keeps log lines short: a path beyond PATH_MAX is 4 KB.
+func shorten(s string) string {
+	const max = 300
+	if len(s) <= max {
+		return s
+	}
+	return s[:max/2] + "..." + s[len(s)-max/2:]
 }
 
 // claim marks the oldest pending job running, in one transaction.

@@ -1,6 +1,7 @@
 package transcode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -577,16 +578,199 @@ func TestStartupScanAndGoneSources(t *testing.T) {
 	e.start()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		_, okA, _ := e.cat.Get(library.ItemID(a))
+		itA, okA, _ := e.cat.Get(library.ItemID(a))
 		itB, _, _ := e.cat.Get(library.ItemID(b))
-		if !okA && itB.State == library.StateReady && near(itB.Duration, 3, 0.2) {
+		// A gone source never deletes its title: it is missing, saying what
+		// and how to bring it back.
+		if okA && itA.State == library.StateMissing && itB.State == library.StateReady && near(itB.Duration, 3, 0.2) {
+			if !strings.Contains(itA.Missing, "no source") || !strings.Contains(itA.Missing, "pelis/A (2001).mp4") {
+				t.Errorf("missing title says %q", itA.Missing)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after restart: A present=%v, B=%+v", okA, itB)
+			t.Fatalf("after restart: A=%+v (present %v), B=%+v", itA, okA, itB)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The source comes back (same file): ready again at the next scan,
+	// without a new job (its HLS is still there).
+	e.stop()
+	e.clip("pelis/A (2001).mp4", cat(videoH264, h264Enc)...)
+	e.build()
+	e.start()
+	e.waitItem(library.ItemID(a), library.StateReady)
+}
+
+// A restored catalogue without media: every title is missing (source and
+// HLS), none is deleted, and each returns once its files are back; a title
+// whose HLS alone is gone is made again from its source.
+func TestMissingFilesKeepTheCatalogue(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.clip("pelis/A (2001).mp4", cat(videoH264, h264Enc)...)
+	b := e.clip("musica/Artist/Album/01 - Song.mp3", cat(audioSine, []string{"-c:a", "libmp3lame"})...)
+	e.start()
+	idA, idB := library.ItemID(a), library.ItemID(b)
+	e.waitItem(idA, library.StateReady)
+	e.waitItem(idB, library.StateReady)
+	e.stop()
+	keep := t.TempDir()
+	for _, d := range []string{e.media, e.cat.HLSDir()} {
+		if err := os.Rename(d, filepath.Join(keep, filepath.Base(d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.build()
+	e.start()
+	for _, id := range []string{idA, idB} {
+		it := e.waitItem(id, library.StateMissing)
+		if !strings.Contains(it.Missing, "no source, no HLS output") {
+			t.Errorf("%s missing: %q", id, it.Missing)
+		}
+	}
+	e.stop()
+	// Back: the media and HLS trees copied in again.
+	for _, d := range []string{e.media, e.cat.HLSDir()} {
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(keep, filepath.Base(d)), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// And one title's HLS alone lost: made again from its source.
+	if err := os.RemoveAll(e.cat.Dir(idB)); err != nil {
+		t.Fatal(err)
+	}
+	e.build()
+	e.start()
+	e.waitItem(idA, library.StateReady)
+	if j, ok, _ := e.q.Job(idA); ok && j.Attempts != 1 {
+		t.Errorf("title A processed again although its HLS was back: %+v", j)
+	}
+	e.waitItem(idB, library.StateReady)
+	if _, err := os.Stat(e.master(idB)); err != nil {
+		t.Errorf("HLS of B not made again: %v", err)
+	}
+}
+
+// An upload cut short (curl -m): the container declares more than can be
+// read. It fails as truncated, is not published, stays in place for a
+// resume, and the whole file (the resumed upload) is published.
+func TestTruncatedSourceNotPublished(t *testing.T) {
+	e := newEnv(t, nil)
+	e.start()
+	for _, name := range []string{"pelis/Cut (2020).mkv", "pelis/Cut (2021).mp4"} {
+		args := cat([]string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=12"}, audioSine[:3], []string{"sine=frequency=440:duration=12"}, h264Enc, []string{"-c:a", "aac"})
+		if strings.HasSuffix(name, ".mp4") {
+			args = append(args, "-movflags", "+faststart")
+		}
+		rel := e.clip(name, args...)
+		full, err := os.ReadFile(filepath.Join(e.media, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.media, rel), full[:len(full)*4/10], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		id := e.enqueue(rel)
+		it := e.waitItem(id, library.StateFailed)
+		if !strings.HasPrefix(it.Error, "truncated: the file declares 12.") || !strings.Contains(it.Error, "Resume it") {
+			t.Errorf("%s: error %q, want truncated with a resume hint", name, it.Error)
+		}
+		if it.HLS != "" || e.cat.HasHLS(id) {
+			t.Errorf("%s: a truncated upload was published", name)
+		}
+		if _, err := os.Stat(filepath.Join(e.media, rel)); err != nil {
+			t.Errorf("%s: a truncated upload left its place (a resume needs it): %v", name, err)
+		}
+		// The resume completes the file.
+		if err := os.WriteFile(filepath.Join(e.media, rel), full, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.enqueue(rel)
+		it = e.waitItem(id, library.StateReady)
+		if !near(it.Duration, 12, 1) {
+			t.Errorf("%s: duration %.2f after the resume, want 12", name, it.Duration)
+		}
+	}
+}
+
+// A failed title goes when its quarantined file is deleted; a tree deeper
+// than PATH_MAX is skipped and reported once, and the rest is scanned.
+func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
+	e := newEnv(t, nil)
+	var logs syncBuf
+	e.q.log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, apptest.LogWriter(t)), nil))
+	if err := os.MkdirAll(filepath.Join(e.media, "pelis"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.media, "pelis", "broken.mp4"), []byte(strings.Repeat("junk ", 300)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// 16 nested 255-byte names, made through an os.Root (the path is too
+	// long for one system call), with a film at the bottom.
+	root, err := os.OpenRoot(e.media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := "pelis"
+	for i := range 16 {
+		deep += "/" + strings.Repeat(string(rune('a'+i)), 255)
+	}
+	if err := root.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.WriteFile(deep+"/Deep (2000).mp4", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root.Close()
+	good := e.clip("pelis/Good (2020).mp4", cat(videoH264, h264Enc)...)
+	e.start()
+	e.waitItem(library.ItemID(good), library.StateReady)
+	badID := library.ItemID("pelis/broken.mp4")
+	it := e.waitItem(badID, library.StateFailed)
+	if it.Quarantined != "admin/quarantine/pelis/broken.mp4" {
+		t.Fatalf("quarantined = %q", it.Quarantined)
+	}
+	for range 2 {
+		if err := e.q.scan(context.Background(), 0); err != nil {
+			t.Fatalf("scan with a tree deeper than PATH_MAX: %v", err)
+		}
+	}
+	if n := strings.Count(logs.String(), "the media scan skips a path"); n != 1 {
+		t.Errorf("the deep path was reported %d times over three scans, want once:\n%s", n, logs.String())
+	}
+	if err := os.Remove(filepath.Join(e.media, "admin", "quarantine", "pelis", "broken.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.scan(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := e.cat.Get(badID); ok {
+		t.Error("failed title still listed after its quarantined file was deleted")
+	}
+	if _, ok, _ := e.q.Job(badID); ok {
+		t.Error("failed job still listed after its quarantined file was deleted")
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for concurrent writes (log output).
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestFFmpegMissingJobsWait(t *testing.T) {

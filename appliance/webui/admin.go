@@ -82,7 +82,7 @@ func (u *UI) status(r *http.Request) statusView {
 			u.log.Warn("admin: catalogue", "err", err)
 		}
 		for _, t := range titles {
-			if t.State == StateFailed && !slices.ContainsFunc(v.Failures, func(f failure) bool { return f.What == t.Source && t.Source != "" }) {
+			if (t.State == StateFailed || t.State == "missing") && !slices.ContainsFunc(v.Failures, func(f failure) bool { return f.What == t.Source && t.Source != "" }) {
 				v.Failures = append(v.Failures, failure{When: t.Updated, What: cmp.Or(t.Source, t.Title), Error: t.Error})
 			}
 		}
