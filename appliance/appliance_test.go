@@ -58,9 +58,19 @@ type proc struct {
 // start runs thecure with args in dir; its stderr is collected line by line.
 func start(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
+	return startCmd(t, dir, nil, args...)
+}
+
+// startCmd is start with setup applied to the command first (another
+// binary, another user).
+func startCmd(t *testing.T, dir string, setup func(*exec.Cmd), args ...string) *proc {
+	t.Helper()
 	p := &proc{lines: make(chan string, 1000), exited: make(chan struct{})}
 	p.cmd = exec.Command(thecureBin, args...)
 	p.cmd.Dir = dir
+	if setup != nil {
+		setup(p.cmd)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
