@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -620,4 +621,74 @@ func TestUploadCutShortIsNotPublished(t *testing.T) {
 		t.Errorf("resumed upload's duration %.1f s, want 20", d)
 	}
 	stopProc(t, p)
+}
+
+// Case 7: kill -9 in the middle of `thecure backup run`: the backup is
+// listed as incomplete and the next run removes its temporary objects.
+func TestKilledBackupIsIncompleteAndCleanedUp(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	cfg := writeConfig(t, tmp, "[backup]\ninclude_media = true\n")
+	p := start(t, tmp, "run", "-c", cfg)
+	p.waitLine(t, `thecure is running`)
+	stopProc(t, p)
+	big := filepath.Join(data, "media", "admin", "big.bin")
+	if err := os.MkdirAll(filepath.Dir(big), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, 300<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(thecureBin, "backup", "run", "-c", cfg)
+	cmd.Dir = tmp
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(data, "backups", "objects", "*", ".tmp-*"))
+		return m
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(temps()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no temporary object appeared while the backup ran")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	left := temps()
+	out, _, code := runCmd(t, tmp, "backup", "list", "-c", cfg)
+	if code != 0 || !regexp.MustCompile(`(?m)^\S+\s.*\sincomplete$`).MatchString(out) || len(left) == 0 {
+		t.Fatalf("after kill -9: temporary files %q, list:\n%s", left, out)
+	}
+	if out, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg); code != 0 {
+		t.Fatalf("next backup: %d\n%s%s", code, out, errOut)
+	}
+	for _, p := range left {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("the next run kept %s (%v)", p, err)
+		}
+	}
+	out, _, _ = runCmd(t, tmp, "backup", "list", "-c", cfg)
+	if !strings.Contains(out, " complete\n") {
+		t.Errorf("list after the next run:\n%s", out)
+	}
+	out, _, code = runCmd(t, tmp, "backup", "verify", "-c", cfg, "latest")
+	if code != 0 {
+		t.Fatalf("verify: %d %s", code, out)
+	}
+	out, _, _ = runCmd(t, tmp, "backup", "list", "-c", cfg)
+	if !regexp.MustCompile(` verified \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n`).MatchString(out) {
+		t.Errorf("list after verify:\n%s", out)
+	}
 }

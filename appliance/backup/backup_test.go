@@ -632,3 +632,129 @@ func TestPolicyKeepsEverythingWhenZero(t *testing.T) {
 		t.Errorf("keep_last 1 kept %v", k)
 	}
 }
+
+// `backup verify` is recorded: list shows complete, then verified TIME,
+// then damaged; a damaged backup is not "latest"; the scheduled verify
+// alerts and degrades the service on damage.
+func TestVerifyRecordedAndScheduled(t *testing.T) {
+	ctx := t.Context()
+	b := newBox(t, localConfig())
+	al := &recordingAlerter{}
+	var states []health.State
+	s := b.service(t, Deps{Alerter: al, Health: func(st health.State, _ string) { states = append(states, st) }})
+	m1, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(b.dir, "media", "pelis", "new.mp4"), strings.Repeat("new film", 4000))
+	m2, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := s.Repos()[0]
+	state := func(id string) Info {
+		t.Helper()
+		in, ok, err := repo.Find(ctx, id)
+		if err != nil || !ok {
+			t.Fatalf("find %s: %v %v", id, ok, err)
+		}
+		return in
+	}
+	if in := state(m2.ID); in.State != StateComplete || in.Describe() != "complete" {
+		t.Errorf("unverified backup: %+v", in)
+	}
+	when := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if _, probs, err := repo.VerifyAndRecord(ctx, m2.ID, when, nil); err != nil || len(probs) > 0 {
+		t.Fatal(probs, err)
+	}
+	if in := state(m2.ID); in.State != StateVerified || !in.Verified.Equal(when) || !strings.HasPrefix(in.Describe(), "verified 2026-03-01") {
+		t.Errorf("verified backup: %+v (%s)", in, in.Describe())
+	}
+	// The new file's object is damaged: the scheduled verify finds it.
+	var nf File
+	for _, f := range m2.Files {
+		if f.Path == "pelis/new.mp4" {
+			nf = f
+		}
+	}
+	obj := repo.t.(dirTarget).file(objectKey(nf.SHA256))
+	if err := os.WriteFile(obj, []byte("rot"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	probs := s.VerifyLatest(ctx)[repo.String()]
+	if len(probs) != 1 || !strings.Contains(probs[0].String(), "pelis/new.mp4") {
+		t.Errorf("scheduled verify: %v", probs)
+	}
+	if in := state(m2.ID); in.State != StateDamaged || in.Problems != 1 || !strings.HasPrefix(in.Describe(), "damaged (verify ") {
+		t.Errorf("damaged backup: %+v", in)
+	}
+	if len(al.msgs) != 1 || !strings.Contains(al.msgs[0], "backup damaged: "+m2.ID) {
+		t.Errorf("alerts: %q", al.msgs)
+	}
+	if states[len(states)-1] != health.Degraded {
+		t.Errorf("health after damage: %v", states)
+	}
+	if id, _ := repo.Resolve(ctx, "latest"); id != m1.ID {
+		t.Errorf("latest = %s, want the undamaged %s", id, m1.ID)
+	}
+	// The schedule: due verify_every after the last recorded verify.
+	s.opts.Config.VerifyEvery = config.Duration(7 * 24 * time.Hour)
+	if got := s.nextVerify(ctx); !got.After(time.Now().Add(6 * 24 * time.Hour)) {
+		t.Errorf("next verify at %v, want a week after the last one", got)
+	}
+}
+
+// kill -9 in the middle of a backup: the backup is listed as incomplete,
+// its temporary files go at the next run; a CLI that lost the appliance
+// reads the outcome from the repository.
+func TestInterruptedBackupAndOutcome(t *testing.T) {
+	ctx := t.Context()
+	b := newBox(t, localConfig())
+	s := b.service(t, Deps{})
+	repo := s.Repos()[0]
+	asked := time.Now()
+	if msg, done := OutcomeText(ctx, repo, asked); done || !strings.Contains(msg, "before the backup started") {
+		t.Errorf("no backup yet: %q %v", msg, done)
+	}
+	m1, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, done := OutcomeText(ctx, repo, asked); !done || !strings.Contains(msg, m1.ID+" done") {
+		t.Errorf("a backup that completed: %q %v", msg, done)
+	}
+	// What a kill leaves: a started manifest without commit, and a
+	// half-written object.
+	askedAgain := time.Now()
+	killed := &Manifest{ID: newID(time.Now()), Time: time.Now().UTC()}
+	if err := repo.writeStarted(ctx, killed); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(repo.t.(dirTarget).root, "objects", "ab", tmpPrefix+"123")
+	writeFile(t, tmp, strings.Repeat("half", 1000))
+	if msg, done := OutcomeText(ctx, repo, askedAgain); done || !strings.Contains(msg, "listed as incomplete") {
+		t.Errorf("a backup that was killed: %q %v", msg, done)
+	}
+	list, err := repo.List(ctx)
+	if err != nil || len(list) != 2 || list[1].State != StateIncomplete || list[1].ID != killed.ID {
+		t.Fatalf("after a kill: %+v %v", list, err)
+	}
+	if _, err := s.Backup(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("temporary object of the killed backup still there: %v", err)
+	}
+	// Pruning removes temporary files too (and the killed backup, older
+	// than the newest complete one).
+	writeFile(t, tmp, "again")
+	if _, _, err := repo.prune(ctx, Policy{Last: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("prune kept a temporary object: %v", err)
+	}
+	if _, ok, _ := repo.Find(ctx, killed.ID); ok {
+		t.Error("prune kept the killed backup")
+	}
+}
