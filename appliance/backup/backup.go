@@ -727,6 +727,12 @@ func (s *Service) snapshotStore(ctx context.Context, runs []*repoRun, report Pro
 					if spool, err = os.MkdirTemp(s.opts.DataDir, ".backup-spool-*"); err != nil {
 						return fmt.Errorf("store snapshot: %w", err)
 					}
+					// The service must be able to remove it if this run dies.
+					if o, err := ownerOf(s.opts.DataDir); err != nil {
+						return fmt.Errorf("store snapshot: %w", err)
+					} else if err := ownLike(spool, o); err != nil {
+						return fmt.Errorf("store snapshot: %w", err)
+					}
 				}
 				if err := os.WriteFile(filepath.Join(spool, h), buf, 0o600); err != nil {
 					return fmt.Errorf("store snapshot: %w", err)

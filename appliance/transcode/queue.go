@@ -286,11 +286,26 @@ func (q *Queue) Enqueue(ctx context.Context, p string) error {
 }
 
 // Remove forgets the source at path (a file, or a folder and everything
-// under it): its job, its title and its HLS.
+// under it): its job, its title and its HLS. A path in the quarantine
+// folder removes the failed titles whose source was moved there.
 func (q *Queue) Remove(ctx context.Context, p string) error {
 	rel, err := cleanSource(p)
 	if err != nil {
 		return err
+	}
+	if qd := q.opts.Transcode.QuarantineDir; rel == qd || strings.HasPrefix(rel, qd+"/") {
+		items, err := q.cat.List()
+		if err != nil {
+			return fmt.Errorf("remove %s: %w", rel, err)
+		}
+		for _, it := range items {
+			if it.State == library.StateFailed && (it.Quarantined == rel || strings.HasPrefix(it.Quarantined, rel+"/")) {
+				if err := q.removeOne(it.Source); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
 	if _, ok, err := q.cat.Get(library.ItemID(rel)); err == nil && !ok {
 		// maybe a folder: every title under it

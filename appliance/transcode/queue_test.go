@@ -705,8 +705,10 @@ func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(e.media, "pelis"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.media, "pelis", "broken.mp4"), []byte(strings.Repeat("junk ", 300)), 0o644); err != nil {
-		t.Fatal(err)
+	for _, n := range []string{"broken.mp4", "broken2.mp4"} {
+		if err := os.WriteFile(filepath.Join(e.media, "pelis", n), []byte(strings.Repeat("junk ", 300)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// 16 nested 255-byte names, made through an os.Root (the path is too
 	// long for one system call), with a film at the bottom.
@@ -741,10 +743,18 @@ func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	if n := strings.Count(logs.String(), "the media scan skips a path"); n != 1 {
 		t.Errorf("the deep path was reported %d times over three scans, want once:\n%s", n, logs.String())
 	}
+	// Told of the deletion (an FTP DELE), the title goes at once; found
+	// by the scan otherwise.
+	if err := e.q.Remove(context.Background(), "admin/quarantine/pelis/other.mp4"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := e.cat.Get(badID); !ok {
+		t.Fatal("removing another quarantined file removed this failed title")
+	}
 	if err := os.Remove(filepath.Join(e.media, "admin", "quarantine", "pelis", "broken.mp4")); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.q.scan(context.Background(), 0); err != nil {
+	if err := e.q.Remove(context.Background(), "admin/quarantine/pelis/broken.mp4"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := e.cat.Get(badID); ok {
@@ -752,6 +762,17 @@ func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	}
 	if _, ok, _ := e.q.Job(badID); ok {
 		t.Error("failed job still listed after its quarantined file was deleted")
+	}
+	bad2 := library.ItemID("pelis/broken2.mp4")
+	e.waitItem(bad2, library.StateFailed)
+	if err := os.Remove(filepath.Join(e.media, "admin", "quarantine", "pelis", "broken2.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.scan(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := e.cat.Get(bad2); ok {
+		t.Error("failed title still listed after the scan found its quarantined file deleted")
 	}
 }
 
