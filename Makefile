@@ -55,6 +55,7 @@ vet:
 bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-backup
+	.ci/bench-include-media bin/thecure
 	.ci/bench-ftps bin/thecure
 	.ci/bench-live bin/thecure
 	THECURE_BIN=$(CURDIR)/bin/thecure .ci/bench-web
