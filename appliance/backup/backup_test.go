@@ -758,3 +758,55 @@ func TestInterruptedBackupAndOutcome(t *testing.T) {
 		t.Error("prune kept the killed backup")
 	}
 }
+
+// A media tree deeper than PATH_MAX (made by any FTP user with write
+// rights) neither fails the backup nor the restore: both go through an
+// os.Root, one name at a time.
+func TestPathsBeyondPathMax(t *testing.T) {
+	ctx := t.Context()
+	c := localConfig()
+	c.IncludeMedia = true
+	b := newBox(t, c)
+	root, err := os.OpenRoot(b.opts.MediaDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	deep := "pelis"
+	for i := range 17 {
+		deep += "/" + strings.Repeat(string(rune('a'+i)), 255)
+	}
+	if err := root.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.WriteFile(deep+"/deep.mp4", []byte("deep down"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(filepath.Join(b.opts.MediaDir, deep)); n <= 4096 {
+		t.Fatalf("the tree is only %d bytes deep", n)
+	}
+	s := b.service(t, Deps{})
+	m, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatalf("backup with a path beyond PATH_MAX: %v", err)
+	}
+	found := false
+	for _, f := range m.Files {
+		found = found || f.Path == deep+"/deep.mp4"
+	}
+	if !found {
+		t.Error("the deep file is not in the backup")
+	}
+	fresh := t.TempDir()
+	if _, err := s.Repos()[0].Restore(ctx, m.ID, RestoreOptions{DataDir: fresh, MediaDir: filepath.Join(fresh, "media")}); err != nil {
+		t.Fatalf("restore with a path beyond PATH_MAX: %v", err)
+	}
+	froot, err := os.OpenRoot(filepath.Join(fresh, "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer froot.Close()
+	if got, err := froot.ReadFile(deep + "/deep.mp4"); err != nil || string(got) != "deep down" {
+		t.Errorf("restored deep file: %q %v", got, err)
+	}
+}
