@@ -167,12 +167,7 @@ keep_last = 1
 	svc := startCmd(t, tmp, asUser(bin, uid, gid), "run", "-c", cfg)
 	svc.waitLine(t, `thecure is running`)
 	stopProc(t, svc)
-	if err := os.MkdirAll(filepath.Join(box, "media", "admin"), 0o755); err != nil { // root makes a file too
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(box, "media", "admin", "notes.txt"), []byte("notes"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	putFile(t, filepath.Join(box, "media", "admin", "notes.txt"), []byte("notes"))
 	if err := os.Chown(filepath.Join(box, "media", "admin"), uid, gid); err != nil {
 		t.Fatal(err)
 	}
@@ -192,19 +187,7 @@ keep_last = 1
 		t.Errorf("after a root backup run, not the service user's: %q", bad)
 	}
 	// The objects holding the store (in pieces) and the TLS key keep their 0600.
-	manifests, _ := filepath.Glob(filepath.Join(box, "backups", "snapshots", "*", "manifest.json"))
-	if len(manifests) != 1 {
-		t.Fatalf("manifests: %q", manifests)
-	}
-	var m struct {
-		Files []struct {
-			Kind, Path, SHA256 string
-			Chunks             []string
-		}
-	}
-	if err := json.Unmarshal(must(os.ReadFile(manifests[0])), &m); err != nil {
-		t.Fatal(err)
-	}
+	m := onlyManifest(t, filepath.Join(box, "backups"))
 	var secret []string
 	for _, f := range m.Files {
 		switch {
@@ -261,12 +244,7 @@ keep_last = 1
 	// A folder of the repository the service may not write (what an old
 	// root-run backup left): degraded, with the fix, until fixed.
 	stuck := filepath.Join(box, "backups", "objects", "zz")
-	if err := os.MkdirAll(stuck, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(stuck, strings.Repeat("z", 64)), []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	putFile(t, filepath.Join(stuck, strings.Repeat("z", 64)), []byte("old"))
 	if out, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg); code != 0 {
 		t.Fatalf("backup run: %d\n%s%s", code, out, errOut)
 	}
@@ -285,6 +263,39 @@ keep_last = 1
 		t.Errorf("fixed, the backup service is not up again:\n%s", status)
 	}
 	stopProc(t, svc)
+}
+
+// putFile writes data to p, making its folders.
+func putFile(t *testing.T, p string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// manifest is what these tests read of a backup's manifest.
+type manifest struct {
+	Files []struct {
+		Kind, Path, SHA256 string
+		Chunks             []string
+	}
+}
+
+// onlyManifest reads the manifest of the one backup in repo.
+func onlyManifest(t *testing.T, repo string) manifest {
+	t.Helper()
+	manifests, _ := filepath.Glob(filepath.Join(repo, "snapshots", "*", "manifest.json"))
+	if len(manifests) != 1 {
+		t.Fatalf("manifests: %q", manifests)
+	}
+	var m manifest
+	if err := json.Unmarshal(must(os.ReadFile(manifests[0])), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func sha256File(t *testing.T, p string) string {
@@ -344,13 +355,8 @@ func TestFailedRestoreChangesNothing(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	cfg := writeConfig(t, tmp, "[backup]\ninclude_media = true\n")
 	doc := filepath.Join(data, "media", "admin", "doc.bin")
-	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	docData := bytes.Repeat([]byte("the document "), 10000)
-	if err := os.WriteFile(doc, docData, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	putFile(t, doc, docData)
 	p := start(t, tmp, "run", "-c", cfg)
 	p.waitLine(t, `thecure is running`)
 	if out, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg); code != 0 {
@@ -369,19 +375,7 @@ func TestFailedRestoreChangesNothing(t *testing.T) {
 	}
 
 	objects := filepath.Join(data, "backups", "objects")
-	var m struct {
-		Files []struct {
-			Kind, Path, SHA256 string
-			Chunks             []string
-		}
-	}
-	manifests, _ := filepath.Glob(filepath.Join(data, "backups", "snapshots", "*", "manifest.json"))
-	if len(manifests) != 1 {
-		t.Fatalf("manifests: %q", manifests)
-	}
-	if err := json.Unmarshal(must(os.ReadFile(manifests[0])), &m); err != nil {
-		t.Fatal(err)
-	}
+	m := onlyManifest(t, filepath.Join(data, "backups"))
 	objectOf := func(kind string) string {
 		for _, f := range m.Files {
 			if f.Kind == kind && len(f.Chunks) > 0 {

@@ -181,7 +181,7 @@ func (r *Repo) RestoreWithReport(ctx context.Context, id string, o RestoreOption
 	}
 	var items []*restoreItem
 	var storeItem *restoreItem
-	media := map[string]bool{}
+	held := heldMedia{sources: map[string]bool{}, hls: map[string]bool{}}
 	for _, f := range m.Files {
 		var dir, rel string
 		isConfig := false
@@ -196,10 +196,10 @@ func (r *Repo) RestoreWithReport(ctx context.Context, id string, o RestoreOption
 			dir, rel = o.DataDir, f.Path
 		case KindMedia:
 			dir, rel = o.MediaDir, f.Path
-			media[f.Path] = true
+			held.sources[f.Path] = true
 		case KindHLS:
 			dir, rel = o.HLSDir, f.Path
-			media["\x00hls/"+strings.SplitN(f.Path, "/", 2)[0]] = true
+			held.hls[strings.SplitN(f.Path, "/", 2)[0]] = true
 		case KindFile:
 			dst := f.Path
 			if o.FileTo != nil {
@@ -252,8 +252,8 @@ func (r *Repo) RestoreWithReport(ctx context.Context, id string, o RestoreOption
 	if err != nil {
 		return m, rep, fmt.Errorf("restored store does not open: %w", err)
 	}
-	rep.Missing = missingTitles(db, o, media)
-	rep.NoMedia = len(media) == 0
+	rep.Missing = missingTitles(db, o, held)
+	rep.NoMedia = len(held.sources)+len(held.hls) == 0
 	if err := db.Close(); err != nil {
 		return m, rep, fmt.Errorf("restored store: %w", err)
 	}
@@ -419,9 +419,13 @@ func mkdirOwnedIn(root *os.Root, dir string, owner Owner) error {
 	return nil
 }
 
+// heldMedia is what of the library a backup holds: sources by path, HLS
+// outputs by title id.
+type heldMedia struct{ sources, hls map[string]bool }
+
 // missingTitles are the titles of the restored catalogue (db) whose source
 // is neither in the backup nor on disk, or whose HLS output is in neither.
-func missingTitles(db *bolt.DB, o RestoreOptions, inBackup map[string]bool) []string {
+func missingTitles(db *bolt.DB, o RestoreOptions, held heldMedia) []string {
 	items, err := library.New(db, o.HLSDir).List()
 	if err != nil {
 		return []string{"(the catalogue cannot be read: " + err.Error() + ")"}
@@ -432,10 +436,10 @@ func missingTitles(db *bolt.DB, o RestoreOptions, inBackup map[string]bool) []st
 			continue
 		}
 		var what []string
-		if !inBackup[it.Source] && !exists(o.MediaDir, it.Source) {
+		if !held.sources[it.Source] && !exists(o.MediaDir, it.Source) {
 			what = append(what, "source")
 		}
-		if !inBackup["\x00hls/"+it.ID] && !exists(o.HLSDir, it.ID) {
+		if !held.hls[it.ID] && !exists(o.HLSDir, it.ID) {
 			what = append(what, "HLS")
 		}
 		if len(what) > 0 {

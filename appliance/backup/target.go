@@ -134,8 +134,9 @@ func (d dirTarget) get(_ context.Context, key string) (io.ReadCloser, error) {
 	return f, err
 }
 
-func (d dirTarget) list(ctx context.Context, prefix string) (map[string]int64, error) {
-	out := map[string]int64{}
+// walk calls fn with every regular file under prefix (none when prefix
+// is not there), stopping when ctx is cancelled.
+func (d dirTarget) walk(ctx context.Context, prefix string, fn func(p string, e fs.DirEntry) error) error {
 	start := d.file(prefix)
 	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -147,7 +148,21 @@ func (d dirTarget) list(ctx context.Context, prefix string) (map[string]int64, e
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tmpPrefix) {
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		return fn(p, e)
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", start, err)
+	}
+	return nil
+}
+
+func (d dirTarget) list(ctx context.Context, prefix string) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := d.walk(ctx, prefix, func(p string, e fs.DirEntry) error {
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
 			return nil
 		}
 		info, err := e.Info()
@@ -162,7 +177,7 @@ func (d dirTarget) list(ctx context.Context, prefix string) (map[string]int64, e
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", start, err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -188,18 +203,8 @@ const tmpPrefix = ".tmp-"
 // none is in use.
 func (d dirTarget) cleanTemp(ctx context.Context) (n int, size int64, err error) {
 	for _, top := range []string{objectsPrefix, snapshotsPrefix} {
-		start := d.file(top)
-		werr := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) && p == start {
-					return nil
-				}
-				return err
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if e.IsDir() || !strings.HasPrefix(e.Name(), tmpPrefix) {
+		err := d.walk(ctx, top, func(p string, e fs.DirEntry) error {
+			if !strings.HasPrefix(e.Name(), tmpPrefix) {
 				return nil
 			}
 			fi, ierr := e.Info()
@@ -212,8 +217,8 @@ func (d dirTarget) cleanTemp(ctx context.Context) (n int, size int64, err error)
 			}
 			return nil
 		})
-		if werr != nil {
-			return n, size, fmt.Errorf("remove temporary files in %s: %w", d.root, werr)
+		if err != nil {
+			return n, size, fmt.Errorf("remove temporary files: %w", err)
 		}
 	}
 	return n, size, nil

@@ -1,7 +1,6 @@
 package transcode
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -700,7 +699,7 @@ func TestTruncatedSourceNotPublished(t *testing.T) {
 // than PATH_MAX is skipped and reported once, and the rest is scanned.
 func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	e := newEnv(t, nil)
-	var logs syncBuf
+	var logs apptest.SyncBuffer
 	e.q.log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, apptest.LogWriter(t)), nil))
 	if err := os.MkdirAll(filepath.Join(e.media, "pelis"), 0o755); err != nil {
 		t.Fatal(err)
@@ -773,184 +772,5 @@ func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	}
 	if _, ok, _ := e.cat.Get(bad2); ok {
 		t.Error("failed title still listed after the scan found its quarantined file deleted")
-	}
-}
-
-// syncBuf is a bytes.Buffer safe for concurrent writes (log output).
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func TestFFmpegMissingJobsWait(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.Transcode.FFmpeg = "/nonexistent/ffmpeg" })
-	rel := e.clip("pelis/Waiting.mp4", cat(videoH264, h264Enc)...)
-	e.start()
-	id := library.ItemID(rel)
-	e.waitDown("ffmpeg not found", 30*time.Second)
-	it, ok, _ := e.cat.Get(id)
-	if !ok || it.State != library.StateQueued {
-		t.Errorf("item %+v, want queued", it)
-	}
-	j, _, _ := e.q.Job(id)
-	if j.State != Pending {
-		t.Errorf("job %+v, want pending", j)
-	}
-}
-
-func TestEnqueueIgnoresOtherFolders(t *testing.T) {
-	e := newEnv(t, nil)
-	for _, rel := range []string{"admin/x.mp4", "admin/quarantine/pelis/y.mp4", "nofolder/z.mp4", "pelis/.hidden.mp4"} {
-		if err := e.q.Enqueue(context.Background(), rel); err != nil {
-			t.Errorf("Enqueue(%s): %v", rel, err)
-		}
-	}
-	if err := e.q.Enqueue(context.Background(), "../etc/passwd"); err == nil {
-		t.Error("Enqueue outside the media dir: no error")
-	}
-	if jobs, _ := e.q.Jobs(); len(jobs) != 0 {
-		t.Errorf("jobs %+v, want none", jobs)
-	}
-}
-
-func TestDiskFullIsReportedAndRetried(t *testing.T) {
-	e := newEnv(t, nil)
-	var mu sync.Mutex
-	full := true
-	e.q.diskRetry = 200 * time.Millisecond
-	e.q.stageHook = func(dir string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !full {
-			return
-		}
-		// the first segment's file is /dev/full: writing it fails with ENOSPC
-		if err := os.MkdirAll(filepath.Join(dir, "240p"), 0o755); err != nil {
-			t.Error(err)
-		}
-		if err := os.Symlink("/dev/full", filepath.Join(dir, "240p", "seg00001.m4s")); err != nil {
-			t.Error(err)
-		}
-	}
-	rel := e.clip("pelis/Full (2022).mp4", cat(videoH264, h264Enc)...)
-	e.start()
-	id := library.ItemID(rel)
-	e.waitDown("disk full", 60*time.Second)
-	j, _, _ := e.q.Job(id)
-	if j.State == Failed {
-		t.Errorf("job failed on a full disk, want it kept for later: %+v", j)
-	}
-	if _, err := os.Stat(filepath.Join(e.media, "pelis", "Full (2022).mp4")); err != nil {
-		t.Errorf("source must stay in place: %v", err)
-	}
-	mu.Lock()
-	full = false
-	mu.Unlock()
-	e.waitItem(id, library.StateReady)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if e.health.Healthy() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health still down after the disk has room: %+v", e.health.Snapshot())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestReplacedSourceAndRemovedFolder(t *testing.T) {
-	e := newEnv(t, nil)
-	e.readRate = 2 // the first run is still going when the source is replaced
-	e.build()
-	e.start()
-	rel := e.clip("series/Show/Season 1/Show.S01E01.mkv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=4", "-c:v", "mpeg4")
-	id := e.enqueue(rel)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if j, _, _ := e.q.Job(id); j.State == Running {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("job never started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// replaced while running: the new file wins
-	e.clip(rel, "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
-	e.enqueue(rel)
-	deadline = time.Now().Add(90 * time.Second)
-	for {
-		it, _, _ := e.cat.Get(id)
-		if it.State == library.StateReady && near(it.Duration, 3, 0.2) && it.Method == MethodRemux {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("item %+v, want the replacement (3 s, remuxed)", it)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	other := e.clip("series/Show/Season 1/Show.S01E02.mp4", cat(videoH264, h264Enc)...)
-	e.waitItem(e.enqueue(other), library.StateReady)
-
-	// the whole show folder deleted over FTP
-	if err := e.q.Remove(context.Background(), "series/Show"); err != nil {
-		t.Fatal(err)
-	}
-	if items, _ := e.cat.List(); len(items) != 0 {
-		t.Errorf("items left after removing the folder: %+v", items)
-	}
-	if ents, _ := os.ReadDir(e.cat.HLSDir()); len(ents) > 1 { // .staging may remain
-		t.Errorf("HLS left: %v", ents)
-	}
-}
-
-// TestRescanTakesCopiedFilesOnceSettled: a file copied into a movies folder
-// by other means while thecure runs (slowly, as scp does) is queued by the
-// periodic rescan only once it has stopped changing, and then whole.
-func TestRescanTakesCopiedFilesOnceSettled(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.Transcode.Rescan = config.Duration(time.Second) })
-	src := e.clip("admin/source.mp4", cat(videoH264, audioSine, h264Enc, []string{"-c:a", "aac", "-shortest"})...)
-	data, err := os.ReadFile(filepath.Join(e.media, src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.start()
-	rel := "pelis/Copied (2020).mp4"
-	id := library.ItemID(rel)
-	if err := os.MkdirAll(filepath.Join(e.media, "pelis"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(e.media, filepath.FromSlash(rel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const pieces = 10
-	for i := range pieces {
-		chunk := data[i*len(data)/pieces : (i+1)*len(data)/pieces]
-		if _, err := f.Write(chunk); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond) // 3 s of copying: several scans pass
-		if _, ok, _ := e.cat.Get(id); ok {
-			t.Fatalf("queued after %d of %d pieces, while still being copied", i+1, pieces)
-		}
-	}
-	f.Close()
-	it := e.waitItem(id, library.StateReady)
-	if it.SourceSize != int64(len(data)) || !near(it.Duration, 2, 0.2) {
-		t.Errorf("processed %d bytes, %.2f s; want the whole %d-byte, 2 s file", it.SourceSize, it.Duration, len(data))
 	}
 }
