@@ -167,6 +167,9 @@ func backupRemote(ctx context.Context, e *env, l *loaded, dataDir string, cl *co
 			}
 			fmt.Fprintf(e.stdout, "backup %s done: %s in all, %s copied, took %.1fs\n",
 				st.LastID, humanBytes(st.LastSize), humanBytes(st.LastCopied), st.LastTook)
+			if st.LastWarning != "" {
+				fmt.Fprintln(e.stderr, "thecure backup: warning: "+st.LastWarning)
+			}
 			return nil
 		}
 		if st.Running {

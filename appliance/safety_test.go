@@ -245,8 +245,8 @@ keep_last = 1
 	// root-run backup left): degraded, with the fix, until fixed.
 	stuck := filepath.Join(box, "backups", "objects", "zz")
 	putFile(t, filepath.Join(stuck, strings.Repeat("z", 64)), []byte("old"))
-	if out, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg); code != 0 {
-		t.Fatalf("backup run: %d\n%s%s", code, out, errOut)
+	if out, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg); code != 0 || !strings.Contains(errOut, "warning: pruning") {
+		t.Fatalf("backup run with a prune refused: %d\n%s%s", code, out, errOut)
 	}
 	status, _, _ := runCmd(t, tmp, "status", "-c", cfg)
 	if !regexp.MustCompile(`backup\s+degraded`).MatchString(status) || !strings.Contains(status, "chown -R "+name+": ") {

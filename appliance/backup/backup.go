@@ -88,14 +88,16 @@ type Service struct {
 
 // Status is what a running appliance reports about its backups.
 type Status struct {
-	Running     bool      `json:"running"`
-	Phase       string    `json:"phase,omitempty"`
-	Done        int64     `json:"done"`
-	Total       int64     `json:"total"`
-	Requested   uint64    `json:"requested"` // on-demand runs asked for
-	Served      uint64    `json:"served"`    // requests answered by a finished run
-	LastID      string    `json:"last_id,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
+	Running   bool   `json:"running"`
+	Phase     string `json:"phase,omitempty"`
+	Done      int64  `json:"done"`
+	Total     int64  `json:"total"`
+	Requested uint64 `json:"requested"` // on-demand runs asked for
+	Served    uint64 `json:"served"`    // requests answered by a finished run
+	LastID    string `json:"last_id,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	// LastWarning: the last backup was made but needs an operator (pruning failed).
+	LastWarning string    `json:"last_warning,omitempty"`
 	LastSuccess time.Time `json:"last_success"`
 	LastCopied  int64     `json:"last_copied"`
 	LastSize    int64     `json:"last_size"`
@@ -367,9 +369,11 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 	m, err := s.backup(ctx, start, report)
 	took := s.now().Sub(start)
 	var degraded *degradedError
+	warning := ""
 	if errors.As(err, &degraded) {
 		// The backup is made; only pruning failed.
 		msg := s.advice(degraded.err)
+		warning = msg
 		s.log.Error("backup made, but the repository needs an operator", "id", m.ID, "err", msg)
 		if s.deps.Health != nil {
 			s.deps.Health(health.Degraded, msg)
@@ -385,7 +389,7 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 			st.LastError = err.Error()
 			return
 		}
-		st.LastError = ""
+		st.LastError, st.LastWarning = "", warning
 		st.LastID, st.LastSuccess, st.LastCopied, st.LastSize, st.LastTook = m.ID, m.Time, m.Copied, m.Size, took.Seconds()
 	})
 	if err != nil && ctx.Err() != nil {
