@@ -252,8 +252,22 @@ keep_last = 1
 	if !regexp.MustCompile(`backup\s+degraded`).MatchString(status) || !strings.Contains(status, "chown -R "+name+": ") {
 		t.Errorf("a prune refused permission: status\n%s", status)
 	}
-	if err := os.Chown(stuck, uid, gid); err != nil {
+	// And one it may not write into at all: the backup fails, degraded too.
+	snaps := filepath.Join(box, "backups", "snapshots")
+	if err := os.Chown(snaps, 0, 0); err != nil {
 		t.Fatal(err)
+	}
+	if _, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg); code == 0 || !strings.Contains(errOut, "permission denied") {
+		t.Fatalf("backup run into a folder the service may not write: %d\n%s", code, errOut)
+	}
+	status, _, _ = runCmd(t, tmp, "status", "-c", cfg)
+	if !regexp.MustCompile(`backup\s+degraded.*last backup failed`).MatchString(status) || !strings.Contains(status, "chown -R "+name+": ") {
+		t.Errorf("a backup refused permission: status\n%s", status)
+	}
+	for _, d := range []string{stuck, snaps} {
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if out, errOut, code := runCmd(t, tmp, "backup", "run", "-c", cfg); code != 0 {
 		t.Fatalf("backup run: %d\n%s%s", code, out, errOut)
