@@ -41,6 +41,7 @@ func commandList() []command {
 		{name: "bot", args: botUsage, summary: "manage the support bot's users, read its log and open tickets", run: cmdBot, more: botCommands},
 		{name: "backup", args: "run | list | verify ID|latest", summary: "make a backup now, list backups, or check one's every checksum", run: cmdBackup, flags: backupFlags},
 		{name: "restore", args: "ID|PATH|latest", summary: "restore a backup (store, config, certificates, media) with the appliance stopped", run: cmdRestore, flags: restoreFlags},
+		{name: "library", args: libraryUsage, summary: "list titles (what a missing or failed one lacks) or remove one", run: cmdLibrary, more: libraryCommands},
 		{name: "user", args: "add|list|passwd|groups|quota|del ...", summary: "manage the users who log in to FTPS (and the web admin)", run: cmdUser, more: userCommands},
 		{name: "dns", args: "ds", summary: "print the DS record of the DNSSEC-signed zone, for the parent zone", run: cmdDNS, more: dnsCommands},
 		{name: "version", summary: "print version, commit and Go version", run: cmdVersion},

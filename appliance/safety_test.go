@@ -550,6 +550,11 @@ func TestRestoreWithoutMediaKeepsTheCatalogue(t *testing.T) {
 	p.waitLine(t, `a title's files are missing; it is hidden until they are back`)
 	addr = logValue(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`)
 	waitLibrary(t, addr, 5*time.Second, func(it []titleState) bool { return len(it) == 0 })
+	// Admins see it, with what it lacks and how to bring it back.
+	out, errOut, code = runCmd(t, tmp, "library", "-c", freshCfg, "list", "missing")
+	if code != 0 || !strings.Contains(out, "missing  pelis/Film (2020).mp4") || !strings.Contains(out, "copy pelis/Film (2020).mp4 back into media_dir") {
+		t.Errorf("library list missing: %d\n%s%s", code, out, errOut)
+	}
 	stopProc(t, p)
 	items := readItems(t, filepath.Join(fresh, "thecure.db"))
 	if len(items) != 1 {
@@ -572,6 +577,16 @@ func TestRestoreWithoutMediaKeepsTheCatalogue(t *testing.T) {
 	waitLibrary(t, addr, 30*time.Second, func(it []titleState) bool { return len(it) == 1 && it[0].State == "ready" })
 	if !strings.Contains(p.output(), "the files of a missing title are back") {
 		t.Errorf("the title came back some other way:\n%s", p.output())
+	}
+	// Removing a title is an explicit act: it takes its files along, and
+	// no scan brings it back.
+	out, errOut, code = runCmd(t, tmp, "library", "-c", freshCfg, "rm", "pelis/Film (2020).mp4")
+	if code != 0 || !strings.Contains(out, "removed ") {
+		t.Fatalf("library rm: %d\n%s%s", code, out, errOut)
+	}
+	waitLibrary(t, addr, 5*time.Second, func(it []titleState) bool { return len(it) == 0 })
+	if _, err := os.Stat(filepath.Join(fresh, "media", "pelis", "Film (2020).mp4")); !os.IsNotExist(err) {
+		t.Errorf("library rm left the source: %v", err)
 	}
 	stopProc(t, p)
 }

@@ -2,8 +2,10 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +13,7 @@ import (
 
 	"thecure/appliance/bot"
 	"thecure/appliance/config"
+	"thecure/appliance/control"
 	"thecure/appliance/library"
 	"thecure/appliance/transcode"
 	"thecure/appliance/webui"
@@ -58,8 +61,37 @@ func (a *app) wireVOD() error {
 	// their short reasons (webui.AdminAware, wrapped in wireWebUI)
 	a.web.Handle("GET /api/library", a.catalogue.APIHandler(webui.IsAdmin))
 	a.web.Handle("GET /api/jobs", a.queue.JobsHandler(webui.IsAdmin))
+	a.ctl.Handle("GET /library/titles", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		items, err := a.catalogue.List()
+		if err != nil {
+			control.Error(w, http.StatusInternalServerError, err)
+			return
+		}
+		control.JSON(w, http.StatusOK, items)
+	}))
+	a.ctl.Handle("POST /library/remove", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req libraryRemoveRequest
+		if err := control.DecodeJSON(r, &req); err != nil {
+			control.Error(w, http.StatusBadRequest, err)
+			return
+		}
+		it, err := a.queue.RemoveTitle(r.Context(), req.Title)
+		switch {
+		case errors.Is(err, transcode.ErrNoTitle):
+			control.Error(w, http.StatusNotFound, err)
+		case err != nil:
+			control.Error(w, http.StatusInternalServerError, err)
+		default:
+			control.JSON(w, http.StatusOK, it)
+		}
+	}))
 	a.add(service{name: "transcode", run: func(ctx context.Context, _ []net.Listener) error { return a.queue.Run(ctx) }})
 	return nil
+}
+
+// libraryRemoveRequest is POST /library/remove: a title's id or source path.
+type libraryRemoveRequest struct {
+	Title string `json:"title"`
 }
 
 // botTitles shows the catalogue to the support bot: the latest ready titles.

@@ -324,6 +324,42 @@ func (q *Queue) Remove(ctx context.Context, p string) error {
 	return q.removeOne(rel)
 }
 
+// ErrNoTitle means no title has the id or source path asked for.
+var ErrNoTitle = errors.New("no such title")
+
+// RemoveTitle is the admin's explicit removal of one title, found by id or
+// by source path, whatever its state (missing and failed ones included):
+// its job, its record, its HLS and its files (the source, or where a failed
+// title's source was quarantined), so that no scan brings it back.
+func (q *Queue) RemoveTitle(ctx context.Context, ref string) (library.Item, error) {
+	items, err := q.cat.List()
+	if err != nil {
+		return library.Item{}, err
+	}
+	for _, it := range items {
+		if it.ID != ref && it.Source != ref {
+			continue
+		}
+		root, err := os.OpenRoot(q.opts.MediaDir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return it, err
+		}
+		if root != nil {
+			defer root.Close()
+			for _, f := range []string{it.Source, it.Quarantined} {
+				if f == "" {
+					continue
+				}
+				if err := root.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return it, fmt.Errorf("remove %s: %w", f, err)
+				}
+			}
+		}
+		return it, q.removeOne(it.Source)
+	}
+	return library.Item{}, fmt.Errorf("%q: %w (give its id or its source path, as `thecure library list` shows them)", ref, ErrNoTitle)
+}
+
 func (q *Queue) removeOne(rel string) error {
 	id := library.ItemID(rel)
 	var found bool

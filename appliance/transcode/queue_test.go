@@ -3,6 +3,7 @@ package transcode
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -704,7 +705,7 @@ func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(e.media, "pelis"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"broken.mp4", "broken2.mp4"} {
+	for _, n := range []string{"broken.mp4", "broken2.mp4", "broken3.mp4"} {
 		if err := os.WriteFile(filepath.Join(e.media, "pelis", n), []byte(strings.Repeat("junk ", 300)), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -772,5 +773,20 @@ func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	}
 	if _, ok, _ := e.cat.Get(bad2); ok {
 		t.Error("failed title still listed after the scan found its quarantined file deleted")
+	}
+	// The admin's removal (thecure library rm): record, job and quarantined file.
+	bad3 := library.ItemID("pelis/broken3.mp4")
+	e.waitItem(bad3, library.StateFailed)
+	if _, err := e.q.RemoveTitle(context.Background(), bad3); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := e.cat.Get(bad3); ok {
+		t.Error("failed title still listed after RemoveTitle")
+	}
+	if _, err := os.Stat(filepath.Join(e.media, "admin", "quarantine", "pelis", "broken3.mp4")); !os.IsNotExist(err) {
+		t.Errorf("RemoveTitle kept the quarantined file: %v", err)
+	}
+	if _, err := e.q.RemoveTitle(context.Background(), bad3); !errors.Is(err, ErrNoTitle) {
+		t.Errorf("removing it again: %v", err)
 	}
 }
