@@ -57,7 +57,7 @@ func healthStates(t *testing.T) []string {
 func TestStatesTranslated(t *testing.T) {
 	states := append(healthStates(t), StateUploading,
 		transcode.Pending, transcode.Running, transcode.Done, transcode.Failed,
-		library.StateQueued, library.StateProcessing, library.StateReady, library.StateFailed)
+		library.StateQueued, library.StateProcessing, library.StateReady, library.StateFailed, library.StateMissing)
 	for lang, msgs := range messages {
 		for _, s := range states {
 			if _, ok := msgs["state."+s]; !ok {
