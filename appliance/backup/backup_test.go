@@ -7,9 +7,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -808,5 +810,47 @@ func TestPathsBeyondPathMax(t *testing.T) {
 	defer froot.Close()
 	if got, err := froot.ReadFile(deep + "/deep.mp4"); err != nil || string(got) != "deep down" {
 		t.Errorf("restored deep file: %q %v", got, err)
+	}
+}
+
+// A restore that fails while it moves files into place puts back what it
+// had moved and removes the folders it made: nothing changes.
+func TestRestoreRollsBackAFailedPlacement(t *testing.T) {
+	ctx := t.Context()
+	c := localConfig()
+	c.IncludeMedia = true
+	b := newBox(t, c)
+	s := b.service(t, Deps{})
+	m, err := s.Backup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, media := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(data, "tls", "selfsigned.crt"), "the certificate in place")
+	// A folder where the backup has a file: its placement fails, after
+	// the certificate and musica/song.mp3 (in a new folder) were placed.
+	if err := os.MkdirAll(filepath.Join(media, "pelis", "film.mp4"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	list := func(dirs ...string) []string {
+		var out []string
+		for _, d := range dirs {
+			filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+				out = append(out, p)
+				return err
+			})
+		}
+		return out
+	}
+	before := list(data, media)
+	_, err = s.Repos()[0].Restore(ctx, m.ID, RestoreOptions{DataDir: data, MediaDir: media})
+	if err == nil || !strings.Contains(err.Error(), "a folder is in the way") {
+		t.Fatalf("restore onto a folder in the way: %v", err)
+	}
+	if after := list(data, media); !slices.Equal(before, after) {
+		t.Errorf("a failed restore changed the tree:\nbefore %q\nafter  %q", before, after)
+	}
+	if got, _ := os.ReadFile(filepath.Join(data, "tls", "selfsigned.crt")); string(got) != "the certificate in place" {
+		t.Errorf("the certificate was not put back: %q", got)
 	}
 }

@@ -78,10 +78,11 @@ type restoreStage struct {
 type restoreItem struct {
 	f      File
 	st     *restoreStage
-	rel    string // slash-separated, relative to st.dir
-	placed bool   // moved into place
-	hadOld bool   // an existing file was moved aside (into stage/old)
-	config bool   // the config file: the one it replaces is kept as .before-restore
+	rel    string   // slash-separated, relative to st.dir
+	placed bool     // moved into place
+	hadOld bool     // an existing file was moved aside (into stage/old)
+	made   []string // folders made to place it, outermost first
+	config bool     // the config file: the one it replaces is kept as .before-restore
 }
 
 func (it *restoreItem) newName() string { return path.Join(it.st.stage, "new", it.rel) }
@@ -353,7 +354,9 @@ func (r *Repo) stageFile(ctx context.Context, it *restoreItem, step func(int64))
 // place moves one staged file into place, the file it replaces aside.
 func place(it *restoreItem) error {
 	root := it.st.root
-	if err := mkdirOwnedIn(root, path.Dir(it.rel), it.st.owner); err != nil {
+	made, err := mkdirOwnedIn(root, path.Dir(it.rel), it.st.owner)
+	it.made = made
+	if err != nil {
 		return err
 	}
 	if fi, err := root.Lstat(it.rel); err == nil {
@@ -390,15 +393,20 @@ func rollback(items []*restoreItem, cause error) error {
 				errs = append(errs, fmt.Errorf("put back %s: %w", it.rel, err))
 			}
 		}
+		for _, d := range slices.Backward(it.made) {
+			if err := root.Remove(d); err != nil {
+				errs = append(errs, fmt.Errorf("undo folder %s: %w", d, err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
 
 // mkdirOwnedIn makes dir (relative to root) and its missing parents, each
-// given owner (when running as root).
-func mkdirOwnedIn(root *os.Root, dir string, owner Owner) error {
+// given owner (when running as root), and returns the ones it made.
+func mkdirOwnedIn(root *os.Root, dir string, owner Owner) (made []string, err error) {
 	if dir == "." || dir == "" {
-		return nil
+		return nil, nil
 	}
 	cur := ""
 	for part := range strings.SplitSeq(dir, "/") {
@@ -408,15 +416,16 @@ func mkdirOwnedIn(root *os.Root, dir string, owner Owner) error {
 			continue
 		}
 		if err != nil {
-			return err
+			return made, err
 		}
+		made = append(made, cur)
 		if asRoot() {
 			if err := root.Lchown(cur, owner.UID, owner.GID); err != nil {
-				return err
+				return made, err
 			}
 		}
 	}
-	return nil
+	return made, nil
 }
 
 // heldMedia is what of the library a backup holds: sources by path, HLS
