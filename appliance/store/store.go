@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -64,12 +65,21 @@ func open(dir string, lockTimeout time.Duration, migs []Migration) (*Store, erro
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	_, statErr := os.Stat(path)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// Made just now: it belongs to the data dir's owner (the service
+		// user), also when root runs the command that made it.
+		if err := giveToDirOwner(path, dir); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	s := &Store{db: db, path: path}
 	if err := s.migrate(migs); err != nil {
@@ -147,3 +157,23 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// giveToDirOwner gives a file the owner of its folder when running as root
+// (only root can give files away; anyone else already owns what they make).
+func giveToDirOwner(path, dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return nil
+	}
+	if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("give %s to the data dir's owner: %w", path, err)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,4 +121,27 @@ func TestBackupIsAConsistentDatabase(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A database made by root in a data dir another user owns belongs to that user.
+func TestNewStoreBelongsToTheDataDirsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test gives files away: run it as root (`sudo make test`, as make test is meant to run)")
+	}
+	dir := t.TempDir()
+	if err := os.Chown(dir, 4242, 4343); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fi, err := os.Stat(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 4242 || st.Gid != 4343 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new store: %d:%d %o, want 4242:4343 0600", st.Uid, st.Gid, fi.Mode().Perm())
+	}
 }
