@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/ffmpeg"
@@ -226,4 +228,76 @@ func runBare(b *testing.B, args []string) {
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("ffmpeg: %v: %s", err, stderr.String())
 	}
+}
+
+// BenchmarkRescan is one periodic rescan of a library of 4000 ready titles
+// (nothing to queue): the scan through an os.Root with every title
+// reconciled against its files, beside the bare filepath.WalkDir + stat the
+// scan used to be (the peer: no PATH_MAX safety, no missing titles).
+func BenchmarkRescan(b *testing.B) {
+	e := newEnv(b, nil)
+	e.quiet = true
+	e.build()
+	const n = 4000
+	items := make([]library.Item, 0, n)
+	for i := range n {
+		rel := fmt.Sprintf("series/Show %d/Season %d/Show.S%02dE%02d.mp4", i/100, i/10%10, i/10%10+1, i%10+1)
+		p := filepath.Join(e.media, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := library.ItemID(rel)
+		if err := os.MkdirAll(e.cat.Dir(id), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.cat.Dir(id), library.MasterPlaylist), []byte("#EXTM3U\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		items = append(items, library.Item{ID: id, Source: rel, State: library.StateReady, SourceSize: fi.Size(), SourceModTime: fi.ModTime().UTC()})
+	}
+	if err := e.st.Update(func(tx *bolt.Tx) error {
+		for _, it := range items {
+			if err := library.PutTx(tx, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("thecure-os.Root", func(b *testing.B) {
+		for b.Loop() {
+			if err := e.q.scan(context.Background(), 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if all, _ := e.cat.List(); len(all) != n || all[0].State != library.StateReady {
+			b.Fatalf("the rescan changed the catalogue: %d titles, first %+v", len(all), all[0])
+		}
+	})
+	b.Run("peer-filepath.WalkDir", func(b *testing.B) {
+		for b.Loop() {
+			files := 0
+			err := filepath.WalkDir(filepath.Join(e.media, "series"), func(p string, d os.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return err
+				}
+				if _, err := d.Info(); err != nil {
+					return err
+				}
+				files++
+				return nil
+			})
+			if err != nil || files != n {
+				b.Fatalf("walked %d files: %v", files, err)
+			}
+		}
+	})
 }

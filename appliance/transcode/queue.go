@@ -648,12 +648,10 @@ func (q *Queue) scan(ctx context.Context, settle time.Duration) error {
 	if queued > 0 {
 		q.log.Info("queued sources found in the media folders", "jobs", queued)
 	}
-	// Titles whose files went away, or came back.
-	cur, err := q.cat.List()
-	if err != nil {
-		return err
-	}
-	for _, it := range cur {
+	// Titles whose files went away, or came back. The list read before the
+	// walk serves (reading it again costs as much as the walk); a title is
+	// read again before anything is done to it.
+	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -662,6 +660,13 @@ func (q *Queue) scan(ctx context.Context, settle time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// unchanged reports whether title it is still as it was read (no job, no
+// upload and no other scan changed it since).
+func (q *Queue) unchanged(it library.Item) bool {
+	cur, ok, err := q.cat.Get(it.ID)
+	return err == nil && ok && cur.State == it.State && cur.Updated.Equal(it.Updated)
 }
 
 // reconcile compares one title with what is on disk: a failed title whose
@@ -676,7 +681,7 @@ func (q *Queue) reconcile(ctx context.Context, root *os.Root, it library.Item, h
 		if root == nil {
 			return nil // no media dir at all: nothing to tell
 		}
-		if _, err := root.Lstat(it.Quarantined); errors.Is(err, fs.ErrNotExist) {
+		if _, err := root.Lstat(it.Quarantined); errors.Is(err, fs.ErrNotExist) && q.unchanged(it) {
 			q.log.Info("the quarantined source was deleted; removing its failed title", "source", it.Source, "quarantined", it.Quarantined)
 			return q.removeOne(it.Source)
 		}
@@ -686,6 +691,12 @@ func (q *Queue) reconcile(ctx context.Context, root *os.Root, it library.Item, h
 		return nil // queued or processing: its job decides
 	}
 	haveHLS := q.cat.HasHLS(it.ID)
+	if haveSource && haveHLS && it.State == library.StateReady {
+		return nil // the usual case: nothing to do
+	}
+	if !q.unchanged(it) {
+		return nil // the next scan looks again
+	}
 	switch {
 	case haveSource && haveHLS:
 		if it.State == library.StateMissing {
