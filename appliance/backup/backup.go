@@ -659,6 +659,9 @@ func (s *Service) advice(err error) string {
 			dirs = append(dirs, d.root)
 		}
 	}
+	if len(dirs) == 0 {
+		return msg
+	}
 	return msg + fmt.Sprintf(" (files there are not writable by thecure; fix with: chown -R %s: %s)", who, strings.Join(dirs, " "))
 }
 
