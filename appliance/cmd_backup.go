@@ -140,9 +140,15 @@ func backupRemote(ctx context.Context, e *env, l *loaded, dataDir string, cl *co
 	if err := cl.Do(ctx, "POST", "/backup/run", nil, &ticket); err != nil {
 		return err
 	}
+	broken := 0 // answers cut off in a row (the appliance dying mid-answer)
 	for {
 		var st backup.Status
 		if err := cl.Do(ctx, "GET", "/backup/status", nil, &st); err != nil {
+			if !errors.Is(err, control.ErrNotRunning) && ctx.Err() == nil && broken < 5 {
+				broken++
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
 			if errors.Is(err, control.ErrNotRunning) {
 				// The backup was asked for: never start another one here;
 				// the repository says how it ended.
@@ -160,6 +166,7 @@ func backupRemote(ctx context.Context, e *env, l *loaded, dataDir string, cl *co
 			}
 			return err
 		}
+		broken = 0
 		if st.Served >= ticket.Ticket {
 			bar.finish()
 			if st.LastError != "" {

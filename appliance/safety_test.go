@@ -290,6 +290,23 @@ func putFile(t *testing.T, p string, data []byte) {
 	}
 }
 
+// randomFile writes size random bytes to p (a big file that takes a
+// backup a moment to copy), making its folders.
+func randomFile(t *testing.T, p string, size int64) {
+	t.Helper()
+	putFile(t, p, nil)
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // manifest is what these tests read of a backup's manifest.
 type manifest struct {
 	Files []struct {
@@ -655,20 +672,7 @@ func TestKilledBackupIsIncompleteAndCleanedUp(t *testing.T) {
 	p := start(t, tmp, "run", "-c", cfg)
 	p.waitLine(t, `thecure is running`)
 	stopProc(t, p)
-	big := filepath.Join(data, "media", "admin", "big.bin")
-	if err := os.MkdirAll(filepath.Dir(big), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.CopyN(f, rand.Reader, 300<<20); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	randomFile(t, filepath.Join(data, "media", "admin", "big.bin"), 300<<20)
 	cmd := exec.Command(thecureBin, "backup", "run", "-c", cfg)
 	cmd.Dir = tmp
 	if err := cmd.Start(); err != nil {
@@ -713,5 +717,40 @@ func TestKilledBackupIsIncompleteAndCleanedUp(t *testing.T) {
 	out, _, _ = runCmd(t, tmp, "backup", "list", "-c", cfg)
 	if !regexp.MustCompile(` verified \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n`).MatchString(out) {
 		t.Errorf("list after verify:\n%s", out)
+	}
+}
+
+// Case 7 through the appliance: it is killed while `thecure backup run`
+// follows its backup; the CLI reads the outcome from the repository.
+func TestBackupCLIReadsTheOutcomeWhenTheApplianceDies(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	cfg := writeConfig(t, tmp, "[backup]\ninclude_media = true\n")
+	randomFile(t, filepath.Join(data, "media", "admin", "big.bin"), 300<<20)
+	p := start(t, tmp, "run", "-c", cfg)
+	p.waitLine(t, `thecure is running`)
+	cli := exec.Command(thecureBin, "backup", "run", "-c", cfg)
+	cli.Dir = tmp
+	var out bytes.Buffer
+	cli.Stdout, cli.Stderr = &out, &out
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(data, "backups", "objects", "*", ".tmp-*")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no temporary object appeared while the backup ran")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err := cli.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !regexp.MustCompile(`thecure stopped before backup \S+ finished: it is listed as incomplete`).MatchString(out.String()) {
+		t.Errorf("the CLI after the appliance died mid-backup: %v\n%s", err, out.String())
 	}
 }
