@@ -609,7 +609,9 @@ func TestRestoreWithoutMediaKeepsTheCatalogue(t *testing.T) {
 }
 
 // Case 5: an upload the client gives up on (curl -m, TLS closed cleanly, no
-// ABOR) is never published as ready; resuming it completes the title.
+// ABOR) is never published as ready (FTPS keeps it hidden when it can tell,
+// else the media check fails it as truncated); resuming it completes the
+// title. A cut file sent as if whole is always caught by the media check.
 func TestUploadCutShortIsNotPublished(t *testing.T) {
 	tmp := t.TempDir()
 	cfg := writeConfig(t, tmp, "")
@@ -660,6 +662,41 @@ func TestUploadCutShortIsNotPublished(t *testing.T) {
 	if d := items[0].Duration; d < 19 || d > 21 {
 		t.Errorf("resumed upload's duration %.1f s, want 20", d)
 	}
+
+	// What FTP cannot tell at all: a client that sends 40 % of the file as
+	// if it were all of it (a script killed while it wrote the file it
+	// uploads). The media tells: failed as truncated, never ready.
+	cut := filepath.Join(tmp, "cut.mkv")
+	if err := os.WriteFile(cut, must(os.ReadFile(src))[:size*4/10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url2 := "ftp://" + ftpAddr + "/pelis/film2.mkv"
+	if out, err := exec.Command("curl", "-sS", "--ssl-reqd", "-k", "--user", "admin:"+password, "-T", cut, url2).CombinedOutput(); err != nil {
+		t.Fatalf("curl -T (a cut file, sent whole): %v\n%s", err, out)
+	}
+	items = waitLibrary(t, addr, 60*time.Second, func(it []titleState) bool {
+		for _, x := range it {
+			if x.Source == "pelis/film2.mkv" && x.State == "ready" {
+				t.Fatalf("a cut file was published: %+v", x)
+			}
+			if x.Source == "pelis/film2.mkv" && x.State == "failed" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, x := range items {
+		if x.Source == "pelis/film2.mkv" && (!strings.HasPrefix(x.Error, "truncated: the file declares 20.0 s") || !strings.Contains(x.Error, "Resume it")) {
+			t.Errorf("the cut file's title: %+v", x)
+		}
+	}
+	// The resume (SIZE, REST, the rest of the file) completes it.
+	if out, err := exec.Command("curl", "-sS", "--ssl-reqd", "-k", "--user", "admin:"+password, "-C", "-", "-T", src, url2).CombinedOutput(); err != nil {
+		t.Fatalf("curl -C - (resume of the cut file): %v\n%s", err, out)
+	}
+	waitLibrary(t, addr, 90*time.Second, func(it []titleState) bool {
+		return len(it) == 2 && it[0].State == "ready" && it[1].State == "ready"
+	})
 	stopProc(t, p)
 }
 
