@@ -86,12 +86,13 @@ func (c *Catalogue) APIHandler(details func(*http.Request) bool) http.Handler {
 		admin := details(r)
 		out := make([]Item, 0, len(items))
 		for _, it := range items {
-			if it.State == StateMissing {
-				continue // hidden from viewers until its files are back; admins see it on /admin
+			if it.State == StateMissing && !admin {
+				continue // hidden from viewers until its files are back
 			}
 			if (kind == "" || it.Kind == kind) && (state == "" || it.State == state) {
 				if !admin {
 					it.Error = reason.Public(it.Error)
+					it.Missing, it.Quarantined = "", "" // they name paths
 				}
 				out = append(out, it)
 			}
