@@ -43,6 +43,7 @@ const (
 	maxAlertEvery = Duration(7 * 24 * time.Hour)    // bot.alert_interval
 	maxKeep       = 1000                            // backup.retention.keep_*
 	maxSchedule   = 30 * 24 * time.Hour             // backup.schedule interval
+	maxVerify     = Duration(365 * 24 * time.Hour)  // backup.verify_every
 	// maxTelegramID: Telegram says user and chat ids have at most 52
 	// significant bits.
 	maxTelegramID = 1<<52 - 1
@@ -122,6 +123,7 @@ func (v *validator) maxima(c *Config) {
 		v.fail("bot.operators_chat", "%d is not a Telegram chat id (at most 52 bits, either sign)", id)
 	}
 
+	atMost(v, "backup.verify_every", c.Backup.VerifyEvery, maxVerify)
 	atMost(v, "backup.retention.keep_last", c.Backup.Retention.KeepLast, maxKeep)
 	atMost(v, "backup.retention.keep_daily", c.Backup.Retention.KeepDaily, maxKeep)
 	atMost(v, "backup.retention.keep_weekly", c.Backup.Retention.KeepWeekly, maxKeep)

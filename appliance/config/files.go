@@ -55,7 +55,7 @@ func (c *Config) files(now time.Time) (Problems, []string) {
 			msg = fmt.Sprintf("the self-signed certificate in data_dir does not load (delete %s and %s to make a new one): %v",
 				certFile, keyFile, err)
 		}
-		return append(probs, Problem{Key: key, Msg: msg}), nil
+		return append(probs, Problem{Key: key, Msg: msg, Replaceable: !own}), nil
 	}
 	if own {
 		if st, err := os.Stat(keyFile); err == nil && st.Mode().Perm()&0o004 != 0 {

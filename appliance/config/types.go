@@ -108,6 +108,10 @@ type Problem struct {
 	// not given. The service's environment may hold it where a management
 	// command's does not: those commands may go on without it.
 	MissingSecret bool
+	// Replaceable marks a broken file thecure makes itself in data_dir
+	// (the self-signed certificate): management commands go on without
+	// it, `thecure restore` first, which is how it is mended.
+	Replaceable bool
 }
 
 func (p Problem) String() string {
@@ -136,7 +140,7 @@ type Problems []Problem
 
 func (ps Problems) onlyMissingSecrets() bool {
 	for _, p := range ps {
-		if !p.MissingSecret {
+		if !p.MissingSecret && !p.Replaceable {
 			return false
 		}
 	}
