@@ -465,13 +465,6 @@ func TestFailedRestoreChangesNothing(t *testing.T) {
 	}
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 // readItems reads the catalogue of a stopped appliance's store.
 func readItems(t *testing.T, dbPath string) map[string]map[string]any {
 	t.Helper()
