@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"thecure/appliance/health"
 )
 
 // SocketName is the control socket's file name inside the data directory.
@@ -171,4 +173,21 @@ func DecodeJSON(r *http.Request, v any) error {
 		return fmt.Errorf("bad request body: %w", err)
 	}
 	return nil
+}
+
+// Status is what GET /status answers: the appliance and each service's state.
+type Status struct {
+	Version  string           `json:"version"`
+	Commit   string           `json:"commit"`
+	PID      int              `json:"pid"`
+	Started  time.Time        `json:"started"`
+	DataDir  string           `json:"data_dir"`
+	Services []health.Service `json:"services"`
+}
+
+// Status asks the running appliance for its Status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.Do(ctx, "GET", "/status", nil, &st)
+	return st, err
 }
