@@ -145,7 +145,13 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 	b.logLine(user, chat, "in", b.messageText(m))
 	if b.opChats[chat] {
 		if m.ReplyToMessage != nil {
-			if t, ok, err := related(b.st, chat, m.ReplyToMessage.ID); err == nil && ok {
+			t, ok, err := related(b.st, chat, m.ReplyToMessage.ID)
+			if err != nil {
+				b.log.Error("cannot read which ticket a reply belongs to", "err", err)
+				b.send(ctx, 0, chat, b.tx.notAvailable, nil)
+				return
+			}
+			if ok {
 				b.operatorReply(ctx, m, t)
 				return
 			}
@@ -165,7 +171,13 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 		b.command(ctx, m, cmd, args)
 		return
 	}
-	if t, ok, err := userTicket(b.st, user); err == nil && ok {
+	t, ok, err := userTicket(b.st, user)
+	if err != nil {
+		b.log.Error("cannot read the user's ticket", "err", err)
+		b.send(ctx, user, chat, b.tx.notAvailable, nil)
+		return
+	}
+	if ok {
 		b.relayToOperators(ctx, m, t)
 		return
 	}
@@ -206,7 +218,9 @@ func (b *Bot) command(ctx context.Context, m *echotron.Message, cmd string, args
 		}
 		var id int64
 		if len(args) == 1 {
-			id, _ = strconv.ParseInt(args[0], 10, 64)
+			if n, err := strconv.ParseInt(args[0], 10, 64); err == nil {
+				id = n // else 0: the usage below
+			}
 		}
 		if id <= 0 {
 			b.send(ctx, user, chat, map[string]string{"allow": t.usageAllow, "deny": t.usageDeny}[cmd], nil)
@@ -459,7 +473,10 @@ func (b *Bot) ticketsText() string {
 // a new one; it returns what to tell the user.
 func (b *Bot) escalate(ctx context.Context, user, chat int64) string {
 	name := strconv.FormatInt(user, 10)
-	if tk, ok, _ := userTicket(b.st, user); ok {
+	if tk, ok, err := userTicket(b.st, user); err != nil {
+		b.log.Error("cannot read the user's ticket", "err", err)
+		return b.tx.notAvailable
+	} else if ok {
 		return fmt.Sprintf(b.tx.ticketAlready, tk.ID)
 	}
 	name = b.nameOf(user, name)
