@@ -25,7 +25,9 @@ import (
 const Name = "thecure"
 
 // Description heads the top-level help.
-const Description = "A streaming appliance: FTPS ingest, VOD/AOD, live RTMP/HLS, web, support bot, backups."
+const Description = `A streaming appliance: FTPS ingest, VOD/AOD, live RTMP/HLS, web, support bot, backups.
+
+Flags go anywhere after the command, as --flag or -flag. Every command that reads the configuration takes -c FILE (default ./config.toml, then /etc/thecure/config.toml, else the built-in defaults).`
 
 // ConfigFlag is -c/--config, embedded by every command that reads a
 // configuration (and by no other).
@@ -225,9 +227,9 @@ type BotTickets struct {
 
 // Backup is `thecure backup ...`.
 type Backup struct {
-	Run    BackupRun    `cmd:"" help:"Make a backup now (through the running appliance, else directly)."`
+	Run    BackupRun    `cmd:"" help:"Make a backup now (through the running appliance if any)."`
 	List   BackupList   `cmd:"" help:"List every backup: id, time, size, files, state."`
-	Verify BackupVerify `cmd:"" help:"Re-read a backup and check every checksum; exit 1 on a mismatch."`
+	Verify BackupVerify `cmd:"" help:"Check every checksum of a backup; exit 1 on a mismatch."`
 }
 
 func (Backup) Help() string {
@@ -354,7 +356,7 @@ func newParser(g *Grammar, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Description(Description),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exit{code}) }),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 80}),
+		kong.ConfigureHelp(kong.HelpOptions{WrapUpperBound: 80}),
 	)
 }
 
