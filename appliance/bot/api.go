@@ -108,8 +108,9 @@ func asAPIError(err error) (*apiError, bool) {
 	}
 	ae = &apiError{Code: ee.ErrorCode(), Desc: ee.Description()}
 	if m := retryAfterRE.FindStringSubmatch(ee.Description()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		ae.RetryAfter = time.Duration(n) * time.Second
+		if n, err := strconv.Atoi(m[1]); err == nil { // only digits: fails on overflow alone
+			ae.RetryAfter = time.Duration(n) * time.Second
+		}
 	}
 	return ae, true
 }

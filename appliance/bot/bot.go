@@ -571,7 +571,7 @@ func (b *Bot) housekeeping(ctx context.Context) {
 	}
 	prune()
 	down := map[string]bool{}
-	diskWarned := false
+	diskWarned, statfsFailed := false, false
 	tick := time.NewTicker(b.watch)
 	defer tick.Stop()
 	lastPrune := b.now()
@@ -596,10 +596,20 @@ func (b *Bot) housekeeping(ctx context.Context) {
 		}
 		if b.diskPath != "" {
 			var fs syscall.Statfs_t
-			if syscall.Statfs(b.diskPath, &fs) == nil && fs.Blocks > 0 {
+			err := syscall.Statfs(b.diskPath, &fs)
+			switch {
+			case err != nil:
+				if !statfsFailed {
+					b.log.Warn("cannot read the disk's free space", "path", b.diskPath, "err", err)
+				}
+				statfsFailed = true
+			case fs.Blocks > 0:
+				statfsFailed = false
 				free := float64(fs.Bavail) / float64(fs.Blocks)
 				if free < 0.05 && !diskWarned {
-					b.Alert(ctx, fmt.Sprintf("disk nearly full: %.1f%% free on %s", free*100, b.diskPath))
+					bs := uint64(fs.Bsize)
+					b.Alert(ctx, fmt.Sprintf("disk nearly full: %s free of %s (%.1f%%) on %s",
+						config.HumanBytes(fs.Bavail*bs), config.HumanBytes(fs.Blocks*bs), free*100, b.diskPath))
 				}
 				diskWarned = free < 0.05
 			}
