@@ -513,14 +513,16 @@ func normalize(k *kong.Kong, args []string) []string {
 		case (a == "-c" || a == "--config") && i+1 < len(out):
 			moved = append(moved, a, out[i+1])
 			i++
+		case strings.HasPrefix(a, "-c="):
+			moved = append(moved, "--config="+a[3:]) // Go style
 		case strings.HasPrefix(a, "--config=") || (strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--") && len(a) > 2):
 			moved = append(moved, a)
 		default:
 			rest = append(rest, a)
 		}
 	}
-	if len(moved) == 0 {
-		return rest
+	if len(moved) == 0 || len(rest) == 0 {
+		return rest // no command: say that, not that -c is unknown
 	}
 	if i := slices.Index(rest, "--"); i >= 0 {
 		return slices.Concat(rest[:i], moved, rest[i:])

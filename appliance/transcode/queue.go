@@ -285,7 +285,11 @@ func (q *Queue) Remove(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok, err := q.cat.Get(library.ItemID(rel)); err == nil && !ok {
+	_, ok, err := q.cat.Get(library.ItemID(rel))
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", rel, err)
+	}
+	if !ok {
 		// maybe a folder: every title under it
 		items, err := q.cat.List()
 		if err != nil {
