@@ -1,7 +1,10 @@
 // Package control is the appliance's local admin API: HTTP+JSON over a unix
 // socket in the data directory, mode 0600, so that only the appliance's own
-// user (and root) can manage it. Management commands (`thecure status`,
-// `thecure user ...`) use Client to reach it while the appliance runs.
+// user (and root) can manage it. Each feature registers its own routes and
+// offers a typed client on Client (users, bot and backup: ControlRoutes and
+// NewClient in their control.go); this package holds the socket, the server,
+// the JSON helpers and GET /status. Management commands (`thecure status`,
+// `thecure user ...`) reach the running appliance through it.
 package control
 
 import (
