@@ -404,7 +404,7 @@ func TestHelpAndVersion(t *testing.T) {
 		if got := strings.Contains(h, "--config=FILE"); got != readsConfig {
 			t.Errorf("%v -h offers -c: %v, want %v", path, got, readsConfig)
 		}
-		if !strings.Contains(h, "Example") && !slices.Contains([]string{"version", "help", "user list", "user del", "bot allow", "bot deny", "bot log", "bot tickets", "backup run", "backup list", "backup verify"}, strings.Join(path, " ")) {
+		if !strings.Contains(h, "Example") {
 			t.Errorf("%v -h has no example", path)
 		}
 	}

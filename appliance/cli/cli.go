@@ -136,6 +136,11 @@ type UserList struct {
 	ConfigFlag
 }
 
+func (UserList) Help() string {
+	return `Example:
+  thecure user list -c /etc/thecure/config.toml`
+}
+
 // UserPasswd is `thecure user passwd NAME [-password-stdin]`.
 type UserPasswd struct {
 	ConfigFlag
@@ -178,6 +183,11 @@ type UserDel struct {
 	Name string `arg:"" help:"The user."`
 }
 
+func (UserDel) Help() string {
+	return `Example:
+  thecure user del pepe`
+}
+
 // Bot is `thecure bot ...`.
 type Bot struct {
 	Allow   BotAllow   `cmd:"" help:"Let a Telegram user use the bot."`
@@ -207,22 +217,45 @@ type BotAllow struct {
 	TelegramID
 }
 
+func (BotAllow) Help() string {
+	return `The store's word overrides [bot] allowed_users.
+
+Example:
+  thecure bot allow 123456789`
+}
+
 // BotDeny is `thecure bot deny ID`.
 type BotDeny struct {
 	ConfigFlag
 	TelegramID
 }
 
+func (BotDeny) Help() string {
+	return `Example:
+  thecure bot deny 123456789`
+}
+
 // BotLog is `thecure bot log [-user ID] [-since DURATION]`.
 type BotLog struct {
 	ConfigFlag
 	User  int64  `name:"user" placeholder:"ID" help:"Only this Telegram user."`
-	Since string `name:"since" default:"24h" placeholder:"DURATION" help:"Only entries newer than this (90m, 24h, 7d); 0 for all."`
+	Since string `name:"since" default:"24h" placeholder:"DURATION" help:"Only entries newer than this (90m, 24h, 7d; default ${default}); 0 for all."`
+}
+
+func (BotLog) Help() string {
+	return `Examples:
+  thecure bot log
+  thecure bot log -since 7d -user 123456789`
 }
 
 // BotTickets is `thecure bot tickets`.
 type BotTickets struct {
 	ConfigFlag
+}
+
+func (BotTickets) Help() string {
+	return `Example:
+  thecure bot tickets -c /etc/thecure/config.toml`
 }
 
 // Backup is `thecure backup ...`.
@@ -249,10 +282,23 @@ type BackupRun struct {
 	ConfigFlag
 }
 
+func (BackupRun) Help() string {
+	return `Into every configured repository (backup.dir, [backup.s3]).
+
+Example:
+  thecure backup run -c /etc/thecure/config.toml`
+}
+
 // BackupList is `thecure backup list [-s3]`.
 type BackupList struct {
 	ConfigFlag
 	S3Flag
+}
+
+func (BackupList) Help() string {
+	return `Examples:
+  thecure backup list
+  thecure backup list -s3`
 }
 
 // BackupVerify is `thecure backup verify [-s3] ID|latest`.
@@ -260,6 +306,12 @@ type BackupVerify struct {
 	ConfigFlag
 	S3Flag
 	ID string `arg:"" placeholder:"ID|latest" help:"A backup id, or latest."`
+}
+
+func (BackupVerify) Help() string {
+	return `Examples:
+  thecure backup verify latest
+  thecure backup verify 20261128T030000.000Z-1a2b3c -s3`
 }
 
 // Restore is `thecure restore ID|PATH|latest [-s3] [-to DIR] [-config-to FILE]`.
@@ -282,6 +334,11 @@ Examples:
 
 // Version is `thecure version`.
 type Version struct{}
+
+func (Version) Help() string {
+	return `Example:
+  thecure version`
+}
 
 // HelpCmd is `thecure help [COMMAND...]`.
 type HelpCmd struct {
