@@ -126,6 +126,8 @@ func TestCommandLine(t *testing.T) {
 	}
 	rows = append(rows,
 		cliRow{name: "frobnicate", args: []string{"frobnicate"}, code: 2, first: `thecure: unknown command "frobnicate"`},
+		cliRow{name: "help frobnicate", args: []string{"help", "frobnicate"}, code: 2, first: `thecure: unknown command "frobnicate"`},
+		cliRow{name: "help user frobnicate", args: []string{"help", "user", "frobnicate"}, code: 2, first: `thecure user: unknown command "frobnicate"`},
 		cliRow{name: "no command", args: nil, code: 2, first: "thecure: missing command"},
 		cliRow{name: "user add bad name, before any prompt", args: []string{"user", "add", "a/b", "-c", "F"}, code: 2,
 			first: `thecure user add: <name>: invalid value: name "a/b" may only hold letters`},

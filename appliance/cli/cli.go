@@ -401,8 +401,8 @@ func Parse(args []string, stdout, stderr io.Writer, o Options) (p *Parsed, code 
 	cmd := commandPath(kctx.Selected())
 	if cmd == "help" {
 		// `thecure help CMD...` is `thecure CMD... --help`: one format.
-		Parse(append(slices.Clone(g.Help.Command), "--help"), stdout, stderr, o)
-		return nil, 0, true
+		_, code, _ := Parse(append(slices.Clone(g.Help.Command), "--help"), stdout, stderr, o)
+		return nil, code, true
 	}
 	return &Parsed{Command: cmd, Grammar: g}, 0, false
 }

@@ -43,6 +43,8 @@ func TestParseRefuses(t *testing.T) {
 		{[]string{"-c", "F"}, "thecure: missing command"},
 		{[]string{"run", "x"}, `thecure run: unexpected argument "x"`},
 		{[]string{"user", "frob"}, `thecure user: unknown command "frob"`},
+		{[]string{"help", "frob"}, `thecure: unknown command "frob"`},
+		{[]string{"help", "user", "frob"}, `thecure user: unknown command "frob"`},
 		{[]string{"bot", "allow", "-5"}, "thecure bot allow: unknown flag -5"},
 		{[]string{"bot", "allow", "0"}, "thecure bot allow: <id>: 0 is not a Telegram user id"},
 		{[]string{"check-config", "a", "-c", "b"}, `thecure check-config: two config files given: "a" and -c "b"`},
