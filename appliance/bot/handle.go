@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/NicoNex/echotron/v3"
+	xrate "golang.org/x/time/rate"
 
 	"thecure/appliance/config"
 	"thecure/appliance/reason"
@@ -69,26 +69,23 @@ func (b *Bot) isAllowed(user int64) bool {
 
 // rate is one user's token bucket.
 type rate struct {
-	tokens float64
-	last   time.Time
+	lim    *xrate.Limiter
 	warned bool
 }
 
-// rateOK takes a token from the user's bucket; the first update over the
-// limit gets one "slow down", the next ones nothing.
+// rateOK takes a token from the user's bucket (rate_limit a minute, as
+// many at once); the first update over the limit gets one "slow down",
+// the next ones nothing.
 func (b *Bot) rateOK(ctx context.Context, user, chat int64) bool {
-	limit := float64(b.cfg.RateLimit)
 	now := b.now()
 	b.mu.Lock()
 	r := b.rates[user]
 	if r == nil {
-		r = &rate{tokens: limit, last: now}
+		perMinute := b.cfg.RateLimit
+		r = &rate{lim: xrate.NewLimiter(xrate.Limit(float64(perMinute)/60), perMinute)}
 		b.rates[user] = r
 	}
-	r.tokens = min(limit, r.tokens+now.Sub(r.last).Minutes()*limit)
-	r.last = now
-	if r.tokens >= 1 {
-		r.tokens--
+	if r.lim.AllowN(now, 1) {
 		r.warned = false
 		b.mu.Unlock()
 		return true
