@@ -36,17 +36,18 @@ var allowedImports = map[string][]string{
 	"health":  {},
 	"control": {"health"}, // GET /status carries the services' health.Service
 	// leaves
-	"ffmpeg":  {},
-	"tlscert": {},
-	"library": {},
-	"users":   {},
-	"web":     {},
-	"webui":   {},
-	"backup":  {},
-	"bot":     {},
-	"live":    {},
+	"ffmpeg":   {},
+	"tlscert":  {},
+	"library":  {},
+	"users":    {},
+	"web":      {},
+	"backup":   {},
+	"bot":      {},
+	"live":     {},
+	"loginban": {}, // the login-ban type FTPS and the web login share
 	// the edges the architecture names
-	"ftps":      {"users"},             // FTPS logins are the users' accounts
+	"ftps":      {"users", "loginban"}, // FTPS logins are the users' accounts; refused ones are banned
+	"webui":     {"loginban"},          // the web login bans like FTPS does (one type, issue 12)
 	"transcode": {"library", "ffmpeg"}, // jobs run ffmpeg and publish titles
 	"rtmp":      {"live"},              // RTMP publishers feed the live hub
 	// outside appliance/
