@@ -31,25 +31,28 @@ var allowedImports = map[string][]string{
 	// hooks the appliance passes in (cli.Options)
 	"cli": {},
 	// the base itself
-	"config":  {},
+	"config":  {"tlscert"}, // Validate loads the configured certificate and key
 	"store":   {},
 	"health":  {},
 	"control": {"health"}, // GET /status carries the services' health.Service
 	// leaves
 	"ffmpeg":   {},
 	"tlscert":  {},
-	"library":  {},
 	"users":    {},
-	"web":      {},
 	"backup":   {},
-	"bot":      {},
 	"live":     {},
 	"loginban": {}, // the login-ban type FTPS and the web login share
+	"logsafe":  {}, // one way to put a client's value in a log line
+	"reason":   {}, // a failure's detail turned into what the public may see
 	// the edges the architecture names
-	"ftps":      {"users", "loginban"}, // FTPS logins are the users' accounts; refused ones are banned
-	"webui":     {"loginban"},          // the web login bans like FTPS does (one type, issue 12)
-	"transcode": {"library", "ffmpeg"}, // jobs run ffmpeg and publish titles
-	"rtmp":      {"live"},              // RTMP publishers feed the live hub
+	"ftps":      {"users", "loginban"},           // FTPS logins are the users' accounts; refused ones are banned
+	"transcode": {"library", "ffmpeg", "reason"}, // jobs run ffmpeg and publish titles; failures shown as reasons
+	"rtmp":      {"live"},                        // RTMP publishers feed the live hub
+	// other existing edges, each with its reason
+	"library": {"reason"},              // a failed title's public reason
+	"bot":     {"reason"},              // failures told to users without paths
+	"web":     {"logsafe", "reason"},   // the request log clips client values; public states
+	"webui":   {"loginban", "logsafe"}, // the web login bans like FTPS (one type) and logs safely
 	// outside appliance/
 	"thecure":                     {"*"},      // main: appliance.Main
 	"thecure/packaging":           {},         // the package's tests
