@@ -45,9 +45,9 @@ var allowedImports = map[string][]string{
 	"logsafe":  {}, // one way to put a client's value in a log line
 	"reason":   {}, // a failure's detail turned into what the public may see
 	// the edges the architecture names
-	"ftps":      {"users", "loginban"},           // FTPS logins are the users' accounts; refused ones are banned
-	"transcode": {"library", "ffmpeg", "reason"}, // jobs run ffmpeg and publish titles; failures shown as reasons
-	"rtmp":      {"live"},                        // RTMP publishers feed the live hub
+	"ftps":      {"users", "loginban", "logsafe"}, // FTPS logins are the users' accounts; refusals are banned and logged safely
+	"transcode": {"library", "ffmpeg", "reason"},  // jobs run ffmpeg and publish titles; failures shown as reasons
+	"rtmp":      {"live", "logsafe"},              // RTMP publishers feed the live hub; refusals logged safely
 	// other existing edges, each with its reason
 	"library": {"reason"},              // a failed title's public reason
 	"bot":     {"reason"},              // failures told to users without paths
