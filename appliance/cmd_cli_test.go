@@ -67,6 +67,7 @@ func TestCommandLine(t *testing.T) {
 		{cmd: []string{"backup", "verify"}, pos: []string{"nosuch"}, setup: mkBackup, code: 1, first: "thecure backup verify: no such backup: nosuch", dataDir: true},
 		{cmd: []string{"restore"}, pos: []string{"nosuch"}, setup: mkBackup, code: 1, first: "thecure restore: no such backup: nosuch", dataDir: true},
 		{cmd: []string{"restore"}, pos: []string{"latest", "-to", "RESTORED"}, setup: mkBackup, first: "restored backup ", dataDir: true},
+		{cmd: []string{"dns", "ds"}, code: 1, first: "thecure dns ds: [dns] zone is not set"},
 		// commands that take no config refuse -c
 		{cmd: []string{"version"}, code: 2, first: "thecure version: unknown flag -"},
 		{cmd: []string{"help"}, code: 2, first: "thecure help: unknown flag -"},

@@ -48,6 +48,7 @@ var allowedImports = map[string][]string{
 	"ftps":      {"users", "loginban", "logsafe"}, // FTPS logins are the users' accounts; refusals are banned and logged safely
 	"transcode": {"library", "ffmpeg", "reason"},  // jobs run ffmpeg and publish titles; failures shown as reasons
 	"rtmp":      {"live", "logsafe"},              // RTMP publishers feed the live hub; refusals logged safely
+	"dns":       {"logsafe"},                      // refused transfers logged safely
 	// other existing edges, each with its reason
 	"library": {"reason"},              // a failed title's public reason
 	"bot":     {"reason"},              // failures told to users without paths

@@ -81,6 +81,8 @@ func dispatch(ctx context.Context, e *env, p *cli.Parsed) error {
 		return cmdBackup(ctx, e, p.Command, &g.Backup)
 	case "restore":
 		return cmdRestore(ctx, e, &g.Restore)
+	case "dns ds":
+		return cmdDNSDS(e, g.DNS.DS.Config)
 	case "version":
 		fmt.Fprintf(e.stdout, "thecure %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil

@@ -45,6 +45,7 @@ type Grammar struct {
 	Bot         Bot         `cmd:"" help:"Manage the support bot's users, read its log and open tickets."`
 	Backup      Backup      `cmd:"" help:"Make a backup now, list backups, or check one's every checksum."`
 	Restore     Restore     `cmd:"" help:"Restore a backup (store, config, certificates, media)."`
+	DNS         DNS         `cmd:"" name:"dns" help:"Print the DNS service's DNSSEC data for the parent zone."`
 	Version     Version     `cmd:"" help:"Print version, commit and Go version."`
 	Help        HelpCmd     `cmd:"" help:"Show help for thecure or for one command."`
 }
@@ -270,6 +271,24 @@ func (Backup) Help() string {
   thecure backup run
   thecure backup list -s3
   thecure backup verify latest -c /etc/thecure/config.toml`
+}
+
+// DNS is `thecure dns ...`.
+type DNS struct {
+	DS DNSDS `cmd:"" name:"ds" help:"Print the DS record of the signed zone, for the parent zone."`
+}
+
+// DNSDS is `thecure dns ds`.
+type DNSDS struct {
+	ConfigFlag
+}
+
+func (DNSDS) Help() string {
+	return `The zone must be signed ([dns] enabled = true, dnssec = true) and thecure
+must have run once with it (it makes the key in data_dir/dns/).
+
+Example:
+  thecure dns ds -c /etc/thecure/config.toml`
 }
 
 // S3Flag is -s3.
