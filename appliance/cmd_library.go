@@ -3,12 +3,14 @@ package appliance
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
+	"thecure/appliance/cli"
 	"thecure/appliance/control"
 	"thecure/appliance/health"
 	"thecure/appliance/library"
@@ -16,23 +18,18 @@ import (
 	"thecure/appliance/transcode"
 )
 
-const libraryUsage = "list [STATE] | rm ID|SOURCE"
-
-// libraryCommands is the part of the help that lists the subcommands.
-const libraryCommands = `commands:
-  list [STATE]     every title (or those in STATE: ready, failed, missing, ...), with
-                   what a failed or missing one lacks and how to bring it back
-  rm ID|SOURCE     remove a title, whatever its state: its record, its HLS and its
-                   files (the source, or where a failed one was quarantined)
-
-While thecure runs, these go through its control socket; when it is stopped,
-straight to the database.
-`
-
 // cmdLibrary is `thecure library list|rm`: thin calls to the catalogue and
 // the transcode queue, through the control socket or on the store.
-func cmdLibrary(ctx context.Context, e *env, fset *flag.FlagSet, args []string) error {
-	l, err := loadConfig(fset, anySecrets)
+func cmdLibrary(ctx context.Context, e *env, cmd string, g *cli.Library) error {
+	file := g.List.Config
+	if cmd == "library rm" {
+		file = g.Rm.Config
+	}
+	states := []string{library.StateQueued, library.StateProcessing, library.StateReady, library.StateFailed, library.StateMissing}
+	if st := g.List.State; cmd == "library list" && st != "" && !slices.Contains(states, st) {
+		return fmt.Errorf("no state %q: one of %s", st, strings.Join(states, ", "))
+	}
+	l, err := loadConfig(file, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
@@ -42,10 +39,10 @@ func cmdLibrary(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 			MediaDir: absPath(l.cfg.Path(l.cfg.Library.MediaDir)), Folders: l.cfg.FTP.Folders, Transcode: l.cfg.Transcode,
 		})
 	}
-	switch {
-	case len(args) >= 1 && len(args) <= 2 && args[0] == "list":
+	switch cmd {
+	case "library list":
 		var items []library.Item
-		err := viaControlOrStore(ctx, l.dataDir,
+		err := viaControlOrStore(ctx, e, l,
 			func(c *control.Client) error { return c.Do(ctx, "GET", "/library/titles", nil, &items) },
 			func(st *store.Store) (err error) { items, err = library.New(st, "").List(); return err })
 		if err != nil {
@@ -54,25 +51,25 @@ func cmdLibrary(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATE\tSOURCE\tTITLE\tNOTE")
 		for _, it := range items {
-			if len(args) == 2 && it.State != args[1] {
+			if g.List.State != "" && it.State != g.List.State {
 				continue
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.ID, it.State, it.Source, it.Title, cmp.Or(it.Missing, it.Error))
 		}
 		return tw.Flush()
-	case len(args) == 2 && args[0] == "rm":
+	case "library rm":
+		ref := g.Rm.Title
 		var it library.Item
-		err := viaControlOrStore(ctx, l.dataDir,
+		err := viaControlOrStore(ctx, e, l,
 			func(c *control.Client) error {
-				return c.Do(ctx, "POST", "/library/remove", libraryRemoveRequest{Title: args[1]}, &it)
+				return c.Do(ctx, "POST", "/library/remove", libraryRemoveRequest{Title: ref}, &it)
 			},
-			func(st *store.Store) (err error) { it, err = queueOn(st).RemoveTitle(ctx, args[1]); return err })
+			func(st *store.Store) (err error) { it, err = queueOn(st).RemoveTitle(ctx, ref); return err })
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "removed %s (%s, %s): its record, its HLS and %s\n", it.ID, it.Title, it.State, filepath.ToSlash(cmp.Or(it.Quarantined, it.Source)))
 		return nil
 	}
-	fmt.Fprintf(e.stderr, "usage: thecure library %s\n", libraryUsage)
-	return exitError{code: 2}
+	return fmt.Errorf("unknown library command %q", cmd)
 }

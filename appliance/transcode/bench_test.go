@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/ffmpeg"
@@ -239,7 +237,6 @@ func BenchmarkRescan(b *testing.B) {
 	e.quiet = true
 	e.build()
 	const n = 4000
-	items := make([]library.Item, 0, n)
 	for i := range n {
 		rel := fmt.Sprintf("series/Show %d/Season %d/Show.S%02dE%02d.mp4", i/100, i/10%10, i/10%10+1, i%10+1)
 		p := filepath.Join(e.media, filepath.FromSlash(rel))
@@ -260,17 +257,13 @@ func BenchmarkRescan(b *testing.B) {
 		if err := os.WriteFile(filepath.Join(e.cat.Dir(id), library.MasterPlaylist), []byte("#EXTM3U\n"), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		items = append(items, library.Item{ID: id, Source: rel, State: library.StateReady, SourceSize: fi.Size(), SourceModTime: fi.ModTime().UTC()})
-	}
-	if err := e.st.Update(func(tx *bolt.Tx) error {
-		for _, it := range items {
-			if err := library.PutTx(tx, it); err != nil {
-				return err
-			}
+		meta := library.ParseName(config.KindSeries, strings.SplitN(rel, "/", 2)[1])
+		if err := e.cat.Queued(id, rel, fi.Size(), fi.ModTime(), meta); err != nil {
+			b.Fatal(err)
 		}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
+		if err := e.cat.Ready(id, library.Published{Source: rel, Meta: meta}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.Run("thecure-os.Root", func(b *testing.B) {
 		for b.Loop() {
