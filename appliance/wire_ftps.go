@@ -35,6 +35,7 @@ func (a *app) wireFTPS() error {
 		Accounts:        a.users,
 		Store:           a.store,
 		Ingest:          ingest,
+		QuarantineDir:   cfg.Transcode.QuarantineDir,
 		Metrics:         a.reg,
 		Health:          a.health,
 		Log:             a.log.With("svc", "ftps"),

@@ -184,7 +184,7 @@ func (c *clientFs) remove(name string, dir bool) error {
 		if err := c.s.usage.forget(rel); err != nil {
 			c.s.log.Error("deleted, but its storage use is still counted", "path", quote(rel), "err", err)
 		}
-		if mediaKind(f.Kind) {
+		if mediaKind(f.Kind) || c.s.inQuarantine(rel) {
 			c.s.announceRemove(rel)
 		}
 	}

@@ -66,6 +66,7 @@ type Options struct {
 	Accounts        Accounts
 	Store           *store.Store          // per-user storage use, for quotas; nil: no quotas
 	Ingest          Ingest                // nil: nothing is announced
+	QuarantineDir   string                // where failed sources are moved (relative to MediaDir): a DELE there is announced too; "": none
 	Metrics         prometheus.Registerer // nil: metrics are not registered
 	Health          Health                // nil: a full media disk is only logged
 	Log             *slog.Logger
@@ -486,6 +487,13 @@ func (d *driver) GetTLSConfig() (*tls.Config, error) {
 // mediaKind reports whether uploads to folder are announced to Ingest.
 func mediaKind(kind string) bool {
 	return kind == config.KindMovies || kind == config.KindSeries || kind == config.KindMusic
+}
+
+// inQuarantine reports whether rel lies in the quarantine folder, where a
+// failed title's source waits: deleting it removes the failed title.
+func (s *Server) inQuarantine(rel string) bool {
+	q := s.o.QuarantineDir
+	return q != "" && strings.HasPrefix(rel, q+"/")
 }
 
 func inAny(u users.User, groups []string) bool { return u.InGroup(groups...) }

@@ -77,9 +77,16 @@ func TestRoundTripUTF8AndIngest(t *testing.T) {
 }
 
 func TestIngestSeesExactlyCompletedUploads(t *testing.T) {
-	e := start(t, nil)
+	e := start(t, func(o *Options) { o.QuarantineDir = "admin/quarantine" })
 	b := e.login(boss)
 	small := []byte("0123456789")
+	// a failed title's source, moved to quarantine by the pipeline
+	if err := os.MkdirAll(filepath.Join(e.media, "admin", "quarantine", "pelis"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.media, "admin", "quarantine", "pelis", "broken.mp4"), small, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{"/pelis/a.mkv", "/series/Show/S01E01.mkv", "/musica/song.flac", "/admin/notes.txt"} {
 		if strings.Count(p, "/") > 2 {
 			if err := b.MakeDir(filepath.Dir(p)); err != nil {
@@ -102,11 +109,16 @@ func TestIngestSeesExactlyCompletedUploads(t *testing.T) {
 	if err := b.Delete("/admin/notes.txt"); err != nil {
 		t.Fatal(err)
 	}
+	// deleting a quarantined source removes its failed title at once
+	if err := b.Delete("/admin/quarantine/pelis/broken.mp4"); err != nil {
+		t.Fatal(err)
+	}
 	want := []string{
 		"enqueue pelis/a.mkv", "enqueue series/Show/S01E01.mkv", "enqueue musica/song.flac",
 		"remove pelis/a.mkv", "enqueue pelis/b.mkv",
 		"remove series/Show/S01E01.mkv", "enqueue series/Other/S01E01.mkv",
 		"remove musica/song.flac",
+		"remove admin/quarantine/pelis/broken.mp4",
 	}
 	if got := e.ingest.got(); !slices.Equal(got, want) {
 		t.Fatalf("ingest got\n %q\nwant\n %q", got, want)
