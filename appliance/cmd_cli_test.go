@@ -70,7 +70,7 @@ func TestCommandLine(t *testing.T) {
 		{cmd: []string{"library", "list"}, first: "ID", dataDir: true},
 		{cmd: []string{"library", "list"}, pos: []string{"missing"}, first: "ID", dataDir: true},
 		{cmd: []string{"library", "list"}, pos: []string{"gone"}, code: 1, first: `thecure library list: no state "gone": one of queued, processing, ready, failed, missing`},
-		{cmd: []string{"library", "rm"}, pos: []string{"movies/nosuch.mkv"}, code: 1, first: `thecure library rm: "movies/nosuch.mkv": no such title`, dataDir: true},
+		{cmd: []string{"library", "rm"}, pos: []string{"movies/nosuch.mkv"}, setup: [][]string{{"library", "list"}}, code: 1, first: `thecure library rm: "movies/nosuch.mkv": no such title`, dataDir: true},
 		{cmd: []string{"dns", "ds"}, code: 1, first: "thecure dns ds: [dns] zone is not set"},
 		// commands that take no config refuse -c
 		{cmd: []string{"version"}, code: 2, first: "thecure version: unknown flag -"},
