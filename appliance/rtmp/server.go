@@ -42,6 +42,9 @@ type Server struct {
 	conns   map[*conn]struct{}
 	perAddr map[netip.Addr]int // open connections per client address
 	wg      sync.WaitGroup     // connection handlers
+	relayWG sync.WaitGroup     // pushers
+	pulled  map[string]bool    // names [[rtmp.pull]] feeds: nobody may publish them
+	pullers []*Puller
 
 	refused *logsafe.Refusals
 
@@ -60,7 +63,12 @@ type metrics struct {
 // New builds the server; it registers its metrics on reg and starts nothing.
 func New(cfg config.RTMP, log *slog.Logger, hub Hub, reg prometheus.Registerer) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, hub: hub, streams: map[string]*stream{}, conns: map[*conn]struct{}{},
-		perAddr: map[netip.Addr]int{}, refused: newRefusals(log)}
+		perAddr: map[netip.Addr]int{}, refused: newRefusals(log), pulled: map[string]bool{}}
+	for _, p := range cfg.Pull {
+		s.pulled[p.Name] = true
+		s.pullers = append(s.pullers, &Puller{s: s, name: p.Name, url: p.URL,
+			log: log.With("stream", p.Name, "pull", redactURL(p.URL))})
+	}
 	for _, p := range cfg.AllowPublish {
 		pfx, err := config.ParsePrefix(p)
 		if err != nil {
@@ -141,6 +149,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.relayWG.Wait()
 	return nil
 }
 

@@ -90,6 +90,8 @@ func (s *Stream) Connect(
 	select {
 	case <-timeoutCtx.Done():
 		return nil, timeoutCtx.Err()
+	case <-s.conn.streamer.Done(): // thecure patch: the connection ended
+		return nil, errors.New("connection closed")
 	case <-t.doneCh:
 		amfDec := message.NewAMFDecoder(t.body, t.encoding)
 
@@ -171,6 +173,8 @@ func (s *Stream) CreateStream(body *message.NetConnectionCreateStream, chunkSize
 	select {
 	case <-timeoutCtx.Done():
 		return nil, timeoutCtx.Err()
+	case <-s.conn.streamer.Done(): // thecure patch: the connection ended
+		return nil, errors.New("connection closed")
 	case <-t.doneCh:
 		amfDec := message.NewAMFDecoder(t.body, t.encoding)
 
@@ -241,6 +245,11 @@ func (s *Stream) Publish(
 		int64(0), // Always 0, 7.2.2.6
 		body,
 	)
+}
+
+// Play asks the server for the stream name (thecure patch).
+func (s *Stream) Play(body *message.NetStreamPlay) error {
+	return s.writeCommandMessage(8, 0, "play", 0, body)
 }
 
 func (s *Stream) NotifyStatus(
