@@ -138,7 +138,7 @@ func (s *Stream) ReplyConnect(
 func (s *Stream) CreateStream(body *message.NetConnectionCreateStream, chunkSize uint32) (*message.NetConnectionCreateStreamResult, error) {
 	oldChunkSize := s.conn.streamer.selfState.ChunkSize()
 	if chunkSize > 0 && chunkSize != oldChunkSize {
-		logrus.Infof("Changing chunkSize %d->%d", oldChunkSize, chunkSize)
+		s.logger().Infof("Changing chunkSize %d->%d", oldChunkSize, chunkSize) // thecure patch: not the global logger
 		_ = s.conn.streamer.selfState.SetChunkSize(chunkSize)
 		err := s.WriteSetChunkSize(chunkSize)
 		if err != nil {
