@@ -45,11 +45,17 @@ type pusher struct {
 func (s *Server) startPushes(st *stream) {
 	var pushers []*pusher
 	defer func() {
+		s.mu.Lock()
+		if s.closing { // Serve is waiting for the pushers: no new ones
+			s.mu.Unlock()
+			return
+		}
+		s.relayWG.Add(len(pushers))
+		s.mu.Unlock()
 		st.mu.Lock()
 		st.pushers = pushers
 		st.mu.Unlock()
 		for _, pu := range pushers {
-			s.relayWG.Add(1)
 			go func() {
 				defer s.relayWG.Done()
 				pu.run()

@@ -43,6 +43,7 @@ type Server struct {
 	perAddr map[netip.Addr]int // open connections per client address
 	wg      sync.WaitGroup     // connection handlers
 	relayWG sync.WaitGroup     // pushers
+	closing bool               // Serve is ending: no new pushers
 	pulled  map[string]bool    // names [[rtmp.pull]] feeds: nobody may publish them
 	pullers []*Puller
 
@@ -149,6 +150,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	s.relayWG.Wait()
 	return nil
 }
