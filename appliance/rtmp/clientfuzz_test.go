@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -108,7 +109,9 @@ func FuzzPullClient(f *testing.F) {
 				t.Error("a session ended without an error")
 			}
 		case <-time.After(15 * time.Second):
-			t.Fatal("the pull session did not end when the origin closed")
+			var buf bytes.Buffer
+			_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+			t.Fatal(buf.String(), "the pull session did not end when the origin closed")
 		}
 		<-served
 		if s.hub.Live("cam") {
