@@ -38,6 +38,7 @@ type pusher struct {
 	base    uint32
 	maxMsgs int
 	wake    chan struct{}
+	cur     *clientConn // the connection, closed at once when the target falls behind
 }
 
 // startPushes starts a pusher for every [[rtmp.push]] matching st. Called
@@ -104,6 +105,9 @@ func (pu *pusher) offer(m *message) {
 		pu.active, pu.behind = false, true
 		clear(pu.queue)
 		pu.queue, pu.queued = nil, 0
+		if pu.cur != nil {
+			_ = pu.cur.Conn.Close() // unblocks a write stuck on the slow target; its error is the point
+		}
 		pu.signal()
 		return
 	}
@@ -155,7 +159,7 @@ func (st *stream) attach(pu *pusher) {
 // detach stops queueing (the connection ended).
 func (pu *pusher) detach() {
 	pu.mu.Lock()
-	pu.active = false
+	pu.active, pu.cur = false, nil
 	clear(pu.queue)
 	pu.queue, pu.queued = nil, 0
 	pu.mu.Unlock()
@@ -214,6 +218,9 @@ func (pu *pusher) session() error {
 		return err
 	}
 	defer cs.close()
+	pu.mu.Lock()
+	pu.cur = cs.conn
+	pu.mu.Unlock()
 	pu.state.up()
 	pu.log.Info("rtmp push: publishing to the target")
 	pu.st.attach(pu)
@@ -242,6 +249,12 @@ func (pu *pusher) session() error {
 		}
 		for i, m := range batch {
 			if err := pu.write(cs.stream, m, base); err != nil {
+				pu.mu.Lock()
+				behind := pu.behind
+				pu.mu.Unlock()
+				if behind {
+					return errBehind
+				}
 				return err
 			}
 			batch[i] = nil

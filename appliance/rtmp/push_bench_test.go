@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -114,4 +115,68 @@ func BenchmarkPush(b *testing.B) {
 	perOp := float64(cpu.Nanoseconds()) / float64(b.N)
 	b.ReportMetric(perOp, "cpu-ns/op")
 	b.ReportMetric(perOp*25/1e9*100, "cpu-%/stream")
+}
+
+// stallHandler accepts a publish and then stops reading (a target that
+// cannot keep up), until release is closed.
+type stallHandler struct {
+	gortmp.DefaultHandler
+	release <-chan struct{}
+}
+
+func (h *stallHandler) OnPublish(*gortmp.StreamContext, uint32, *rtmpmsg.NetStreamPublish) error {
+	return nil
+}
+
+func (h *stallHandler) OnVideo(uint32, io.Reader) error {
+	<-h.release
+	return nil
+}
+
+// TestPushSlowTargetDropped: a target that stops reading never slows the
+// stream: its queue overflows, it is disconnected and connected again.
+func TestPushSlowTargetDropped(t *testing.T) {
+	release := make(chan struct{})
+	sink := gortmp.NewServer(&gortmp.ServerConfig{OnConnect: func(c net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
+		return c, &gortmp.ConnConfig{Handler: &stallHandler{release: release}, ControlState: gortmp.StreamControlStateConfig{
+			MaxChunkStreams: 16, MaxMessageStreams: 16, MaxMessageSize: maxMediaMessage, MaxBufferedBytes: maxMediaBuffered}}
+	}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = sink.Serve(ln) }() // ends with Close below
+	defer func() {
+		close(release)
+		_ = sink.Close()
+	}()
+	cfg := config.Default()
+	cfg.RTMP.PlayerQueue = 64
+	cfg.RTMP.Push = []config.RTMPPush{{Stream: "cam", URL: "rtmp://" + ln.Addr().String() + "/live/cam"}}
+	log := slog.New(slog.DiscardHandler)
+	reg := prometheus.NewRegistry()
+	s, err := New(cfg.RTMP, log, live.NewHub(cfg.HLS, log, reg), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &stream{name: "cam", s: s, players: map[*player]struct{}{}, log: log}
+	s.startPushes(st)
+	defer func() {
+		st.end()
+		s.relayWG.Wait()
+	}()
+	pu := st.pushers[0]
+	deadline := time.Now().Add(60 * time.Second)
+	for pu.status().Attempts < 3 || !strings.Contains(pu.status().LastError, "fell behind") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow target was not dropped and reconnected: %+v", pu.status())
+		}
+		// the stream publishes as fast as it can: never blocked by the target
+		frame := make([]byte, 64<<10)
+		frame[0], frame[1] = 0x17, 1
+		for i := range 200 {
+			st.publish(&message{typ: typeVideo, ts: uint32(i * 40), data: frame, key: true})
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
