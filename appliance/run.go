@@ -255,12 +255,13 @@ type statusReport struct {
 	PID      int              `json:"pid"`
 	Started  time.Time        `json:"started"`
 	DataDir  string           `json:"data_dir"`
+	Status   health.Status    `json:"status"`
 	Services []health.Service `json:"services"`
 }
 
 func (a *app) statusHandler(w http.ResponseWriter, r *http.Request) {
 	control.JSON(w, http.StatusOK, statusReport{
 		Version: version, Commit: commit, PID: os.Getpid(), Started: a.started,
-		DataDir: a.dataDir, Services: a.health.Snapshot(),
+		DataDir: a.dataDir, Status: a.health.Status(), Services: a.health.Snapshot(),
 	})
 }

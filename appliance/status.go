@@ -25,12 +25,15 @@ func cmdStatus(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) erro
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "thecure %s (commit %s), pid %d, up %s, data dir %s\n\n",
-		st.Version, st.Commit, st.PID, time.Since(st.Started).Round(time.Second), st.DataDir)
+	fmt.Fprintf(e.stdout, "thecure %s (commit %s), pid %d, up %s, data dir %s, status %s\n\n",
+		st.Version, st.Commit, st.PID, time.Since(st.Started).Round(time.Second), st.DataDir, st.Status)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tSINCE\tDETAIL")
 	for _, s := range st.Services {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, s.Since.Local().Format(time.DateTime), s.Detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printInitialPassword(e.stdout, dataDir)
 }
