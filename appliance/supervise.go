@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sync/errgroup"
 
 	"thecure/appliance/health"
@@ -43,6 +44,14 @@ func (a *app) run(ctx context.Context) error {
 		})
 	}
 	a.log.Info("thecure is running", "services", len(a.services), "took", time.Since(a.started).Round(time.Millisecond))
+	// Every listener was bound before any service started: systemd may
+	// start what comes after thecure (systemctl start returns now).
+	a.notify(daemon.SdNotifyReady)
+	sdDone := make(chan struct{})
+	go func() { defer close(sdDone); a.superviseSystemd(gctx) }()
+	defer func() { <-sdDone }()
+	stopReload := a.handleReloads(gctx)
+	defer stopReload()
 
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
@@ -51,6 +60,7 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	case <-gctx.Done():
 	}
+	a.notify(daemon.SdNotifyStopping)
 	if ctx.Err() != nil {
 		a.log.Info("stopping", "timeout", a.cfg.ShutdownTimeout.Std())
 	} else {

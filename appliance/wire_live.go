@@ -23,6 +23,7 @@ func (a *app) wireLive() error {
 	if err != nil {
 		return err
 	}
+	a.rtmp = srv
 	a.add(service{name: "rtmp", listen: []listenSpec{{"rtmp.listen", a.cfg.RTMP.Listen}},
 		run: func(ctx context.Context, lns []net.Listener) error { return srv.Serve(ctx, lns[0]) }})
 	return nil

@@ -73,16 +73,18 @@ type Options struct {
 
 // Server is the FTPS service. Serve runs it.
 type Server struct {
-	o        Options
-	log      *slog.Logger
-	tlsConf  *tls.Config
-	folders  map[string]config.Folder
-	order    []string // folder names in config order
-	m        *metrics
-	bans     *loginban.List
-	refusals *logsafe.Refusals
-	usage    *usage
-	root     *os.Root // opened by Serve
+	o       Options
+	log     *slog.Logger
+	tlsConf *tls.Config
+	folders map[string]config.Folder
+	order   []string // folder names in config order
+	// liveFolders are the folders' rights a reload set (reload.go).
+	liveFolders atomic.Pointer[map[string]config.Folder]
+	m           *metrics
+	bans        *loginban.List
+	refusals    *logsafe.Refusals
+	usage       *usage
+	root        *os.Root // opened by Serve
 
 	mu            sync.Mutex
 	sessions      map[uint32]*session
