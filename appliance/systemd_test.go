@@ -74,4 +74,3 @@ func TestSystemdNotify(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
-
