@@ -1,12 +1,16 @@
 package appliance
 
 import (
+	"context"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"thecure/appliance/health"
 )
 
 // TestSystemdNotify runs the appliance with NOTIFY_SOCKET and WATCHDOG_USEC
@@ -72,5 +76,56 @@ func TestSystemdNotify(t *testing.T) {
 	next("STOPPING=1")
 	if code := p.wait(t, 20*time.Second); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// TestAliveForWatchdog: the watchdog is fed only while the HTTP server
+// answers its own /healthz in time and no service has stopped; a service
+// down for an outside cause does not stop it.
+func TestAliveForWatchdog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reg := health.NewRegistry()
+	a := &app{health: reg, bound: map[string][]net.Listener{"http": {ln}}, probe: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	// A listener that accepts and never answers: a hung server.
+	hung := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			hung <- c
+		}
+	}()
+	start := time.Now()
+	if err := a.alive(context.Background(), 300*time.Millisecond); err == nil {
+		t.Error("alive with a hung HTTP server")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the probe of a hung server took %s", took)
+	}
+	ln.Close()
+
+	// A server that answers.
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	go srv.Serve(ln2)
+	defer srv.Close()
+	a.bound["http"] = []net.Listener{ln2}
+	reg.Set("http", health.Up, "")
+	reg.Set("transcode", health.Down, "ffmpeg not found")
+	if err := a.alive(context.Background(), 2*time.Second); err != nil {
+		t.Errorf("alive with a down service and a serving HTTP server: %v", err)
+	}
+	reg.Set("rtmp", health.Failed, "accept: too many open files")
+	if err := a.alive(context.Background(), 2*time.Second); err == nil || !strings.Contains(err.Error(), "rtmp") {
+		t.Errorf("alive with a failed service: %v", err)
 	}
 }
