@@ -48,7 +48,7 @@ func TestUnderSystemd(t *testing.T) {
 	work := t.TempDir()
 	var deb string
 	timed(t, "build the .deb", func() {
-		deb = buildDeb(t, repo, work, "1.0.0", "nspawn-1", filepath.Join(repo, "config.toml.example"))
+		deb = buildDeb(t, repo, sharedDir, "1.0.0", "pkgtest-1", filepath.Join(repo, "config.toml.example")) // TestDebianPackage's v1
 	})
 	var dir string
 	timed(t, "systemd root", func() { dir = bootRoot(t, work) })

@@ -32,6 +32,10 @@ import (
 	"github.com/jlaffaye/ftp"
 )
 
+// recoveryGrace is how long after a restart errors still count as the
+// fault's: publishers reconnect, then players and viewers find their streams.
+const recoveryGrace = 5 * time.Second
+
 // knobs, from the environment (defaults: the figures).
 func knob(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
@@ -53,8 +57,9 @@ type class struct {
 	mu     sync.Mutex
 	ok     int
 	errs   int
-	faults int // errors while a fault was being injected (expected)
+	faults int // errors while a fault was being injected or recovered from (expected)
 	lat    []time.Duration
+	first  []string // the first errors outside faults, for the table's notes
 }
 
 func (c *class) done(start time.Time, err error, inFault bool) {
@@ -68,6 +73,9 @@ func (c *class) done(start time.Time, err error, inFault bool) {
 		c.faults++
 	default:
 		c.errs++
+		if len(c.first) < 3 {
+			c.first = append(c.first, err.Error())
+		}
 	}
 }
 
@@ -413,6 +421,9 @@ schedule = %q
 		a.start(t)
 		restarts++
 		event(fmt.Sprintf("%s: back (ready) in %s", what, time.Since(start).Round(time.Millisecond)))
+		// Publishers reconnect within a few seconds: until then players and
+		// viewers of their streams fail as expected.
+		time.Sleep(recoveryGrace)
 	}
 	garbage := func() {
 		a.fault.Add(1)
@@ -486,6 +497,7 @@ schedule = %q
 	defer tick.Stop()
 	var lastCPU float64
 	var lastAt time.Duration
+	lastPID := a.pid()
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
@@ -495,14 +507,16 @@ schedule = %q
 				plan[0].do()
 				plan = plan[1:]
 			}
-			rss, cpu := procStats(a.pid())
+			pid := a.pid()
+			rss, cpu := procStats(pid)
 			s := sample{at: el, rssKiB: rss, restarts: restarts}
-			if restarts == 0 && el > lastAt {
-				s.cpuSecs = (cpu - lastCPU) / (el - lastAt).Seconds()
-			} else if el > lastAt {
-				s.cpuSecs = cpu / (el - lastAt).Seconds() // since the restart, roughly
+			if pid != lastPID {
+				lastCPU = 0 // a new process since the last sample
 			}
-			lastCPU, lastAt = cpu, el
+			if el > lastAt {
+				s.cpuSecs = (cpu - lastCPU) / (el - lastAt).Seconds()
+			}
+			lastCPU, lastAt, lastPID = cpu, el, pid
 			samples = append(samples, s)
 		}
 	}
@@ -581,6 +595,11 @@ schedule = %q
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", c.name, c.ok, c.errs, c.faults, c.pct(0.5).Round(time.Millisecond), c.pct(0.99).Round(time.Millisecond))
 	}
 	tw.Flush()
+	for _, c := range []*class{cUp, cDown, cRTMP, cHLS, cBackup} {
+		for _, e := range c.first {
+			fmt.Fprintf(&b, "  %s error: %s\n", c.name, e)
+		}
+	}
 	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted\n",
 		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts))
 	fmt.Fprintf(&b, "backups: %d complete (each verified), %d incomplete (interrupted, listed as such)\n\n", complete, incomplete)
