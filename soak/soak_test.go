@@ -172,7 +172,12 @@ type attempt struct {
 	path, sum string
 	size      int
 	completed bool
+	deleted   bool // verified, then removed with DELE (all but every keepEvery-th)
 }
+
+// keepEvery: one upload in keepEvery stays; the others are deleted once
+// verified, so that a long soak does not fill the disk.
+const keepEvery = 10
 
 // TestSoak runs the release binary (THECURE_BIN) for SOAK_DURATION under
 // SOAK_UPLOADERS FTPS uploaders (each upload downloaded back and its SHA-256
@@ -213,6 +218,7 @@ max_per_ip = %d
 listen = %q
 [backup]
 schedule = %q
+include_media = true
 `, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, rtmpAddr,
 		fmt.Sprintf("%dm", max(1, int(backupEvery.Minutes()))))
 	if err := os.WriteFile(a.cfg, []byte(conf), 0o644); err != nil {
@@ -235,6 +241,7 @@ schedule = %q
 	defer cancel()
 	var wg sync.WaitGroup
 	cUp, cDown, cRTMP, cHLS, cBackup := &class{name: "FTPS upload"}, &class{name: "FTPS download+verify"}, &class{name: "RTMP play session"}, &class{name: "HLS request"}, &class{name: "backup"}
+	cDel := &class{name: "FTPS delete"}
 	var verified atomic.Int64
 	var attMu sync.Mutex
 	var attempts []*attempt
@@ -272,7 +279,7 @@ schedule = %q
 						continue
 					}
 				}
-				data := make([]byte, 64<<10+mrand.IntN(2<<20))
+				data := make([]byte, 16<<10+mrand.IntN(1<<20))
 				rand.Read(data)
 				sum := sha256.Sum256(data)
 				at := &attempt{path: fmt.Sprintf("%s/f%05d.bin", folder, i), sum: hex.EncodeToString(sum[:]), size: len(data)}
@@ -309,9 +316,22 @@ schedule = %q
 					}
 				}
 				cDown.done(start, err, inFault || a.fault.Load() > 0 || ctx.Err() != nil)
+				if err == nil && i%keepEvery != 0 {
+					start = time.Now()
+					if err = c.Delete(at.path); err == nil {
+						attMu.Lock()
+						at.deleted = true
+						attMu.Unlock()
+					}
+					cDel.done(start, err, inFault || a.fault.Load() > 0 || ctx.Err() != nil)
+				}
 				if err != nil {
 					c.Quit()
 					c = nil
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(200 * time.Millisecond):
 				}
 			}
 		}()
@@ -485,10 +505,10 @@ schedule = %q
 			cmd := exec.Command(bin, "backup", "run", "-c", a.cfg)
 			cmd.Dir = dir
 			cmd.Start()
-			time.Sleep(300 * time.Millisecond)
+			running := waitBackupRunning(filepath.Join(dir, "data", "control.sock"), 20*time.Second)
 			a.kill9()
 			cmd.Wait()
-			event("kill -9 during a backup")
+			event(fmt.Sprintf("kill -9 during a backup (seen running: %v)", running))
 			time.Sleep(time.Second)
 			recoverAfter("kill -9 mid-backup")
 		}},
@@ -538,10 +558,10 @@ schedule = %q
 	intended := map[string]*attempt{}
 	for _, at := range attempts {
 		intended[at.path] = at
-		if !at.completed {
-			continue
-		}
-		if got := fileSum(filepath.Join(media, at.path)); got != at.sum {
+		switch got := fileSum(filepath.Join(media, at.path)); {
+		case at.deleted && got != "":
+			lost = append(lost, "deleted upload "+at.path+" came back")
+		case at.completed && !at.deleted && got != at.sum:
 			lost = append(lost, "completed upload "+at.path+" missing or changed")
 		}
 	}
@@ -591,17 +611,17 @@ schedule = %q
 		dur, nUp, nPub, nPlay, nView, backupEvery)
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "what\tserved\terrors\terrors in faults\tp50\tp99\t")
-	for _, c := range []*class{cUp, cDown, cRTMP, cHLS, cBackup} {
+	for _, c := range []*class{cUp, cDown, cDel, cRTMP, cHLS, cBackup} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", c.name, c.ok, c.errs, c.faults, c.pct(0.5).Round(time.Millisecond), c.pct(0.99).Round(time.Millisecond))
 	}
 	tw.Flush()
-	for _, c := range []*class{cUp, cDown, cRTMP, cHLS, cBackup} {
+	for _, c := range []*class{cUp, cDown, cDel, cRTMP, cHLS, cBackup} {
 		for _, e := range c.first {
 			fmt.Fprintf(&b, "  %s error: %s\n", c.name, e)
 		}
 	}
-	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted\n",
-		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts))
+	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted; %d kept and checked on disk at the end\n",
+		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts), countKept(attempts))
 	fmt.Fprintf(&b, "backups: %d complete (each verified), %d incomplete (interrupted, listed as such)\n\n", complete, incomplete)
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "time\tRSS MiB\tCPU (cores)\trestarts\t")
@@ -631,10 +651,44 @@ schedule = %q
 	}
 }
 
+// waitBackupRunning polls the control socket's /backup/status until a
+// backup runs; false when none did within d.
+func waitBackupRunning(sock string, d time.Duration) bool {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		resp, err := c.Get("http://thecure/backup/status")
+		if err != nil {
+			continue
+		}
+		var st struct {
+			Running bool   `json:"running"`
+			Phase   string `json:"phase"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err == nil && st.Running {
+			return true
+		}
+	}
+	return false
+}
+
 func countCompleted(as []*attempt) int {
 	n := 0
 	for _, a := range as {
 		if a.completed {
+			n++
+		}
+	}
+	return n
+}
+
+func countKept(as []*attempt) int {
+	n := 0
+	for _, a := range as {
+		if a.completed && !a.deleted {
 			n++
 		}
 	}
