@@ -93,7 +93,7 @@ func (a *app) liveServices() map[string]liveConfig {
 // lists, stream keys, the bot's menu and allow-list, the log level, the
 // backup schedule) and the changed keys that need a restart are named.
 // Users and groups live in the store: their changes apply at once anyway.
-func (a *app) reloadConfig() (applied, restart []string, err error) {
+func (a *app) reloadConfig() {
 	r := &a.reload
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -104,7 +104,7 @@ func (a *app) reloadConfig() (applied, restart []string, err error) {
 	defer a.notify(daemon.SdNotifyReady)
 	if a.cfgFile == "" {
 		a.log.Info("reload: running on built-in defaults; there is no file to read")
-		return nil, nil, nil
+		return
 	}
 	a.log.Info("reloading the configuration", "config", a.cfgFile)
 	cfg, warnings, err := config.Load(a.cfgFile)
@@ -118,7 +118,7 @@ func (a *app) reloadConfig() (applied, restart []string, err error) {
 			a.log.Error("reload refused", "config", a.cfgFile, "err", err)
 		}
 		a.log.Error("reload refused; thecure runs on with the configuration it had", "problems", max(1, len(probs)))
-		return nil, nil, err
+		return
 	}
 	for _, w := range warnings {
 		a.log.Warn(w)
@@ -144,6 +144,7 @@ func (a *app) reloadConfig() (applied, restart []string, err error) {
 			r.level.Set(lv)
 		}
 	}
+	var applied, restart []string
 	for _, k := range changed {
 		if coveredBy(k, live) {
 			applied = append(applied, k)
@@ -169,7 +170,6 @@ func (a *app) reloadConfig() (applied, restart []string, err error) {
 	if len(restart) > 0 {
 		a.log.Warn("changed keys that take effect only after a restart (systemctl restart thecure)", "keys", strings.Join(restart, " "))
 	}
-	return applied, restart, nil
 }
 
 // coveredBy reports whether key is one of keys or below one of them.
