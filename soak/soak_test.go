@@ -34,7 +34,7 @@ import (
 
 // recoveryGrace is how long after a restart errors still count as the
 // fault's: publishers reconnect, then players and viewers find their streams.
-const recoveryGrace = 5 * time.Second
+const recoveryGrace = 10 * time.Second
 
 // knobs, from the environment (defaults: the figures).
 func knob(name string, def int) int {
@@ -173,6 +173,7 @@ type attempt struct {
 	size      int
 	completed bool
 	deleted   bool // verified, then removed with DELE (all but every keepEvery-th)
+	delTried  bool // DELE sent; without an answer (a kill) it may or may not have happened
 }
 
 // keepEvery: one upload in keepEvery stays; the others are deleted once
@@ -318,6 +319,9 @@ include_media = true
 				cDown.done(start, err, inFault || a.fault.Load() > 0 || ctx.Err() != nil)
 				if err == nil && i%keepEvery != 0 {
 					start = time.Now()
+					attMu.Lock()
+					at.delTried = true
+					attMu.Unlock()
 					if err = c.Delete(at.path); err == nil {
 						attMu.Lock()
 						at.deleted = true
@@ -561,6 +565,8 @@ include_media = true
 		switch got := fileSum(filepath.Join(media, at.path)); {
 		case at.deleted && got != "":
 			lost = append(lost, "deleted upload "+at.path+" came back")
+		case at.delTried && !at.deleted && (got == "" || got == at.sum):
+			// a DELE whose answer was lost: gone or intact are both right
 		case at.completed && !at.deleted && got != at.sum:
 			lost = append(lost, "completed upload "+at.path+" missing or changed")
 		}
