@@ -220,8 +220,15 @@ listen = %q
 [backup]
 schedule = %q
 include_media = true
+[transcode]
+ffmpeg = %q
 `, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, rtmpAddr,
-		fmt.Sprintf("%dm", max(1, int(backupEvery.Minutes()))))
+		fmt.Sprintf("%dm", max(1, int(backupEvery.Minutes()))), filepath.Join(dir, "ffmpeg-crashy"))
+	// ffmpeg crashing: one encode in four gets SIGSEGV after a second.
+	crashy := "#!/bin/sh\nr=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')\nif [ $((r % 4)) -eq 0 ]; then\n  ffmpeg \"$@\" & p=$!\n  sleep 1\n  kill -SEGV $p\n  wait $p\n  exit $?\nfi\nexec ffmpeg \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "ffmpeg-crashy"), []byte(crashy), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(a.cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +243,16 @@ include_media = true
 	if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=10",
 		"-f", "lavfi", "-i", "sine=duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", clip).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg clip: %v\n%s", err, out)
+	}
+
+	hevc := filepath.Join(dir, "hevc.mkv")
+	if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=8",
+		"-f", "lavfi", "-i", "sine=duration=8", "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-c:a", "aac", hevc).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg HEVC clip: %v\n%s", err, out)
+	}
+	hevcData, err := os.ReadFile(hevc)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
@@ -356,6 +373,38 @@ include_media = true
 		wg.Add(1)
 		go loop("-nostdin", "-loglevel", "quiet", "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "flv", fmt.Sprintf("rtmp://%s/live/s%d", rtmpAddr, p))()
 	}
+	// Films: an HEVC clip every SOAK_FILM_EVERY into /pelis, encoded by
+	// the (crashy) ffmpeg.
+	var filmMu sync.Mutex
+	var films []string // sources (relative to media) uploaded completely
+	cFilm := &class{name: "film upload (HEVC)"}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		every := duration("SOAK_FILM_EVERY", 10*time.Second)
+		for i := 0; ctx.Err() == nil; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(every):
+			}
+			inFault := a.fault.Load() > 0 || !a.ready.Load()
+			start := time.Now()
+			name := fmt.Sprintf("pelis/Soak Film %03d (2026).mkv", i)
+			c, err := ftp.Dial(ftpAddr, ftp.DialWithExplicitTLS(tlsConf), ftp.DialWithTimeout(30*time.Second))
+			if err == nil {
+				if err = c.Login("admin", pw); err == nil {
+					if err = c.Stor("/"+name, bytes.NewReader(hevcData)); err == nil {
+						filmMu.Lock()
+						films = append(films, name)
+						filmMu.Unlock()
+					}
+				}
+				c.Quit()
+			}
+			cFilm.done(start, err, inFault || a.fault.Load() > 0 || ctx.Err() != nil)
+		}
+	}()
 	// RTMP players: a session is good when it plays 5 s or more.
 	for p := range nPlay {
 		wg.Add(1)
@@ -503,6 +552,15 @@ include_media = true
 			garbage()
 			event("garbage over")
 		}},
+		{0.55, "kill -9 mid-transcode", func() {
+			a.fault.Add(1)
+			defer a.fault.Add(-1)
+			running := waitJobRunning(client, "http://"+a.httpAddr+"/api/jobs", 60*time.Second)
+			a.kill9()
+			event(fmt.Sprintf("kill -9 during a transcode (seen running: %v)", running))
+			time.Sleep(time.Second)
+			recoverAfter("kill -9 mid-transcode")
+		}},
 		{0.65, "kill -9 mid-backup", func() {
 			a.fault.Add(1)
 			defer a.fault.Add(-1)
@@ -546,7 +604,45 @@ include_media = true
 	}
 	cancel()
 	wg.Wait()
-	// A backup through the appliance, then stop.
+	// The films: every completed upload becomes a title; wait for the queue
+	// (jobs interrupted by kill -9 run again), then every ready title's
+	// playlists and segments must all be served (no half title published).
+	var titles []struct {
+		ID, State, Source, HLS, Error string
+	}
+	var lost []string
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		titles = titles[:0]
+		b, err := httpGet(http.DefaultClient, "http://"+a.httpAddr+"/api/library")
+		if err == nil {
+			err = json.Unmarshal(b, &titles)
+		}
+		busy := err != nil
+		for _, ti := range titles {
+			busy = busy || ti.State == "queued" || ti.State == "processing"
+		}
+		if !busy || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	byState := map[string]int{}
+	bySource := map[string]string{}
+	for _, ti := range titles {
+		byState[ti.State]++
+		bySource[ti.Source] = ti.State
+		if ti.State == "ready" {
+			if err := checkHLS("http://"+a.httpAddr, ti.HLS); err != nil {
+				lost = append(lost, fmt.Sprintf("title %s (%s) is ready but not whole: %v", ti.ID, ti.Source, err))
+			}
+		}
+	}
+	for _, f := range films {
+		if st := bySource[f]; st != "ready" && st != "failed" {
+			lost = append(lost, fmt.Sprintf("film %s uploaded, title state %q", f, st))
+		}
+	}
 	bstart := time.Now()
 	out, err := exec.Command(bin, "backup", "run", "-c", a.cfg).CombinedOutput()
 	cBackup.done(bstart, err, false)
@@ -558,7 +654,6 @@ include_media = true
 	// What was lost: every completed upload present and intact; no other
 	// visible file but whole ones; the store opens; complete backups verify.
 	media := filepath.Join(dir, "data", "media")
-	var lost []string
 	intended := map[string]*attempt{}
 	for _, at := range attempts {
 		intended[at.path] = at
@@ -617,17 +712,18 @@ include_media = true
 		dur, nUp, nPub, nPlay, nView, backupEvery)
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "what\tserved\terrors\terrors in faults\tp50\tp99\t")
-	for _, c := range []*class{cUp, cDown, cDel, cRTMP, cHLS, cBackup} {
+	for _, c := range []*class{cUp, cDown, cDel, cFilm, cRTMP, cHLS, cBackup} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", c.name, c.ok, c.errs, c.faults, c.pct(0.5).Round(time.Millisecond), c.pct(0.99).Round(time.Millisecond))
 	}
 	tw.Flush()
-	for _, c := range []*class{cUp, cDown, cDel, cRTMP, cHLS, cBackup} {
+	for _, c := range []*class{cUp, cDown, cDel, cFilm, cRTMP, cHLS, cBackup} {
 		for _, e := range c.first {
 			fmt.Fprintf(&b, "  %s error: %s\n", c.name, e)
 		}
 	}
 	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted; %d kept and checked on disk at the end\n",
 		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts), countKept(attempts))
+	fmt.Fprintf(&b, "films: %d uploaded; titles %v (failed: the crashing ffmpeg; each with its reason, none half published)\n", len(films), byState)
 	fmt.Fprintf(&b, "backups: %d complete (each verified), %d incomplete (interrupted, listed as such)\n\n", complete, incomplete)
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "time\tRSS MiB\tCPU (cores)\trestarts\t")
@@ -679,6 +775,79 @@ func waitBackupRunning(sock string, d time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// waitJobRunning polls /api/jobs until a job runs; false when none did in d.
+func waitJobRunning(c *http.Client, url string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, err := httpGet(c, url)
+		if err != nil {
+			continue
+		}
+		var jobs []struct{ State string }
+		if json.Unmarshal(b, &jobs) == nil && slices.ContainsFunc(jobs, func(j struct{ State string }) bool { return j.State == "running" }) {
+			return true
+		}
+	}
+	return false
+}
+
+func httpGet(c *http.Client, url string) ([]byte, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return b, err
+}
+
+// checkHLS fetches a VOD master playlist, each media playlist and every
+// file they name (init section, segments).
+func checkHLS(base, master string) error {
+	get := func(u string) ([]byte, error) { return httpGet(http.DefaultClient, base+u) }
+	uris := func(pl []byte) []string {
+		var out []string
+		for _, l := range strings.Split(string(pl), "\n") {
+			l = strings.TrimSpace(l)
+			switch {
+			case l == "":
+			case strings.HasPrefix(l, "#EXT-X-MAP:"):
+				if i := strings.Index(l, `URI="`); i >= 0 {
+					out = append(out, strings.SplitN(l[i+5:], `"`, 2)[0])
+				}
+			case !strings.HasPrefix(l, "#"):
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	m, err := get(master)
+	if err != nil {
+		return err
+	}
+	dirOf := func(u string) string { return u[:strings.LastIndexByte(u, '/')+1] }
+	n := 0
+	for _, v := range uris(m) {
+		vu := dirOf(master) + v
+		pl, err := get(vu)
+		if err != nil {
+			return err
+		}
+		for _, f := range uris(pl) {
+			if _, err := get(dirOf(vu) + f); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("%s names no segment", master)
+	}
+	return nil
 }
 
 func countCompleted(as []*attempt) int {
