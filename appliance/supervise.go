@@ -23,6 +23,10 @@ const stopGrace = 2 * time.Second
 // too: nothing in the appliance is meant to end by itself.
 func (a *app) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	// SIGHUP reloads the config from now on (before READY=1: systemd may
+	// send it as soon as it has that).
+	stopReload := a.handleReloads(gctx)
+	defer stopReload()
 	// Listeners are bound already: a service is up (accepting) as it starts.
 	for _, s := range a.services {
 		a.health.Set(s.name, health.Up, a.detail(s.name))
@@ -50,8 +54,6 @@ func (a *app) run(ctx context.Context) error {
 	sdDone := make(chan struct{})
 	go func() { defer close(sdDone); a.superviseSystemd(gctx) }()
 	defer func() { <-sdDone }()
-	stopReload := a.handleReloads(gctx)
-	defer stopReload()
 
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
