@@ -63,7 +63,8 @@ bench: build
 # The soak (not in `make test`): the release binary under combined load and
 # faults for SOAK_DURATION (10m), then a table; fails on any loss. Knobs:
 # SOAK_UPLOADERS (50), SOAK_PUBLISHERS (5), SOAK_PLAYERS (100),
-# SOAK_VIEWERS (500), SOAK_BACKUP_EVERY (2m), SOAK_FILM_EVERY (10s). See soak/soak_test.go.
+# SOAK_VIEWERS (500), SOAK_BACKUP_EVERY (2m), SOAK_FILM_EVERY (10s); SOAK_LOG=FILE keeps
+# the appliance's log. See soak/soak_test.go.
 soak: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -tags soak -count=1 -v -timeout 90m -run TestSoak ./soak/
 

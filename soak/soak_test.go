@@ -749,6 +749,13 @@ ffmpeg = %q
 	}
 	t.Log(b.String())
 	fmt.Println(b.String())
+	if keep := os.Getenv("SOAK_LOG"); keep != "" { // the appliance's log outlives the temporary dir
+		if raw, err := os.ReadFile(logf.Name()); err == nil {
+			if err := os.WriteFile(keep, raw, 0o644); err != nil {
+				t.Errorf("SOAK_LOG: %v", err)
+			}
+		}
+	}
 	if len(lost) > 0 {
 		t.Errorf("%d losses", len(lost))
 	}
