@@ -238,6 +238,15 @@ ffmpeg = %q
 		t.Fatal(err)
 	}
 	pw := strings.TrimSpace(string(pwb))
+	// One account per uploader, as staff have: per-user limits (hidden
+	// parts kept for a resume, quotas) apply to each alone.
+	for u := range nUp {
+		cmd := exec.Command(bin, "user", "add", uploaderName(u), "-group", "admin,innovatech", "-password-stdin", "-c", a.cfg)
+		cmd.Dir, cmd.Stdin = dir, strings.NewReader(uploaderName(u)+"-password\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("user add: %v\n%s", err, out)
+		}
+	}
 
 	clip := filepath.Join(dir, "clip.flv")
 	if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=10",
@@ -283,7 +292,7 @@ ffmpeg = %q
 					var err error
 					c, err = ftp.Dial(ftpAddr, ftp.DialWithExplicitTLS(tlsConf), ftp.DialWithTimeout(30*time.Second), ftp.DialWithContext(ctx))
 					if err == nil {
-						if err = c.Login("admin", pw); err == nil {
+						if err = c.Login(uploaderName(u), uploaderName(u)+"-password"); err == nil {
 							c.MakeDir(folder) // exists after the first time: the error cannot matter
 						}
 					}
@@ -866,6 +875,8 @@ func checkHLS(base, master string) error {
 	}
 	return nil
 }
+
+func uploaderName(u int) string { return fmt.Sprintf("soak%02d", u) }
 
 func countCompleted(as []*attempt) int {
 	n := 0
