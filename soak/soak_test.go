@@ -215,6 +215,7 @@ listen = %q
 passive_ports = "%d-%d"
 max_clients = %d
 max_per_ip = %d
+max_startups = %d
 [rtmp]
 listen = %q
 [backup]
@@ -222,7 +223,7 @@ schedule = %q
 include_media = true
 [transcode]
 ffmpeg = %q
-`, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, rtmpAddr,
+`, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, nUp+32, rtmpAddr,
 		fmt.Sprintf("%dm", max(1, int(backupEvery.Minutes()))), filepath.Join(dir, "ffmpeg-crashy"))
 	// ffmpeg crashing: one encode in four gets SIGSEGV after a second.
 	crashy := "#!/bin/sh\nr=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')\nif [ $((r % 4)) -eq 0 ]; then\n  ffmpeg \"$@\" & p=$!\n  sleep 1\n  kill -SEGV $p\n  wait $p\n  exit $?\nfi\nexec ffmpeg \"$@\"\n"
