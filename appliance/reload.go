@@ -84,6 +84,9 @@ func (a *app) liveServices() map[string]liveConfig {
 	if a.backup != nil {
 		m["backup"] = a.backup
 	}
+	if a.dns != nil {
+		m["dns"] = a.dns
+	}
 	return m
 }
 
