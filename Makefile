@@ -64,9 +64,9 @@ bench: build
 # faults for SOAK_DURATION (10m), then a table; fails on any loss. Knobs:
 # SOAK_UPLOADERS (50), SOAK_PUBLISHERS (5), SOAK_PLAYERS (100),
 # SOAK_VIEWERS (500), SOAK_BACKUP_EVERY (2m), SOAK_FILM_EVERY (10s); SOAK_LOG=FILE keeps
-# the appliance's log. See soak/soak_test.go.
+# the appliance's log. See .ci/soak/soak_test.go.
 soak: build
-	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -tags soak -count=1 -v -timeout 90m -run TestSoak ./soak/
+	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -tags soak -count=1 -v -timeout 90m -run TestSoak ./.ci/soak/
 
 # A short run of every fuzz target (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s

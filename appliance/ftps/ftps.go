@@ -102,7 +102,7 @@ type Server struct {
 	pubAt time.Time
 
 	transfers atomic.Int64 // running data transfers, all sessions
-	diskFull  atomic.Bool  // uploads stopped for lack of space (StorageHealthKey down)
+	diskFull  atomic.Bool  // uploads stopped for lack of space (StorageHealthKey degraded: streaming goes on)
 	hardStop  atomic.Bool  // shutdown timed out: nothing still open is published
 	ingestCtx context.Context
 }
@@ -312,7 +312,7 @@ func (s *Server) setDiskFull(full bool) {
 		return
 	}
 	if full {
-		s.o.Health.Set(StorageHealthKey, health.Down, "media file system full: uploads are refused until space is freed")
+		s.o.Health.Set(StorageHealthKey, health.Degraded, "media file system full: uploads are refused until space is freed")
 		return
 	}
 	s.o.Health.Set(StorageHealthKey, health.Up, "")
