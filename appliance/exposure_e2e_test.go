@@ -48,7 +48,10 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 	}
 	old := time.Now().Add(-time.Minute)
 	os.Chtimes(broken, old, old)
-	cfg := writeConfig(t, dir, "[library]\nhls_dir = \""+hls+"\"\n[transcode]\nrescan = \"1s\"\n")
+	// a pull relay from an origin that is not there: its URL (with a key)
+	// shows to admins only
+	cfg := writeConfig(t, dir, "[library]\nhls_dir = \""+hls+"\"\n[transcode]\nrescan = \"1s\"\n"+
+		"[[rtmp.pull]]\nname = \"relayed\"\nurl = \"rtmp://127.0.0.1:1/live/cam?key=PULLSECRET\"\n")
 	p := start(t, dir, "run", "-c", cfg)
 	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
 	ftpAddr := waitLog(t, p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
@@ -74,7 +77,7 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 	}
 
 	leaks := []string{dir, data, hls, "control.sock", ".staging", "quarantine/", "ffprobe", "Invalid data",
-		addr, ftpAddr, rtmpAddr, "[::]:", "0.0.0.0:"}
+		addr, ftpAddr, rtmpAddr, "[::]:", "0.0.0.0:", "PULLSECRET"}
 	anon := &http.Client{Timeout: 10 * time.Second}
 	bodies := map[string]string{}
 	for _, path := range []string{"/healthz", "/readyz", "/api/jobs", "/api/library", "/api/catalogue", "/api/live", "/metrics",
@@ -132,6 +135,7 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 		"/api/jobs":    "quarantine/pelis/Broken (2020).mp4",
 		"/api/library": "quarantine/pelis/Broken (2020).mp4",
 		"/api/status":  "control.sock",
+		"/api/live":    `"relays":[{"kind":"pull","stream":"relayed","url":"rtmp://127.0.0.1:1/live/cam?key=PULLSECRET","connected":false`,
 	} {
 		resp, err := admin.Get(base + path)
 		if err != nil {

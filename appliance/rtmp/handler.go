@@ -116,6 +116,8 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 		return h.refuse("address", "address %s may not publish (rtmp.allow_publish)", h.c.addr)
 	case !config.ValidStreamName(name):
 		return h.refuse("name", "invalid stream name %q", clip(name))
+	case s.pulled[name]:
+		return h.refuse("pulled", "stream %s is relayed here from an origin ([[rtmp.pull]]); publish it to the origin", name)
 	}
 	acc := s.access()
 	decl, declared := acc.streams[name]
@@ -136,6 +138,7 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 	h.st = st
 	h.log = h.log.With("stream", name)
 	st.log = h.log
+	s.startPushes(st)
 	h.in = &ingest{name: name, hub: s.hub, log: h.log, onStart: st.started}
 	// an accepted publisher sends media: raise the chunk reader's limits
 	h.rc.GetChunkStreamer().SetReadLimits(maxMediaMessage, maxMediaBuffered)
@@ -205,14 +208,9 @@ func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
 	if h.st == nil {
 		return nil
 	}
-	var data []byte
-	if t, ok := payload.(interface{ TakeBytes() []byte }); ok {
-		data = t.TakeBytes() // the patched go-rtmp hands the message over: no copy
-	} else {
-		var err error
-		if data, err = io.ReadAll(payload); err != nil {
-			return err
-		}
+	data, err := takeBytes(payload)
+	if err != nil {
+		return err
 	}
 	m, err := h.in.ingest(typ, ts, data)
 	if err != nil {
@@ -227,6 +225,15 @@ func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
 		h.st.publish(m)
 	}
 	return nil
+}
+
+// takeBytes is a media message's bytes: the patched go-rtmp hands the
+// message over (no copy).
+func takeBytes(payload io.Reader) ([]byte, error) {
+	if t, ok := payload.(interface{ TakeBytes() []byte }); ok {
+		return t.TakeBytes(), nil
+	}
+	return io.ReadAll(payload)
 }
 
 func (h *handler) OnClose() {

@@ -44,6 +44,10 @@ type Server struct {
 	conns   map[*conn]struct{}
 	perAddr map[netip.Addr]int // open connections per client address
 	wg      sync.WaitGroup     // connection handlers
+	relayWG sync.WaitGroup     // pushers
+	closing bool               // Serve is ending: no new pushers
+	pulled  map[string]bool    // names [[rtmp.pull]] feeds: nobody may publish them
+	pullers []*Puller
 
 	refused *logsafe.Refusals
 
@@ -62,7 +66,12 @@ type metrics struct {
 // New builds the server; it registers its metrics on reg and starts nothing.
 func New(cfg config.RTMP, log *slog.Logger, hub Hub, reg prometheus.Registerer) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, hub: hub, streams: map[string]*stream{}, conns: map[*conn]struct{}{},
-		perAddr: map[netip.Addr]int{}, refused: newRefusals(log)}
+		perAddr: map[netip.Addr]int{}, refused: newRefusals(log), pulled: map[string]bool{}}
+	for _, p := range cfg.Pull {
+		s.pulled[p.Name] = true
+		s.pullers = append(s.pullers, &Puller{s: s, name: p.Name, url: p.URL,
+			log: log.With("stream", p.Name, "pull", redactURL(p.URL))})
+	}
 	for _, p := range cfg.AllowPublish {
 		pfx, err := config.ParsePrefix(p)
 		if err != nil {
@@ -143,6 +152,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.relayWG.Wait()
 	return nil
 }
 
