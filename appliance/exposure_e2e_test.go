@@ -56,7 +56,7 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
 	ftpAddr := waitLog(t, p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
 	rtmpAddr := waitLog(t, p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
-	password := waitLog(t, p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, p, firstPasswordLog, 30*time.Second)[1])
 	base := "http://" + addr
 
 	// The broken source fails and is quarantined.
@@ -80,7 +80,7 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 		addr, ftpAddr, rtmpAddr, "[::]:", "0.0.0.0:", "PULLSECRET"}
 	anon := &http.Client{Timeout: 10 * time.Second}
 	bodies := map[string]string{}
-	for _, path := range []string{"/healthz", "/api/jobs", "/api/library", "/api/catalogue", "/api/live", "/metrics",
+	for _, path := range []string{"/healthz", "/readyz", "/api/jobs", "/api/library", "/api/catalogue", "/api/live", "/metrics",
 		"/", "/watch/" + brokenID, "/live/studio", "/api/live/studio", "/live/studio/index.m3u8", "/login", "/admin", "/api/status",
 		"/nope", "/vod/" + brokenID + "/index.m3u8", "/static/player.js"} {
 		resp, err := anon.Get(base + path)
@@ -98,6 +98,7 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"/healthz":     `"reason":"disk full"`,
+		"/readyz":      `"reason":"disk full"`,
 		"/api/jobs":    `"error":"not a readable media file; the source was moved to quarantine"`,
 		"/api/library": `"error":"not a readable media file; the source was moved to quarantine"`,
 	} {

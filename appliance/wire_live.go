@@ -23,6 +23,7 @@ func (a *app) wireLive() error {
 	if err != nil {
 		return err
 	}
+	a.rtmp = srv
 	for pattern, h := range hub.Routes() {
 		if pattern == "GET /api/live" {
 			h = liveAPI(hub, srv)

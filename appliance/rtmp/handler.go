@@ -112,16 +112,17 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 	switch {
 	case h.st != nil || h.p != nil:
 		return h.refuse("protocol", "publish on a connection that already publishes or plays")
-	case !allowed(s.allowPublish, h.c.addr):
+	case !allowed(s.access().allowPublish, h.c.addr):
 		return h.refuse("address", "address %s may not publish (rtmp.allow_publish)", h.c.addr)
 	case !config.ValidStreamName(name):
 		return h.refuse("name", "invalid stream name %q", clip(name))
 	case s.pulled[name]:
 		return h.refuse("pulled", "stream %s is relayed here from an origin ([[rtmp.pull]]); publish it to the origin", name)
 	}
-	decl, declared := s.cfg.Streams[name]
+	acc := s.access()
+	decl, declared := acc.streams[name]
 	switch {
-	case !declared && s.cfg.RequireKey:
+	case !declared && acc.requireKey:
 		return h.refuse("key", "stream is not declared and rtmp.require_key is set")
 	case declared && decl.Key != "" && subtle.ConstantTimeCompare([]byte(decl.Key), []byte(q.Get("key"))) != 1:
 		return h.refuse("key", "wrong or missing stream key")
@@ -153,7 +154,7 @@ func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStr
 	switch {
 	case h.st != nil || h.p != nil:
 		return h.refuse("protocol", "play on a connection that already publishes or plays")
-	case !allowed(s.allowPlay, h.c.addr):
+	case !allowed(s.access().allowPlay, h.c.addr):
 		return h.refuse("address", "address %s may not play (rtmp.allow_play)", h.c.addr)
 	}
 	s.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -36,6 +37,7 @@ type Server struct {
 	hub          Hub
 	allowPublish []netip.Prefix
 	allowPlay    []netip.Prefix
+	live         atomic.Pointer[access] // set by Reload (reload.go)
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -187,12 +189,13 @@ func (l *listener) Accept() (net.Conn, error) {
 		retry.Reset()
 		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		addr := ap.Addr().Unmap()
-		if !allowed(s.allowPublish, addr) && !allowed(s.allowPlay, addr) {
+		acc := s.access()
+		if !allowed(acc.allowPublish, addr) && !allowed(acc.allowPlay, addr) {
 			s.refuseConn(c, addr, "address", "rtmp connection refused: address not allowed to publish or play")
 			continue
 		}
 		limit := s.cfg.MaxConnections
-		if !allowed(s.allowPublish, addr) {
+		if !allowed(acc.allowPublish, addr) {
 			limit -= publisherReserve(limit)
 		}
 		s.mu.Lock()
