@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,8 +59,9 @@ type Options struct {
 type Deps struct {
 	Alerter  Alerter
 	Registry prometheus.Registerer
-	// Health is told how backups go: up, down (the last one failed) or
-	// degraded (a permission problem stops writing or pruning).
+	// Health is told how backups go: up, or degraded (the last one failed,
+	// or a permission problem stops pruning): never down, a backup's
+	// trouble does not stop the box serving.
 	Health func(st health.State, detail string)
 	Clock  func() time.Time
 }
@@ -77,6 +79,8 @@ type Service struct {
 	// prunePolicyLoc is the zone retention counts days and weeks in.
 	prunePolicyLoc *time.Location
 	trigger        chan struct{}
+	rescheduled    chan struct{}                   // Reload changed the schedule (reload.go)
+	liveSchedule   atomic.Pointer[config.Schedule] // set by Reload
 
 	mu       sync.Mutex
 	status   Status
@@ -110,7 +114,7 @@ func New(opts Options, st Snapshotter, log *slog.Logger, deps Deps) (*Service, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, st: st, log: log, deps: deps, repos: repos, now: deps.Clock, trigger: make(chan struct{}, 1), prunePolicyLoc: time.Local}
+	s := &Service{opts: opts, st: st, log: log, deps: deps, repos: repos, now: deps.Clock, trigger: make(chan struct{}, 1), rescheduled: make(chan struct{}, 1), prunePolicyLoc: time.Local}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -197,13 +201,12 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
-	sched := s.opts.Config.Schedule
 	// An interval counts from the last attempt, failed or not, so that a
 	// failing backup is retried once per interval, not in a loop.
 	lastRun, _ := s.LastBackup(ctx)
 	nextVerify := s.nextVerify(ctx)
 	for {
-		next := sched.Next(s.now(), lastRun)
+		next := s.schedule().Next(s.now(), lastRun)
 		var timer, verifyTimer <-chan time.Time
 		var t, vt *time.Timer
 		if !next.IsZero() {
@@ -216,18 +219,24 @@ func (s *Service) Run(ctx context.Context) error {
 			verifyTimer = vt.C
 		}
 		verify := false
+		rescheduled := false
 		select {
 		case <-ctx.Done():
 		case <-s.trigger:
 		case <-timer:
 		case <-verifyTimer:
 			verify = true
+		case <-s.rescheduled:
+			rescheduled = true
 		}
 		if t != nil {
 			t.Stop()
 		}
 		if vt != nil {
 			vt.Stop()
+		}
+		if rescheduled && ctx.Err() == nil {
+			continue
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -401,11 +410,9 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 		msg := s.advice(err)
 		s.log.Error("backup failed", "err", msg, "took", took.Round(time.Millisecond))
 		if s.deps.Health != nil {
-			st := health.Down
-			if errors.Is(err, fs.ErrPermission) {
-				st = health.Degraded // it serves; an operator must fix the files
-			}
-			s.deps.Health(st, "last backup failed: "+msg)
+			// A failed backup (its disk, its S3 target, its permissions)
+			// does not stop the box serving: degraded, not down.
+			s.deps.Health(health.Degraded, "last backup failed: "+msg)
 		}
 		if s.deps.Alerter != nil {
 			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure backup failed: "+msg)

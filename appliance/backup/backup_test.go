@@ -375,7 +375,7 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 	if len(al.msgs) != 1 || !strings.Contains(al.msgs[0], "backup failed") {
 		t.Errorf("alerts = %q", al.msgs)
 	}
-	if len(healthStates) != 2 || healthStates[0] != health.Up || healthStates[1] != health.Down {
+	if len(healthStates) != 2 || healthStates[0] != health.Up || healthStates[1] != health.Degraded {
 		t.Errorf("health reports = %v", healthStates)
 	}
 	repo := s.Repos()[0]
