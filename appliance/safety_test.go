@@ -614,7 +614,7 @@ func TestUploadCutShortIsNotPublished(t *testing.T) {
 	size := must(os.Stat(src)).Size()
 	p := start(t, tmp, "run", "-c", cfg)
 	p.waitLine(t, `thecure is running`)
-	password := logValue(t, p, `msg="created the first user.*user=admin password=(\S+)`)
+	password := readFirstPassword(t, logValue(t, p, firstPasswordLog))
 	ftpAddr := logValue(t, p, `msg=listening svc=ftps key=ftp.listen addr=(\S+)`)
 	addr := logValue(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`)
 	url := "ftp://" + ftpAddr + "/pelis/film.mkv"
