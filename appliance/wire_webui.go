@@ -53,6 +53,9 @@ func (a *app) wireWebUI() error {
 	if a.live != nil {
 		o.Live = webuiLive{a.live}
 	}
+	if a.charts != nil {
+		o.Charts = webuiCharts{a.charts}
+	}
 	ui, err := webui.New(o)
 	if err != nil {
 		return err

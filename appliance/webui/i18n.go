@@ -3,6 +3,7 @@ package webui
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,19 @@ var messages = map[string]map[string]string{
 		"login.bad":        "Usuario o contraseña incorrectos.",
 		"login.banned":     "Demasiados intentos fallidos. Inténtalo más tarde.",
 		"login.notadmin":   "Tu usuario no pertenece al grupo admin.",
+		"charts.title":     "Gráficas de las últimas 24 h",
+		"charts.lasthour":  "Última hora",
+		"charts.more":      "más gráficas",
+		"charts.noscript":  "Las gráficas necesitan JavaScript; los datos están en /api/charts.",
+		"chart.cpu":        "CPU (% de un núcleo): thecure y ffmpeg",
+		"chart.memory":     "Memoria residente",
+		"chart.disk":       "Disco libre por sistema de ficheros",
+		"chart.net":        "Red por protocolo",
+		"chart.viewers":    "Espectadores en directo",
+		"chart.ftp":        "Sesiones FTP",
+		"chart.logins":     "Accesos y bloqueos por minuto",
+		"chart.transcode":  "Cola de transcodificación y velocidad",
+		"chart.backup":     "Última copia de seguridad",
 		"admin.title":      "Estado del sistema",
 		"admin.services":   "Servicios",
 		"admin.live":       "Emisiones en directo",
@@ -142,6 +156,19 @@ var messages = map[string]map[string]string{
 		"login.bad":        "Wrong user name or password.",
 		"login.banned":     "Too many failed attempts. Try again later.",
 		"login.notadmin":   "Your user is not in the admin group.",
+		"charts.title":     "Charts of the last 24 h",
+		"charts.lasthour":  "Last hour",
+		"charts.more":      "more charts",
+		"charts.noscript":  "The charts need JavaScript; the data is at /api/charts.",
+		"chart.cpu":        "CPU (% of one core): thecure and ffmpeg",
+		"chart.memory":     "Resident memory",
+		"chart.disk":       "Free disk per file system",
+		"chart.net":        "Network per protocol",
+		"chart.viewers":    "Live viewers",
+		"chart.ftp":        "FTP sessions",
+		"chart.logins":     "Logins and bans per minute",
+		"chart.transcode":  "Transcode queue and speed",
+		"chart.backup":     "Last backup",
 		"admin.title":      "System status",
 		"admin.services":   "Services",
 		"admin.live":       "Live streams",
@@ -208,6 +235,17 @@ func (tr *translator) t(key string, args ...any) string {
 		return fmt.Sprintf(s, args...)
 	}
 	return s
+}
+
+// chartLabels are the chart titles for the page's script.
+func (tr *translator) chartLabels() map[string]string {
+	out := map[string]string{}
+	for k, v := range tr.msgs {
+		if strings.HasPrefix(k, "chart.") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // state names a service, job or title state in the page's language; an

@@ -14,6 +14,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,7 +23,7 @@ import (
 type pageTemplate struct{ t *template.Template }
 
 // pageNames are the page templates; each defines "content" and "title".
-var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "error"}
+var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "charts", "error"}
 
 func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{
@@ -56,7 +57,9 @@ func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 			rv := reflect.ValueOf(v)
 			return rv.IsValid() && (rv.Kind() != reflect.Slice || !rv.IsNil())
 		},
-		"stateClass": func(s string) string { return "st-" + strings.ToLower(s) },
+		"chartLabels": tr.chartLabels,
+		"hours":       func(sec int) string { return strconv.Itoa(sec/3600) + " h" },
+		"stateClass":  func(s string) string { return "st-" + strings.ToLower(s) },
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/status.html")
 	if err != nil {

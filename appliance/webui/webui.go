@@ -168,6 +168,7 @@ type Options struct {
 	Users     Users
 	Tickets   Tickets
 	Health    Health
+	Charts    Charts // may be nil: no charts
 	Disks     []Disk
 	Version   string
 }
@@ -239,6 +240,8 @@ func (u *UI) Routes() map[string]http.Handler {
 		"POST /logout":       u.page(u.logout),
 		"GET /admin":         u.admin(u.adminPage),
 		"GET /api/status":    u.admin(u.apiStatus),
+		"GET /api/charts":    u.admin(u.apiCharts),
+		"GET /admin/charts":  u.admin(u.chartsPage),
 		"GET /static/":       http.StripPrefix("/static/", u.static),
 		"GET /favicon.ico":   http.HandlerFunc(u.favicon),
 	}
