@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"thecure/appliance/audit"
 	"thecure/appliance/bot"
 	"thecure/appliance/ftps"
 	"thecure/appliance/library"
@@ -26,6 +27,7 @@ import (
 // serves the same routes with the appliance's certificate.
 func (a *app) wireWebUI() error {
 	c := a.cfg.HTTP
+	var err error
 	o := webui.Options{
 		Log:        a.log.With("svc", "webui"),
 		Language:   c.Language,
@@ -49,6 +51,13 @@ func (a *app) wireWebUI() error {
 	}
 	if a.users != nil {
 		o.Users = webuiUsers{a.users}
+		m := webuiManage{u: a.users, q: a.queue, quarantine: a.cfg.Transcode.QuarantineDir}
+		if m.mediaDir, err = filepath.Abs(a.cfg.Path(a.cfg.Library.MediaDir)); err != nil {
+			return err
+		}
+		o.Manage = m
+		o.Audit = webuiAudit{audit.New(a.store)}
+		o.NewPassword = users.RandomPassword
 	}
 	if a.live != nil {
 		o.Live = webuiLive{a.live}

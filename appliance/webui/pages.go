@@ -23,7 +23,7 @@ import (
 type pageTemplate struct{ t *template.Template }
 
 // pageNames are the page templates; each defines "content" and "title".
-var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "charts", "error"}
+var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "charts", "manage", "error"}
 
 func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{
@@ -58,6 +58,8 @@ func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 			return rv.IsValid() && (rv.Kind() != reflect.Slice || !rv.IsNil())
 		},
 		"chartLabels": tr.chartLabels,
+		"mib":         func(n int64) string { return strconv.FormatInt(n>>20, 10) },
+		"join":        strings.Join,
 		"hours":       func(sec int) string { return strconv.Itoa(sec/3600) + " h" },
 		"stateClass":  func(s string) string { return "st-" + strings.ToLower(s) },
 	}

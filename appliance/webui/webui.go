@@ -168,9 +168,13 @@ type Options struct {
 	Users     Users
 	Tickets   Tickets
 	Health    Health
-	Charts    Charts // may be nil: no charts
-	Disks     []Disk
-	Version   string
+	Charts    Charts     // may be nil: no charts
+	Manage    Management // may be nil: no user and title actions
+	Audit     Audit      // may be nil: actions are not logged
+	// NewPassword makes a random password for an account added without one.
+	NewPassword func() string
+	Disks       []Disk
+	Version     string
 }
 
 // AdminGroup is the group whose users may open /admin.
@@ -242,6 +246,8 @@ func (u *UI) Routes() map[string]http.Handler {
 		"GET /api/status":    u.admin(u.apiStatus),
 		"GET /api/charts":    u.admin(u.apiCharts),
 		"GET /admin/charts":  u.admin(u.chartsPage),
+		"GET /admin/manage":  u.admin(u.managePage),
+		"POST /admin/manage": u.RequireAdmin(http.HandlerFunc(u.managePost)),
 		"GET /static/":       http.StripPrefix("/static/", u.static),
 		"GET /favicon.ico":   http.HandlerFunc(u.favicon),
 	}
