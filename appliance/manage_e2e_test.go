@@ -104,7 +104,9 @@ func TestWebManage(t *testing.T) {
 	}
 
 	// Retry the failed title: it is queued again.
-	queued := func() int { return len(regexp.MustCompile(`msg=queued svc=transcode source=pelis/Broken`).FindAllString(w.p.output(), -1)) }
+	queued := func() int {
+		return len(regexp.MustCompile(`msg=queued svc=transcode source=pelis/Broken`).FindAllString(w.p.output(), -1))
+	}
 	before := queued()
 	if err := chromedp.Do(ctx, chromedp.Click(`li.title[data-state="failed"] button.retry`), chromedp.WaitVisible(`#notice`)); err != nil {
 		t.Fatalf("retry: %v", err)
