@@ -41,17 +41,11 @@ func (a *app) wireCharts() error {
 // pendingJobs counts the queue's jobs waiting for a worker (0 when the
 // queue cannot be read: the gauge is a chart, not an alarm).
 func pendingJobs(q *transcode.Queue) int {
-	jobs, err := q.Jobs()
+	pending, _, err := q.QueueLength(context.Background())
 	if err != nil {
 		return 0
 	}
-	n := 0
-	for _, j := range jobs {
-		if j.State == transcode.Pending {
-			n++
-		}
-	}
-	return n
+	return pending
 }
 
 // webuiCharts serves the sampler's window to the admin page.
