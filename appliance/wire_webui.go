@@ -39,6 +39,7 @@ func (a *app) wireWebUI() error {
 		Metrics:    a.reg,
 		Health:     a.health,
 		Tickets:    webuiTickets{a.store},
+		Support:    webuiSupport{a.store},
 		Disks:      a.webuiDisks(),
 		Version:    version,
 	}

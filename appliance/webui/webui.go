@@ -171,6 +171,7 @@ type Options struct {
 	Charts    Charts     // may be nil: no charts
 	Manage    Management // may be nil: no user and title actions
 	Audit     Audit      // may be nil: actions are not logged
+	Support   Support    // may be nil: no support history
 	// NewPassword makes a random password for an account added without one.
 	NewPassword func() string
 	Disks       []Disk
@@ -247,6 +248,7 @@ func (u *UI) Routes() map[string]http.Handler {
 		"GET /api/charts":    u.admin(u.apiCharts),
 		"GET /admin/charts":  u.admin(u.chartsPage),
 		"GET /admin/manage":  u.admin(u.managePage),
+		"GET /admin/support": u.admin(u.supportPage),
 		"POST /admin/manage": u.RequireAdmin(http.HandlerFunc(u.managePost)),
 		"GET /static/":       http.StripPrefix("/static/", u.static),
 		"GET /favicon.ico":   http.HandlerFunc(u.favicon),
