@@ -17,7 +17,7 @@ import (
 	"thecure/appliance/store"
 )
 
-const botUsage = "allow ID | deny ID | log [-user ID] [-since DURATION] | tickets"
+const botUsage = "allow ID | deny ID | log [-user ID] [-since DURATION] | tickets | stats [-since DURATION]"
 
 // botCommands is the part of the help that lists the subcommands.
 const botCommands = `commands:
@@ -25,6 +25,7 @@ const botCommands = `commands:
   deny ID                            take that back
   log [-user ID] [-since DURATION]   the conversation log (default: the last 24h; -since 0: all)
   tickets                            the open support tickets
+  stats [-since DURATION]            support statistics (default: the last 30d)
 
 While thecure runs, these go through its control socket; when it is stopped,
 straight to the database.
@@ -109,6 +110,8 @@ func cmdBot(ctx context.Context, e *env, fset *flag.FlagSet, args []string) erro
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", en.Time.Local().Format(time.DateTime), en.User, en.Chat, en.Dir, text)
 		}
 		return tw.Flush()
+	case "stats":
+		return botStats(ctx, e, dataDir, rest)
 	case "tickets":
 		var ts []bot.Ticket
 		err := viaControlOrStore(ctx, dataDir,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,5 +156,25 @@ func TestWebSupportHistory(t *testing.T) {
 	}
 	if sw, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); sw > 390 {
 		t.Errorf("/admin/support at 390 px is %d px wide", sw)
+	}
+
+	// The same figures from the command line: through the control socket
+	// while it runs, from the store once it is stopped.
+	for _, running := range []bool{true, false} {
+		if !running {
+			if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.wait(t, 20*time.Second); code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+		}
+		out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "stats", "-since", "1d")
+		if code != 0 || !strings.Contains(out, "conversations: 1\n") || !strings.Contains(out, "resolved without a technician: 1 of 1 (100%)") {
+			t.Errorf("thecure bot stats (running %v): exit %d\n%s%s", running, code, out, errOut)
+		}
+	}
+	if _, _, code := runCmd(t, dir, "bot", "-c", cfg, "stats", "-since", "soon"); code != 1 {
+		t.Errorf("stats -since soon: exit %d, want 1", code)
 	}
 }
