@@ -23,22 +23,26 @@ type chartSeries struct {
 
 // TestWebCharts: after FTPS uploads and failed FTPS logins, the admin's
 // /api/charts has non-zero points for the bytes received over FTPS, the
-// failed logins, the CPU, the memory and the free disk; the charts page and
+// failed logins, the RTMP bytes of a live publish, the CPU (thecure's and
+// its ffmpeg children's: the publish's packaging runs none, the upload's
+// ffprobe does), the memory and the free disk; the charts page and
 // /admin draw their canvases, and at 390 px neither page is wider than the
 // screen. /api/charts refuses visitors who are not logged in.
 func TestWebCharts(t *testing.T) {
 	w := startWeb(t, nil)
 	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
 	ftpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
+	rtmpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
 
 	if code, _, _ := apptest.Get(t, http.DefaultClient, w.base+"/api/charts"); code != 401 {
 		t.Errorf("anonymous /api/charts = %d, want 401", code)
 	}
 	clip := filepath.Join(t.TempDir(), "Chart.Test.2026.mp4")
 	makeClip(t, clip, 2)
-	for _, name := range []string{"a.mp4", "b.mp4"} {
+	// One upload to a plain folder, one to the films: transcoded (ffprobe, ffmpeg).
+	for _, dst := range []string{"admin/a.mp4", "pelis/Chart.Test.2026.mp4"} {
 		if out, err := exec.Command("curl", "-sS", "--ssl-reqd", "-k", "--user", "admin:"+password,
-			"-T", clip, "ftp://"+ftpAddr+"/admin/"+name).CombinedOutput(); err != nil {
+			"-T", clip, "ftp://"+ftpAddr+"/"+dst).CombinedOutput(); err != nil {
 			t.Fatalf("FTPS upload: %v\n%s", err, out)
 		}
 	}
@@ -49,6 +53,9 @@ func TestWebCharts(t *testing.T) {
 			t.Fatalf("a wrong password logged in:\n%s", out)
 		}
 	}
+
+	stop := publish(t, rtmpAddr, "cam1")
+	defer stop()
 
 	ctx := browsertest.New(t, 3*time.Minute)
 	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/login?next=%2Fadmin%2Fcharts"),
@@ -61,7 +68,7 @@ func TestWebCharts(t *testing.T) {
 	}
 
 	// The sampler takes a point every 10 s; rates need two.
-	want := []string{"net/ftps_in", "logins/ftp_failed", "cpu/thecure", "rss"}
+	want := []string{"net/ftps_in", "net/rtmp_in", "logins/ftp_failed", "cpu/thecure", "cpu/children", "rss"}
 	nonZero := func(series []chartSeries) []string {
 		var missing []string
 		for _, name := range append(want, "disk_free/data_dir") {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"thecure/appliance/live"
 	"thecure/appliance/sampler"
 	"thecure/appliance/transcode"
 )
@@ -33,6 +34,10 @@ func (a *app) wireCharts() error {
 			Help: "Transcode jobs waiting for a worker.",
 		}, func() float64 { return float64(pendingJobs(q)) }))
 	}
+	if a.live != nil {
+		a.reg.MustRegister(streamViewers{a.live, prometheus.NewDesc("thecure_live_viewers",
+			"Viewers of each live stream on air now (HLS clients plus RTMP players).", []string{"stream"}, nil)})
+	}
 	a.charts = sampler.New(a.reg, a.store, a.log.With("svc", "charts"), sampler.DefaultSpecs())
 	a.add(service{name: "charts", run: func(ctx context.Context, _ []net.Listener) error { return a.charts.Run(ctx) }})
 	return nil
@@ -46,6 +51,21 @@ func pendingJobs(q *transcode.Queue) int {
 		return 0
 	}
 	return pending
+}
+
+// streamViewers exposes each live stream's viewers, read from the hub at
+// each scrape (the hub's own state: no second count).
+type streamViewers struct {
+	h    *live.Hub
+	desc *prometheus.Desc
+}
+
+func (v streamViewers) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+
+func (v streamViewers) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range v.h.Streams() {
+		ch <- prometheus.MustNewConstMetric(v.desc, prometheus.GaugeValue, float64(s.HLSViewers+s.Players), s.Name)
+	}
 }
 
 // webuiCharts serves the sampler's window to the admin page.

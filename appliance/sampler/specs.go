@@ -16,6 +16,7 @@ var defaultSpecs = []Spec{
 	{Name: "net/http_out", Metric: "thecure_http_sent_bytes_total", Kind: Rate, Chart: "net", Unit: "B/s"},
 	{Name: "viewers/hls", Metric: "thecure_live_hls_viewers", Chart: "viewers", Unit: ""},
 	{Name: "viewers/rtmp", Metric: "thecure_rtmp_players", Chart: "viewers", Unit: ""},
+	{Name: "stream", Metric: "thecure_live_viewers", By: "stream", Chart: "streams", Unit: ""},
 	{Name: "ftp_sessions", Metric: "thecure_ftp_sessions", Chart: "ftp", Unit: ""},
 	{Name: "ftp_transfers", Metric: "thecure_ftp_transfers", Chart: "ftp", Unit: ""},
 	{Name: "logins/ftp_ok", Metric: "thecure_ftp_logins_total", Match: map[string]string{"result": "ok"}, Kind: Rate, Scale: 60, Chart: "logins", Unit: "/min"},
