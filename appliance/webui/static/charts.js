@@ -1,4 +1,4 @@
-// Draws the admin charts (uPlot) from /api/charts, refreshed every 10 s.
+// Draws the admin charts (uPlot) from /api/charts, refreshed as new points come.
 (function () {
   'use strict';
   var box = document.getElementById('charts');
@@ -10,6 +10,10 @@
   var colors = ['#e5533d', '#3fb950', '#58a6ff', '#d29922', '#bc8cff', '#39c5cf', '#f778ba', '#9aa0a6'];
   var plots = {}; // chart name -> {u, names, el}
   var height = 150;
+  // The last hour refreshes every 10 s (a new point); longer spans, whose
+  // JSON is up to 24 times larger, every minute.
+  var span = +((/[?&]range=(\d+)/.exec(src) || [])[1] || 3600);
+  var every = span > 3600 ? 60000 : 10000;
 
   // human writes a value in its unit: bytes with binary prefixes, the rest
   // with at most 3 significant digits.
@@ -67,7 +71,7 @@
       return r.status === 200 ? r.json() : null;
     }).then(function (d) {
       if (d) draw(d);
-    }).catch(function () {}).finally(function () { setTimeout(load, 10000); });
+    }).catch(function () {}).finally(function () { setTimeout(load, every); });
   }
   var resizing = null;
   window.addEventListener('resize', function () {
