@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"thecure/appliance/apptest"
+	"thecure/appliance/cli"
 )
 
 // thecureBin is the binary built once for the process-level tests, the way
@@ -340,7 +342,7 @@ listen = "`+ln.Addr().String()+`"`), 1)
 func TestCheckConfig(t *testing.T) {
 	root, _ := filepath.Abs("..")
 	out, errOut, code := runCmd(t, root, "check-config", "-c", "config.toml.example")
-	if code != 0 || out != "ok\n" || errOut != "" {
+	if code != 0 || out != "ok: config.toml.example\n" || errOut != "" {
 		t.Errorf("example: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	out, errOut, code = runCmd(t, root, "check-config", "-c", "testdata/config/acceptance.toml")
@@ -361,7 +363,7 @@ testdata/config/acceptance.toml:10: ftp.passive_ports: inverted range 50100-5000
 	}
 	// Without -c and no ./config.toml: the built-in defaults.
 	dir := t.TempDir()
-	if out, _, code := runCmd(t, dir, "check-config"); code != 0 || out != "ok\n" {
+	if out, _, code := runCmd(t, dir, "check-config"); code != 0 || out != "ok: built-in defaults\n" {
 		t.Errorf("defaults: exit %d, %q", code, out)
 	}
 	// Without -c, ./config.toml is read.
@@ -381,32 +383,47 @@ func TestHelpAndVersion(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "check-config") {
 		t.Errorf("help: %d %q", code, out)
 	}
-	for _, c := range commandList() {
-		if c.run == nil {
-			continue
+	// Every command's help: -h, --help and `help CMD` print the same, on
+	// stdout, exit 0; -c is offered exactly by the commands that read a config.
+	model, err := cli.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range model.Leaves(true) {
+		path := strings.Fields(n.FullPath())[1:]
+		h, errOut, code := runCmd(t, dir, append(path, "-h")...)
+		if code != 0 || errOut != "" || !strings.HasPrefix(h, "Usage: thecure "+strings.Join(path, " ")) {
+			t.Errorf("%v -h: exit %d, stdout %q, stderr %q", path, code, h, errOut)
 		}
-		out, errOut, code := runCmd(t, dir, c.name, "-h")
-		if code != 0 || !strings.Contains(out, "usage: thecure "+c.name) || !strings.Contains(out, "-c FILE") {
-			t.Errorf("%s -h: exit %d, stdout %q, stderr %q", c.name, code, out, errOut)
+		long, _, _ := runCmd(t, dir, append(path, "--help")...)
+		viaHelp, _, _ := runCmd(t, dir, append([]string{"help"}, path...)...)
+		if long != h || viaHelp != h {
+			t.Errorf("%v: -h, --help and help CMD differ:\n%s\n---\n%s\n---\n%s", path, h, long, viaHelp)
+		}
+		readsConfig := !slices.Contains([]string{"version", "help"}, path[0])
+		if got := strings.Contains(h, "--config=FILE"); got != readsConfig {
+			t.Errorf("%v -h offers -c: %v, want %v", path, got, readsConfig)
+		}
+		if !strings.Contains(h, "Example") {
+			t.Errorf("%v -h has no example", path)
 		}
 	}
 	// `help help` and `help -h` are help too, not an unknown command.
 	for _, args := range [][]string{{"help", "help"}, {"help", "-h"}} {
-		if out, errOut, code := runCmd(t, dir, args...); code != 0 || !strings.Contains(out, "commands:") {
+		if out, errOut, code := runCmd(t, dir, args...); code != 0 || !strings.HasPrefix(out, "Usage: thecure help") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
 		}
 	}
-	// The help of a command with subcommands lists them; -h after a
-	// subcommand is help (exit 0, on stdout), not a usage error.
+	// The help of a command with subcommands lists them and its examples.
 	for args, want := range map[string]string{
-		"help user": "passwd NAME", "help bot": "tickets ", "user add -h": "add NAME",
-		"bot log -h": "-since", "backup verify -h": "-s3",
+		"help user": "user passwd", "help bot": "bot tickets", "user add -h": "--group=G1,G2",
+		"bot log -h": "--since=DURATION", "backup verify -h": "--s3", "help backup": "thecure backup verify latest",
 	} {
 		if out, errOut, code := runCmd(t, dir, strings.Fields(args)...); code != 0 || !strings.Contains(out, want) {
 			t.Errorf("%s: exit %d, stdout %q (want %q in it), stderr %q", args, code, out, want, errOut)
 		}
 	}
-	if _, errOut, code := runCmd(t, dir, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+	if _, errOut, code := runCmd(t, dir, "frobnicate"); code != 2 || !strings.HasPrefix(errOut, `thecure: unknown command "frobnicate"`) {
 		t.Errorf("unknown command: %d %q", code, errOut)
 	}
 }

@@ -3,7 +3,6 @@ package appliance
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,45 +13,32 @@ import (
 	"time"
 
 	"thecure/appliance/backup"
+	"thecure/appliance/cli"
+	"thecure/appliance/config"
 	"thecure/appliance/control"
 	"thecure/appliance/store"
 )
 
-func backupFlags(fs *flag.FlagSet) {
-	fs.Bool("s3", false, "use the [backup.s3] repository instead of the local backup.dir")
-}
-
-func restoreFlags(fs *flag.FlagSet) {
-	backupFlags(fs)
-	fs.String("to", "", "restore into this data `DIR` instead of the configured data_dir")
-	fs.String("config-to", "", "write the backed-up config file to `FILE` (default: where it was; DIR/config.toml with -to)")
-}
-
 // cmdBackup is `thecure backup run|list|verify ID|latest`.
-func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) error {
-	if len(args) == 0 {
-		fset.Usage()
-		return exitError{code: 2}
+func cmdBackup(ctx context.Context, e *env, cmd string, g *cli.Backup) error {
+	var file string
+	switch cmd {
+	case "backup run":
+		file = g.Run.Config
+	case "backup list":
+		file = g.List.Config
+	case "backup verify":
+		file = g.Verify.Config
 	}
-	sub, rest := args[0], args[1:]
-	// Flags may follow the subcommand: `thecure backup list -s3`.
-	if err := fset.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
-	}
-	rest = fset.Args()
-	l, err := loadConfig(fset, anySecrets)
+	l, err := loadConfig(file, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
-	dataDir := l.dataDir
-	switch {
-	case sub == "run" && len(rest) == 0:
-		return backupRun(ctx, e, l, dataDir)
-	case sub == "list" && len(rest) == 0:
-		repo, err := chooseRepo(l, dataDir, fset)
+	switch cmd {
+	case "backup run":
+		return backupRun(ctx, e, l)
+	case "backup list":
+		repo, err := chooseRepo(l, g.List.S3)
 		if err != nil {
 			return err
 		}
@@ -67,15 +53,15 @@ func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) e
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tTIME\tSIZE\tFILES\tSTATE")
 		for _, in := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", in.ID, in.Time.Local().Format(time.DateTime), humanBytes(in.Size), in.Files, in.State)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", in.ID, in.Time.Local().Format(time.DateTime), config.HumanBytes(in.Size), in.Files, in.State)
 		}
 		return tw.Flush()
-	case sub == "verify" && len(rest) == 1:
-		repo, err := chooseRepo(l, dataDir, fset)
+	case "backup verify":
+		repo, err := chooseRepo(l, g.Verify.S3)
 		if err != nil {
 			return err
 		}
-		id, err := repo.Resolve(ctx, rest[0])
+		id, err := resolveBackup(ctx, repo, g.Verify.ID)
 		if err != nil {
 			return err
 		}
@@ -92,23 +78,40 @@ func cmdBackup(ctx context.Context, e *env, fset *flag.FlagSet, args []string) e
 			fmt.Fprintf(e.stderr, "thecure backup verify: backup %s has %d damaged file(s)\n", id, len(probs))
 			return exitError{code: 1}
 		}
-		fmt.Fprintf(e.stdout, "backup %s is intact: %d files, %s, every checksum matches\n", id, len(m.Files), humanBytes(m.Size))
+		fmt.Fprintf(e.stdout, "backup %s is intact: %d files, %s, every checksum matches\n", id, len(m.Files), config.HumanBytes(m.Size))
 		return nil
 	}
-	fset.Usage()
-	return exitError{code: 2}
+	return fmt.Errorf("unknown backup command %q", cmd)
+}
+
+// resolveBackup is the id arg names in repo ("latest" or an id), or "no
+// such backup" when the repository has none by that id.
+func resolveBackup(ctx context.Context, repo *backup.Repo, arg string) (string, error) {
+	id, err := repo.Resolve(ctx, arg)
+	if err != nil || arg == "latest" {
+		return id, err
+	}
+	list, err := repo.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range list {
+		if in.ID == id {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("no such backup: %s (in %s; thecure backup list shows them)", arg, repo)
 }
 
 // chooseRepo is the local repository, or the S3 one with -s3.
-func chooseRepo(l *loaded, dataDir string, fset *flag.FlagSet) (*backup.Repo, error) {
-	repos, err := backup.Repos(l.cfg.Backup, dataDir)
+func chooseRepo(l *loaded, wantS3 bool) (*backup.Repo, error) {
+	repos, err := backup.Repos(l.cfg.Backup, l.dataDir)
 	if err != nil {
 		return nil, err
 	}
-	wantS3 := fset.Lookup("s3").Value.String() == "true"
 	switch {
 	case wantS3 && !l.cfg.Backup.S3.Enabled:
-		return nil, errors.New("-s3: [backup.s3] is not enabled")
+		return nil, errors.New("--s3: [backup.s3] is not enabled")
 	case wantS3:
 		return repos[len(repos)-1], nil
 	}
@@ -117,36 +120,36 @@ func chooseRepo(l *loaded, dataDir string, fset *flag.FlagSet) (*backup.Repo, er
 
 // backupRun asks the running appliance for a backup (it holds the store and
 // takes the hot snapshot), or backs up directly when none runs.
-func backupRun(ctx context.Context, e *env, l *loaded, dataDir string) error {
+func backupRun(ctx context.Context, e *env, l *loaded) error {
 	bar := newProgressBar(e.stderr)
 	defer bar.finish()
-	return viaControlOrStore(ctx, dataDir,
-		func(cl *control.Client) error { return backupRemote(ctx, e, cl, bar) },
-		func(st *store.Store) error { return backupLocal(ctx, e, l, dataDir, st, bar) })
+	return viaControlOrStore(ctx, e, l,
+		func(cl *control.Client) error { return backupRemote(ctx, e, backup.NewClient(cl), bar) },
+		func(st *store.Store) error { return backupLocal(ctx, e, l, st, bar) })
 }
 
 // backupRemote has the running appliance back up and follows it.
-func backupRemote(ctx context.Context, e *env, cl *control.Client, bar *progressBar) error {
-	var ticket backupTicket
-	if err := cl.Do(ctx, "POST", "/backup/run", nil, &ticket); err != nil {
+func backupRemote(ctx context.Context, e *env, cl *backup.Client, bar *progressBar) error {
+	ticket, err := cl.Request(ctx)
+	if err != nil {
 		return err
 	}
 	for {
-		var st backup.Status
-		if err := cl.Do(ctx, "GET", "/backup/status", nil, &st); err != nil {
+		st, err := cl.Status(ctx)
+		if err != nil {
 			if errors.Is(err, control.ErrNotRunning) {
 				// the backup was asked for: never start another one here
 				return errors.New("thecure stopped before the backup finished")
 			}
 			return err
 		}
-		if st.Served >= ticket.Ticket {
+		if st.Served >= ticket {
 			bar.finish()
 			if st.LastError != "" {
 				return fmt.Errorf("backup failed: %s", st.LastError)
 			}
 			fmt.Fprintf(e.stdout, "backup %s done: %s in all, %s copied, took %.1fs\n",
-				st.LastID, humanBytes(st.LastSize), humanBytes(st.LastCopied), st.LastTook)
+				st.LastID, config.HumanBytes(st.LastSize), config.HumanBytes(st.LastCopied), st.LastTook)
 			return nil
 		}
 		if st.Running {
@@ -161,12 +164,12 @@ func backupRemote(ctx context.Context, e *env, cl *control.Client, bar *progress
 }
 
 // backupLocal backs up with the store opened here (no appliance runs).
-func backupLocal(ctx context.Context, e *env, l *loaded, dataDir string, st *store.Store, bar *progressBar) error {
+func backupLocal(ctx context.Context, e *env, l *loaded, st *store.Store, bar *progressBar) error {
 	cfgFile, _ := filepath.Abs(l.file)
 	if l.file == "" {
 		cfgFile = ""
 	}
-	svc, err := backup.New(backupOptions(l.cfg, dataDir, cfgFile), st, newLogger(e.stderr, l.cfg.Log).With("svc", "backup"), backup.Deps{})
+	svc, err := backup.New(backupOptions(l.cfg, l.dataDir, cfgFile), st, newLogger(e.stderr, l.cfg.Log).With("svc", "backup"), backup.Deps{})
 	if err != nil {
 		return err
 	}
@@ -176,27 +179,18 @@ func backupLocal(ctx context.Context, e *env, l *loaded, dataDir string, st *sto
 		return err
 	}
 	fmt.Fprintf(e.stdout, "backup %s done: %d files, %s in all, %s copied, took %.1fs\n",
-		m.ID, len(m.Files), humanBytes(m.Size), humanBytes(m.Copied), m.Duration.Seconds())
+		m.ID, len(m.Files), config.HumanBytes(m.Size), config.HumanBytes(m.Copied), m.Duration.Seconds())
 	return nil
 }
 
 // cmdRestore is `thecure restore ID|PATH|latest [-to DIR]`.
-func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) error {
-	if len(args) == 0 {
-		fset.Usage()
-		return exitError{code: 2}
-	}
-	// Flags may follow the argument: `thecure restore latest -to DIR`.
-	if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
-		fset.Usage()
-		return exitError{code: 2}
-	}
-	l, err := loadConfig(fset, anySecrets)
+func cmdRestore(ctx context.Context, e *env, r *cli.Restore) error {
+	l, err := loadConfig(r.Config, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
 	dataDir := l.dataDir
-	repo, id, err := restoreSource(ctx, l, dataDir, fset, args[0])
+	repo, id, err := restoreSource(ctx, l, r.S3, r.Source)
 	if err != nil {
 		return err
 	}
@@ -204,7 +198,7 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 	if err != nil {
 		return err
 	}
-	to := fset.Lookup("to").Value.String()
+	to := r.To
 	target := dataDir
 	if to != "" {
 		if target, err = filepath.Abs(to); err != nil {
@@ -222,7 +216,7 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 		MediaDir: inTarget(l.cfg.Library.MediaDir),
 		HLSDir:   inTarget(l.cfg.Library.HLSDir),
 	}
-	o.ConfigTo = fset.Lookup("config-to").Value.String()
+	o.ConfigTo = r.ConfigTo
 	for _, f := range m.Files {
 		if f.Kind == backup.KindConfig && o.ConfigTo == "" {
 			o.ConfigTo = f.Path
@@ -244,7 +238,7 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "restored backup %s (%s, %d files, %s) into %s\n", id, m.Time.Local().Format(time.DateTime), len(m.Files), humanBytes(m.Size), target)
+	fmt.Fprintf(e.stdout, "restored backup %s (%s, %d files, %s) into %s\n", id, m.Time.Local().Format(time.DateTime), len(m.Files), config.HumanBytes(m.Size), target)
 	if o.ConfigTo != "" {
 		fmt.Fprintf(e.stdout, "config file: %s\n", o.ConfigTo)
 	}
@@ -254,7 +248,7 @@ func cmdRestore(ctx context.Context, e *env, fset *flag.FlagSet, args []string) 
 // restoreSource finds the repository and backup an argument names: "latest"
 // or an ID in the configured repository, or a path to a repository folder
 // (its latest backup) or to one backup's folder in it (snapshots/ID).
-func restoreSource(ctx context.Context, l *loaded, dataDir string, fset *flag.FlagSet, arg string) (*backup.Repo, string, error) {
+func restoreSource(ctx context.Context, l *loaded, s3 bool, arg string) (*backup.Repo, string, error) {
 	if fi, err := os.Stat(arg); err == nil && fi.IsDir() && (strings.ContainsRune(arg, os.PathSeparator) || arg == ".") {
 		abs, err := filepath.Abs(arg)
 		if err != nil {
@@ -268,11 +262,11 @@ func restoreSource(ctx context.Context, l *loaded, dataDir string, fset *flag.Fl
 		id, err := repo.Resolve(ctx, "latest")
 		return repo, id, err
 	}
-	repo, err := chooseRepo(l, dataDir, fset)
+	repo, err := chooseRepo(l, s3)
 	if err != nil {
 		return nil, "", err
 	}
-	id, err := repo.Resolve(ctx, arg)
+	id, err := resolveBackup(ctx, repo, arg)
 	return repo, id, err
 }
 
@@ -312,7 +306,7 @@ func (b *progressBar) report(phase string, done, total int64) {
 	}
 	b.phase, b.last = phase, time.Now()
 	if total <= 0 { // size unknown beforehand (the store snapshot)
-		fmt.Fprintf(b.w, "\r%-28.28s %s\033[K", phase, humanBytes(done))
+		fmt.Fprintf(b.w, "\r%-28.28s %s\033[K", phase, config.HumanBytes(done))
 		b.drawn = true
 		return
 	}
@@ -324,7 +318,7 @@ func (b *progressBar) report(phase string, done, total int64) {
 		pct = 100 * float64(done) / float64(total)
 	}
 	fill = min(max(fill, 0), width)
-	fmt.Fprintf(b.w, "\r%-28.28s [%s%s] %5.1f%% %s/%s\033[K", phase, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), pct, humanBytes(done), humanBytes(total))
+	fmt.Fprintf(b.w, "\r%-28.28s [%s%s] %5.1f%% %s/%s\033[K", phase, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), pct, config.HumanBytes(done), config.HumanBytes(total))
 	b.drawn = true
 }
 
@@ -335,17 +329,4 @@ func (b *progressBar) finish() {
 		fmt.Fprintln(b.w)
 		b.drawn = false
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for v := n / unit; v >= unit; v /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

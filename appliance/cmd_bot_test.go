@@ -17,27 +17,27 @@ import (
 // store directly) and a running one (the control socket).
 func TestBotCommands(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "")
-	// A data dir that does not exist (wrong directory or config) is refused,
-	// not made into an empty database.
-	if _, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "42"); code != 1 || !strings.Contains(errOut, "no data dir") {
+	// A relative data dir that does not exist (wrong directory or config)
+	// is refused, not made into an empty database.
+	rel := filepath.Join(dir, "relative.toml")
+	if err := os.WriteFile(rel, []byte("data_dir = \"data\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCmd(t, dir, "bot", "-c", rel, "allow", "42"); code != 1 || !strings.Contains(errOut, "no data dir") {
 		t.Errorf("allow on a missing data dir: exit %d, %q", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the command made the data dir: %v", err)
 	}
-	// A prepared data dir (the package makes /var/lib/thecure) is fine
-	// before the first start.
-	if err := os.Mkdir(filepath.Join(dir, "data"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "42"); code != 0 || !strings.Contains(out, "user 42 may use the bot") {
+	// A config naming an absolute data dir gets it made before the first start.
+	cfg := writeConfig(t, dir, "")
+	if out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "42"); code != 0 || !strings.Contains(out, "user 42 may use the bot") || !strings.Contains(errOut, "made data dir") {
 		t.Fatalf("allow, stopped: %d %q %q", code, out, errOut)
 	}
-	if _, _, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "nope"); code != 1 {
-		t.Errorf("allow nope: exit %d, want 1", code)
+	if _, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "allow", "nope"); code != 2 || !strings.Contains(errOut, "<id>") {
+		t.Errorf("allow nope: exit %d, want 2; %q", code, errOut)
 	}
-	if _, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "frob"); code != 2 || !strings.Contains(errOut, "usage: thecure bot") {
+	if _, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "frob"); code != 2 || !strings.HasPrefix(errOut, `thecure bot: unknown command "frob"`) {
 		t.Errorf("unknown subcommand: exit %d, %q", code, errOut)
 	}
 

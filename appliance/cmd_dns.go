@@ -1,33 +1,16 @@
 package appliance
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
 	"thecure/appliance/dns"
 )
 
-const dnsCommands = `commands:
-  ds    print the DS record of the signed zone ([dns] dnssec = true), for the parent zone
-`
-
-// cmdDNS is `thecure dns ds`.
-func cmdDNS(_ context.Context, e *env, fset *flag.FlagSet, args []string) error {
-	if len(args) > 0 && args[0] == "ds" {
-		// flags may follow the subcommand: thecure dns ds -c FILE
-		if err := fset.Parse(args[1:]); err != nil {
-			return exitError{code: 2}
-		}
-		args = append([]string{"ds"}, fset.Args()...)
-	}
-	if len(args) != 1 || args[0] != "ds" {
-		fmt.Fprintf(e.stderr, "usage: thecure dns ds [-c FILE]\n\n%s", dnsCommands)
-		return exitError{code: 2}
-	}
-	l, err := loadConfig(fset, anySecrets)
+// cmdDNSDS is `thecure dns ds`.
+func cmdDNSDS(e *env, file string) error {
+	l, err := loadConfig(file, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}

@@ -29,18 +29,16 @@ func TestUserCommands(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := writeConfig(t, dir, "")
 	data := filepath.Join(dir, "data")
-	// stopped, before the first start: the data dir must exist
-	if out, code := thecure(t, "", "user", "-c", cfgFile, "list"); code != 1 || !strings.Contains(out, "no data dir") {
-		t.Errorf("list on a missing data dir: exit %d, %s", code, out)
-	}
-	if err := os.Mkdir(data, 0o750); err != nil {
-		t.Fatal(err)
-	}
+	// stopped, before the first start: the config names the data dir, so
+	// it is made
 	if out, code := thecure(t, "maria-password\n", "user", "-c", cfgFile, "add", "maria", "-group", "innovatech", "-password-stdin"); code != 0 {
 		t.Fatalf("add: %d %s", code, out)
 	}
-	if out, code := thecure(t, "", "user", "-c", cfgFile, "add", "bad/name"); code == 0 {
-		t.Fatalf("bad add succeeded: %s", out)
+	if _, err := os.Stat(data); err != nil {
+		t.Fatalf("data dir not made: %v", err)
+	}
+	if out, code := thecure(t, "", "user", "-c", cfgFile, "add", "bad/name"); code != 2 || !strings.Contains(out, "may only hold letters") {
+		t.Fatalf("bad add: %d %s", code, out)
 	}
 
 	// running

@@ -57,7 +57,7 @@ func TestCheckConfigLoadsFiles(t *testing.T) {
 
 	// A good pair passes both, and run starts with it.
 	write("tls_cert = \"good.crt\"\ntls_key = \"good.key\"\n")
-	if out, errOut, code := runCmd(t, dir, "check-config", "-c", "config.toml"); code != 0 || out != "ok\n" || errOut != "" {
+	if out, errOut, code := runCmd(t, dir, "check-config", "-c", "config.toml"); code != 0 || out != "ok: config.toml\n" || errOut != "" {
 		t.Fatalf("good pair: exit %d, %q, %q", code, out, errOut)
 	}
 	p := start(t, dir, "run", "-c", "config.toml")
@@ -97,7 +97,7 @@ func TestCheckConfigWarnsInlineSecret(t *testing.T) {
 	}
 	os.Chmod(path, 0o644) // whatever the umask
 	out, errOut, code := runCmd(t, dir, "check-config", "-c", "config.toml")
-	if code != 0 || out != "ok\n" {
+	if code != 0 || out != "ok: config.toml\n" {
 		t.Fatalf("exit %d, %q, %q", code, out, errOut)
 	}
 	for _, w := range []string{"warning: bot.token: written in config.toml", "warning: backup.s3.secret_key: written in config.toml"} {
@@ -109,7 +109,7 @@ func TestCheckConfigWarnsInlineSecret(t *testing.T) {
 		t.Errorf("the warning shows the secret: %q", errOut)
 	}
 	os.Chmod(path, 0o600)
-	if out, errOut, code := runCmd(t, dir, "check-config", "-c", "config.toml"); code != 0 || out != "ok\n" || errOut != "" {
+	if out, errOut, code := runCmd(t, dir, "check-config", "-c", "config.toml"); code != 0 || out != "ok: config.toml\n" || errOut != "" {
 		t.Errorf("chmod 600: exit %d, %q, %q", code, out, errOut)
 	}
 }

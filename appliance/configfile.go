@@ -2,11 +2,12 @@ package appliance
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/BurntSushi/toml"
 
 	"thecure/appliance/config"
 	"thecure/appliance/store"
@@ -32,10 +33,10 @@ const (
 	anySecrets  secrets = false // management commands: the service's environment may hold them
 )
 
-// loadConfig loads the file named by -c, else the first default path that
+// loadConfig loads path (the -c FILE), else the first default path that
 // exists, else the built-in defaults.
-func loadConfig(fset *flag.FlagSet, need secrets) (*loaded, error) {
-	l, err := readConfig(fset)
+func loadConfig(path string, need secrets) (*loaded, error) {
+	l, err := readConfig(path)
 	var probs config.Problems
 	if err != nil && !bool(need) && l != nil && l.cfg != nil && errors.As(err, &probs) {
 		// Every problem is a missing secret (Load returned the config):
@@ -45,8 +46,7 @@ func loadConfig(fset *flag.FlagSet, need secrets) (*loaded, error) {
 	return l, err
 }
 
-func readConfig(fset *flag.FlagSet) (*loaded, error) {
-	path := fset.Lookup("c").Value.String()
+func readConfig(path string) (*loaded, error) {
 	if path == "" {
 		for _, p := range defaultConfigPaths {
 			if _, err := os.Stat(p); err == nil {
@@ -89,12 +89,35 @@ func printProblems(e *env, err error) error {
 }
 
 // openStoreCLI opens the store for a management command run while the
-// appliance is stopped. It refuses a data dir that does not exist: a command
-// run from the wrong directory or with the wrong config would otherwise make
-// an empty database there and seem to work.
-func openStoreCLI(dataDir string) (*store.Store, error) {
-	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no data dir %s: is this the config thecure runs with? (-c FILE; `thecure run` creates it)", dataDir)
+// appliance is stopped. A data dir that does not exist is made only when the
+// config file names it with an absolute path (data_dir = "/var/lib/x"): a
+// command run from the wrong directory or with the wrong config would
+// otherwise make an empty database somewhere and seem to work.
+func openStoreCLI(e *env, l *loaded) (*store.Store, error) {
+	if _, err := os.Stat(l.dataDir); errors.Is(err, fs.ErrNotExist) {
+		if !namesDataDir(l.file) {
+			return nil, fmt.Errorf("no data dir %s (thecure has not run with %s yet): "+
+				"pass the config thecure runs with (-c FILE), start thecure once (thecure run), "+
+				"or set data_dir to an absolute path in the config file", l.dataDir, l.source)
+		}
+		if err := os.MkdirAll(l.dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("make data dir: %w", err)
+		}
+		fmt.Fprintf(e.stderr, "thecure: made data dir %s (data_dir in %s)\n", l.dataDir, l.file)
 	}
-	return store.Open(dataDir, storeLockTimeout)
+	return store.Open(l.dataDir, storeLockTimeout)
+}
+
+// namesDataDir says whether the config file sets data_dir itself, to an
+// absolute path.
+func namesDataDir(file string) bool {
+	if file == "" {
+		return false
+	}
+	var top map[string]any
+	if _, err := toml.DecodeFile(file, &top); err != nil {
+		return false // it loaded before: unreadable now is "no"
+	}
+	dir, ok := top["data_dir"].(string)
+	return ok && filepath.IsAbs(dir)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,15 +37,15 @@ import (
 // storeLockTimeout is how long `run` waits for another process's lock on the store.
 const storeLockTimeout = 500 * time.Millisecond
 
-func cmdCheckConfig(_ context.Context, e *env, fset *flag.FlagSet, _ []string) error {
-	l, err := loadConfig(fset, needSecrets)
+func cmdCheckConfig(_ context.Context, e *env, file string) error {
+	l, err := loadConfig(file, needSecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
 	for _, w := range l.warnings {
 		fmt.Fprintf(e.stderr, "%s: warning: %s\n", l.source, w)
 	}
-	fmt.Fprintln(e.stdout, "ok")
+	fmt.Fprintf(e.stdout, "ok: %s\n", l.source)
 	return nil
 }
 
@@ -73,8 +72,8 @@ type service struct {
 // listenSpec is one TCP address a service needs.
 type listenSpec struct{ key, addr string }
 
-func cmdRun(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) error {
-	l, err := loadConfig(fset, needSecrets)
+func cmdRun(ctx context.Context, e *env, file string) error {
+	l, err := loadConfig(file, needSecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
@@ -249,21 +248,4 @@ func (a *app) detail(name string) string {
 		}
 	}
 	return strings.Join(addrs, " ")
-}
-
-// statusReport is what GET /status on the control socket answers.
-type statusReport struct {
-	Version  string           `json:"version"`
-	Commit   string           `json:"commit"`
-	PID      int              `json:"pid"`
-	Started  time.Time        `json:"started"`
-	DataDir  string           `json:"data_dir"`
-	Services []health.Service `json:"services"`
-}
-
-func (a *app) statusHandler(w http.ResponseWriter, r *http.Request) {
-	control.JSON(w, http.StatusOK, statusReport{
-		Version: version, Commit: commit, PID: os.Getpid(), Started: a.started,
-		DataDir: a.dataDir, Services: a.health.Snapshot(),
-	})
 }

@@ -3,25 +3,33 @@ package appliance
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"net/http"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"thecure/appliance/control"
 )
 
-func cmdStatus(ctx context.Context, e *env, fset *flag.FlagSet, _ []string) error {
-	l, err := loadConfig(fset, anySecrets)
+// statusHandler answers GET /status on the control socket.
+func (a *app) statusHandler(w http.ResponseWriter, _ *http.Request) {
+	control.JSON(w, http.StatusOK, control.Status{
+		Version: version, Commit: commit, PID: os.Getpid(), Started: a.started,
+		DataDir: a.dataDir, Services: a.health.Snapshot(),
+	})
+}
+
+func cmdStatus(ctx context.Context, e *env, file string) error {
+	l, err := loadConfig(file, anySecrets)
 	if err != nil {
 		return printProblems(e, err)
 	}
-	dataDir := l.dataDir
-	var st statusReport
-	sock := control.SocketPath(dataDir)
-	if err := control.NewClient(sock).Do(ctx, "GET", "/status", nil, &st); err != nil {
+	sock := control.SocketPath(l.dataDir)
+	st, err := control.NewClient(sock).Status(ctx)
+	if err != nil {
 		if errors.Is(err, control.ErrNotRunning) {
-			return fmt.Errorf("thecure is not running on data dir %s (no answer on %s)", dataDir, sock)
+			return fmt.Errorf("thecure is not running on data dir %s (no answer on %s)", l.dataDir, sock)
 		}
 		return err
 	}

@@ -3,13 +3,11 @@ package appliance
 import (
 	"context"
 	"net"
-	"net/http"
 	"path/filepath"
 
 	"thecure/appliance/backup"
 	"thecure/appliance/bot"
 	"thecure/appliance/config"
-	"thecure/appliance/control"
 	"thecure/appliance/health"
 )
 
@@ -51,9 +49,8 @@ func absPath(p string) string {
 	return p
 }
 
-// wireBackup adds the backup scheduler and its control routes:
-// POST /backup/run (asks for a backup now; answers a ticket) and
-// GET /backup/status (progress of the current run, result of the last one).
+// wireBackup adds the backup scheduler and its control routes
+// (backup.ControlRoutes).
 func (a *app) wireBackup() error {
 	svc, err := backup.New(backupOptions(a.cfg, a.dataDir, a.cfgFile), a.store, a.log.With("svc", "backup"), backup.Deps{
 		Alerter:  &a.alerts,
@@ -70,18 +67,7 @@ func (a *app) wireBackup() error {
 		return err
 	}
 	a.backup = svc
-	a.ctl.Handle("POST /backup/run", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		control.JSON(w, http.StatusAccepted, backupTicket{Ticket: svc.Request()})
-	}))
-	a.ctl.Handle("GET /backup/status", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		control.JSON(w, http.StatusOK, svc.Status())
-	}))
+	backup.ControlRoutes(a.ctl, svc)
 	a.add(service{name: "backup", run: func(ctx context.Context, _ []net.Listener) error { return svc.Run(ctx) }})
 	return nil
-}
-
-// backupTicket answers POST /backup/run: the run is done once
-// Status.Served reaches Ticket.
-type backupTicket struct {
-	Ticket uint64 `json:"ticket"`
 }

@@ -2,22 +2,15 @@ package appliance
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"net/http"
-	"strconv"
-	"time"
 
 	"thecure/appliance/bot"
-	"thecure/appliance/control"
 )
 
 // wireBot adds the support bot when [bot] is enabled, and always the control
 // routes of `thecure bot ...` (they only touch the store).
 func (a *app) wireBot() error {
-	a.ctl.Handle("POST /bot/access", http.HandlerFunc(a.botAccess))
-	a.ctl.Handle("GET /bot/log", http.HandlerFunc(a.botLog))
-	a.ctl.Handle("GET /bot/tickets", http.HandlerFunc(a.botTickets))
+	bot.ControlRoutes(a.ctl, a.store, a.log.With("svc", "bot"))
 	c := a.cfg.Bot
 	if !c.Enabled {
 		return nil
@@ -50,63 +43,6 @@ func (a *app) wireBot() error {
 	}
 	a.add(service{name: "bot", run: func(ctx context.Context, _ []net.Listener) error { return b.Run(ctx) }})
 	return nil
-}
-
-// botAccessRequest is the body of POST /bot/access.
-type botAccessRequest struct {
-	User    int64 `json:"user"`
-	Allowed bool  `json:"allowed"`
-}
-
-func (a *app) botAccess(w http.ResponseWriter, r *http.Request) {
-	var req botAccessRequest
-	if err := control.DecodeJSON(r, &req); err != nil {
-		control.Error(w, http.StatusBadRequest, err)
-		return
-	}
-	if err := bot.SetAccess(a.store, req.User, req.Allowed); err != nil {
-		control.Error(w, http.StatusBadRequest, err)
-		return
-	}
-	a.log.Info("bot access changed", "svc", "bot", "user", req.User, "allowed", req.Allowed, "by", "control socket")
-	control.JSON(w, http.StatusOK, req)
-}
-
-func (a *app) botLog(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var user int64
-	var since time.Time
-	if s := q.Get("user"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			control.Error(w, http.StatusBadRequest, fmt.Errorf("user: %w", err))
-			return
-		}
-		user = n
-	}
-	if s := q.Get("since"); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			control.Error(w, http.StatusBadRequest, fmt.Errorf("since: %w", err))
-			return
-		}
-		since = t
-	}
-	entries, err := bot.ReadLog(a.store, user, since)
-	if err != nil {
-		control.Error(w, http.StatusInternalServerError, err)
-		return
-	}
-	control.JSON(w, http.StatusOK, entries)
-}
-
-func (a *app) botTickets(w http.ResponseWriter, _ *http.Request) {
-	ts, err := bot.OpenTickets(a.store)
-	if err != nil {
-		control.Error(w, http.StatusInternalServerError, err)
-		return
-	}
-	control.JSON(w, http.StatusOK, ts)
 }
 
 // alertRelay passes admin alerts (failed backups, failed transcodes) to the

@@ -66,7 +66,6 @@ func (a *app) wireWebUI() error {
 	if a.charts != nil {
 		o.Charts = webuiCharts{a.charts}
 	}
-	a.ctl.Handle("GET /bot/stats", http.HandlerFunc(a.botStatsHandler)) // thecure bot stats
 	ui, err := webui.New(o)
 	if err != nil {
 		return err

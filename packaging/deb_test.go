@@ -134,7 +134,7 @@ func TestDebianPackage(t *testing.T) {
 		// The installed binary, as the service's user, accepts the installed
 		// config with its production values (what ExecStartPre runs).
 		if out := r.run(t, "setpriv", "--reuid=thecure", "--regid=thecure", "--clear-groups",
-			"/usr/bin/thecure", "check-config", "-c", "/etc/thecure/config.toml"); strings.TrimSpace(out) != "ok" {
+			"/usr/bin/thecure", "check-config", "-c", "/etc/thecure/config.toml"); strings.TrimSpace(out) != "ok: /etc/thecure/config.toml" {
 			t.Errorf("check-config: %q, want ok", out)
 		}
 		conf := r.read(t, "/etc/thecure/config.toml")
@@ -192,7 +192,7 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("the upgrade did not restart the service; systemctl calls:\n%s", calls)
 		}
 		if out := r.run(t, "setpriv", "--reuid=thecure", "--regid=thecure", "--clear-groups",
-			"/usr/bin/thecure", "check-config", "-c", "/etc/thecure/config.toml"); strings.TrimSpace(out) != "ok" {
+			"/usr/bin/thecure", "check-config", "-c", "/etc/thecure/config.toml"); strings.TrimSpace(out) != "ok: /etc/thecure/config.toml" {
 			t.Errorf("check-config on the edited config: %q", out)
 		}
 		// A config the binary rejects: check-config (ExecStartPre) fails and

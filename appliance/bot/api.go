@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/NicoNex/echotron/v3"
+	"github.com/cenkalti/backoff/v5"
 
 	"thecure/appliance/health"
 )
@@ -107,8 +108,9 @@ func asAPIError(err error) (*apiError, bool) {
 	}
 	ae = &apiError{Code: ee.ErrorCode(), Desc: ee.Description()}
 	if m := retryAfterRE.FindStringSubmatch(ee.Description()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		ae.RetryAfter = time.Duration(n) * time.Second
+		if n, err := strconv.Atoi(m[1]); err == nil { // only digits: fails on overflow alone
+			ae.RetryAfter = time.Duration(n) * time.Second
+		}
 	}
 	return ae, true
 }
@@ -134,15 +136,15 @@ func (b *Bot) call(ctx context.Context, method string, fn func() error) error {
 // callRetry is call with at most retries retries of network and server
 // errors (429s are always retried, up to 5 times).
 func (b *Bot) callRetry(ctx context.Context, method string, retries int, fn func() error) error {
-	delay := b.backoff
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var throttled, failed int
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		select {
 		case b.inflight <- struct{}{}:
 		case <-ctx.Done():
-			return ctx.Err()
+			return struct{}{}, backoff.Permanent(ctx.Err())
 		}
 		err := fn()
 		<-b.inflight
@@ -151,40 +153,37 @@ func (b *Bot) callRetry(ctx context.Context, method string, retries int, fn func
 				b.setHealth(health.Up, "@"+b.username())
 				b.log.Info("the Bot API answers again")
 			}
-			return nil
+			return struct{}{}, nil
 		}
 		b.metrics.apiErrors.WithLabelValues(method).Inc()
-		wait := time.Duration(0)
 		if ae, ok := asAPIError(err); ok {
-			err = ae
 			switch {
-			case ae.Code == http.StatusTooManyRequests && attempt <= 5:
-				wait = min(max(ae.RetryAfter, time.Second), maxRetryAfter)
-			case ae.Code >= 500 && attempt <= retries:
-				wait = delay
+			case ae.Code == http.StatusTooManyRequests && throttled < 5:
+				throttled++
+				return struct{}{}, &backoff.RetryAfterError{Duration: min(max(ae.RetryAfter, time.Second), maxRetryAfter)}
+			case ae.Code >= 500 && failed < retries:
+				failed++
+				return struct{}{}, ae
 			default:
-				return fmt.Errorf("%s: %w", method, err)
+				return struct{}{}, backoff.Permanent(fmt.Errorf("%s: %w", method, ae))
 			}
-		} else {
-			err = redact(err, b.token)
-			if attempt > retries {
-				// In webhook mode nothing polls: failed calls are what
-				// tells that the Bot API is out of reach.
-				if b.cfg.WebhookURL != "" && ctx.Err() == nil && !b.sendDown.Swap(true) {
-					b.setHealth(health.Down, "calling the Bot API: "+err.Error())
-				}
-				return fmt.Errorf("%s: %w", method, err)
+		}
+		err = redact(err, b.token)
+		if failed >= retries {
+			// In webhook mode nothing polls: failed calls are what
+			// tells that the Bot API is out of reach.
+			if b.cfg.WebhookURL != "" && ctx.Err() == nil && !b.sendDown.Swap(true) {
+				b.setHealth(health.Down, "calling the Bot API: "+err.Error())
 			}
-			wait = delay
+			return struct{}{}, backoff.Permanent(fmt.Errorf("%s: %w", method, err))
 		}
-		b.log.Debug("bot api call failed; retrying", "method", method, "err", err, "in", wait)
-		if wait == delay {
-			delay = min(delay*2, 30*time.Second)
-		}
-		if !sleep(ctx, wait) {
-			return ctx.Err()
-		}
-	}
+		failed++
+		return struct{}{}, err
+	}, backoff.WithBackOff(b.newBackOff(30*time.Second)), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, d time.Duration) {
+			b.log.Debug("bot api call failed; retrying", "method", method, "err", err, "in", d)
+		}))
+	return err
 }
 
 // sleep waits d or until ctx is done; it reports whether d passed.

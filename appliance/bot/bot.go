@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/NicoNex/echotron/v3"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"thecure/appliance/config"
@@ -274,23 +275,33 @@ func (b *Bot) Run(ctx context.Context) error {
 // connect checks the token (getMe), registers the commands and sets or
 // removes the webhook, retrying until it works or ctx is cancelled.
 func (b *Bot) connect(ctx context.Context) bool {
-	delay := b.backoff
-	for {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := b.setup(ctx)
 		if err == nil {
-			b.setHealth(health.Up, "@"+b.username())
-			b.log.Info("connected to the Bot API", "bot", b.username(), "mode", b.mode())
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
+			return struct{}{}, nil
 		}
 		b.setHealth(health.Down, "cannot reach the Bot API: "+err.Error())
-		b.log.Warn("cannot reach the Bot API; retrying", "err", err, "in", delay)
-		if !sleep(ctx, delay) {
-			return false
-		}
-		delay = min(delay*2, time.Minute)
+		return struct{}{}, err
+	}, backoff.WithBackOff(b.newBackOff(time.Minute)), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, d time.Duration) {
+			b.log.Warn("cannot reach the Bot API; retrying", "err", err, "in", d)
+		}))
+	if err != nil { // only ctx ends the retries
+		return false
+	}
+	b.setHealth(health.Up, "@"+b.username())
+	b.log.Info("connected to the Bot API", "bot", b.username(), "mode", b.mode())
+	return true
+}
+
+// newBackOff is the bot's exponential back-off: b.backoff first, doubling
+// up to max, with some jitter so that restarts do not retry in step.
+func (b *Bot) newBackOff(max time.Duration) *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     b.backoff,
+		RandomizationFactor: 0.1,
+		Multiplier:          2,
+		MaxInterval:         max,
 	}
 }
 
@@ -336,7 +347,8 @@ func (b *Bot) username() string {
 }
 
 func (b *Bot) pollLoop(ctx context.Context, offset int) {
-	delay := b.backoff
+	delays := b.newBackOff(time.Minute)
+	delays.Reset()
 	down := false
 	for ctx.Err() == nil {
 		ups, err := b.poll.getUpdates(ctx, offset, b.cfg.PollTimeout.Std())
@@ -344,12 +356,12 @@ func (b *Bot) pollLoop(ctx context.Context, offset int) {
 			if ctx.Err() != nil {
 				return
 			}
-			wait := delay
+			var wait time.Duration
 			var ae *apiError
 			if errors.As(err, &ae) && ae.RetryAfter > 0 {
 				wait = min(ae.RetryAfter, maxRetryAfter)
 			} else {
-				delay = min(delay*2, time.Minute)
+				wait = delays.NextBackOff()
 			}
 			b.metrics.apiErrors.WithLabelValues("getUpdates").Inc()
 			b.setHealth(health.Down, "polling the Bot API: "+err.Error())
@@ -363,7 +375,8 @@ func (b *Bot) pollLoop(ctx context.Context, offset int) {
 		if down {
 			b.setHealth(health.Up, "@"+b.username())
 			b.log.Info("the Bot API answers again")
-			down, delay = false, b.backoff
+			down = false
+			delays.Reset()
 		}
 		if len(ups) == 0 {
 			continue
@@ -377,7 +390,7 @@ func (b *Bot) pollLoop(ctx context.Context, offset int) {
 		if err := saveOffset(b.st, next); err != nil {
 			b.setHealth(health.Down, "store: "+err.Error())
 			b.log.Error("cannot store the update offset", "err", err)
-			sleep(ctx, delay)
+			sleep(ctx, delays.NextBackOff())
 			continue
 		}
 		offset = next
@@ -558,7 +571,7 @@ func (b *Bot) housekeeping(ctx context.Context) {
 	}
 	prune()
 	down := map[string]bool{}
-	diskWarned := false
+	diskWarned, statfsFailed := false, false
 	tick := time.NewTicker(b.watch)
 	defer tick.Stop()
 	lastPrune := b.now()
@@ -583,10 +596,20 @@ func (b *Bot) housekeeping(ctx context.Context) {
 		}
 		if b.diskPath != "" {
 			var fs syscall.Statfs_t
-			if syscall.Statfs(b.diskPath, &fs) == nil && fs.Blocks > 0 {
+			err := syscall.Statfs(b.diskPath, &fs)
+			switch {
+			case err != nil:
+				if !statfsFailed {
+					b.log.Warn("cannot read the disk's free space", "path", b.diskPath, "err", err)
+				}
+				statfsFailed = true
+			case fs.Blocks > 0:
+				statfsFailed = false
 				free := float64(fs.Bavail) / float64(fs.Blocks)
 				if free < 0.05 && !diskWarned {
-					b.Alert(ctx, fmt.Sprintf("disk nearly full: %.1f%% free on %s", free*100, b.diskPath))
+					bs := uint64(fs.Bsize)
+					b.Alert(ctx, fmt.Sprintf("disk nearly full: %s free of %s (%.1f%%) on %s",
+						config.HumanBytes(fs.Bavail*bs), config.HumanBytes(fs.Blocks*bs), free*100, b.diskPath))
 				}
 				diskWarned = free < 0.05
 			}

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/NicoNex/echotron/v3"
+	xrate "golang.org/x/time/rate"
 
 	"thecure/appliance/config"
 	"thecure/appliance/reason"
@@ -69,26 +69,23 @@ func (b *Bot) isAllowed(user int64) bool {
 
 // rate is one user's token bucket.
 type rate struct {
-	tokens float64
-	last   time.Time
+	lim    *xrate.Limiter
 	warned bool
 }
 
-// rateOK takes a token from the user's bucket; the first update over the
-// limit gets one "slow down", the next ones nothing.
+// rateOK takes a token from the user's bucket (rate_limit a minute, as
+// many at once); the first update over the limit gets one "slow down",
+// the next ones nothing.
 func (b *Bot) rateOK(ctx context.Context, user, chat int64) bool {
-	limit := float64(b.cfg.RateLimit)
 	now := b.now()
 	b.mu.Lock()
 	r := b.rates[user]
 	if r == nil {
-		r = &rate{tokens: limit, last: now}
+		perMinute := b.cfg.RateLimit
+		r = &rate{lim: xrate.NewLimiter(xrate.Limit(float64(perMinute)/60), perMinute)}
 		b.rates[user] = r
 	}
-	r.tokens = min(limit, r.tokens+now.Sub(r.last).Minutes()*limit)
-	r.last = now
-	if r.tokens >= 1 {
-		r.tokens--
+	if r.lim.AllowN(now, 1) {
 		r.warned = false
 		b.mu.Unlock()
 		return true
@@ -145,7 +142,13 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 	b.logLine(user, chat, "in", b.messageText(m))
 	if b.opChats[chat] {
 		if m.ReplyToMessage != nil {
-			if t, ok, err := related(b.st, chat, m.ReplyToMessage.ID); err == nil && ok {
+			t, ok, err := related(b.st, chat, m.ReplyToMessage.ID)
+			if err != nil {
+				b.log.Error("cannot read which ticket a reply belongs to", "err", err)
+				b.send(ctx, 0, chat, b.tx.notAvailable, nil)
+				return
+			}
+			if ok {
 				b.operatorReply(ctx, m, t)
 				return
 			}
@@ -165,7 +168,13 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 		b.command(ctx, m, cmd, args)
 		return
 	}
-	if t, ok, err := userTicket(b.st, user); err == nil && ok {
+	t, ok, err := userTicket(b.st, user)
+	if err != nil {
+		b.log.Error("cannot read the user's ticket", "err", err)
+		b.send(ctx, user, chat, b.tx.notAvailable, nil)
+		return
+	}
+	if ok {
 		b.relayToOperators(ctx, m, t)
 		return
 	}
@@ -206,7 +215,9 @@ func (b *Bot) command(ctx context.Context, m *echotron.Message, cmd string, args
 		}
 		var id int64
 		if len(args) == 1 {
-			id, _ = strconv.ParseInt(args[0], 10, 64)
+			if n, err := strconv.ParseInt(args[0], 10, 64); err == nil {
+				id = n // else 0: the usage below
+			}
 		}
 		if id <= 0 {
 			b.send(ctx, user, chat, map[string]string{"allow": t.usageAllow, "deny": t.usageDeny}[cmd], nil)
@@ -459,7 +470,10 @@ func (b *Bot) ticketsText() string {
 // a new one; it returns what to tell the user.
 func (b *Bot) escalate(ctx context.Context, user, chat int64) string {
 	name := strconv.FormatInt(user, 10)
-	if tk, ok, _ := userTicket(b.st, user); ok {
+	if tk, ok, err := userTicket(b.st, user); err != nil {
+		b.log.Error("cannot read the user's ticket", "err", err)
+		return b.tx.notAvailable
+	} else if ok {
 		return fmt.Sprintf(b.tx.ticketAlready, tk.ID)
 	}
 	name = b.nameOf(user, name)

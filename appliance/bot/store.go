@@ -177,13 +177,18 @@ func putTicket(b *bolt.Bucket, t Ticket) error {
 	return b.Put(idKey(int64(t.ID)), data)
 }
 
-func getTicket(b *bolt.Bucket, id uint64) (Ticket, bool) {
-	var t Ticket
+// getTicket reads ticket id; ok is false when there is none. A record
+// that does not decode is an error, not a missing ticket: a damaged store
+// must not quietly open a second ticket for the same user.
+func getTicket(b *bolt.Bucket, id uint64) (t Ticket, ok bool, err error) {
 	data := b.Get(idKey(int64(id)))
-	if data == nil || json.Unmarshal(data, &t) != nil {
-		return t, false
+	if data == nil {
+		return t, false, nil
 	}
-	return t, true
+	if err := json.Unmarshal(data, &t); err != nil {
+		return Ticket{}, false, fmt.Errorf("ticket %d: %w", id, err)
+	}
+	return t, true, nil
 }
 
 // openTicket returns the user's open ticket, creating one if there is none;
@@ -195,7 +200,11 @@ func openTicket(st *store.Store, user, chat int64, name string, now time.Time) (
 			return err
 		}
 		if id := ob.Get(idKey(user)); id != nil {
-			if old, ok := getTicket(tb, uint64(keyID(id))); ok && old.Open() {
+			old, ok, err := getTicket(tb, uint64(keyID(id)))
+			if err != nil {
+				return err
+			}
+			if ok && old.Open() {
 				t = old
 				return nil
 			}
@@ -225,7 +234,10 @@ func userTicket(st *store.Store, user int64) (t Ticket, ok bool, err error) {
 			return nil
 		}
 		if id := ob.Get(idKey(user)); id != nil {
-			t, ok = getTicket(tb, uint64(keyID(id)))
+			var err error
+			if t, ok, err = getTicket(tb, uint64(keyID(id))); err != nil {
+				return err
+			}
 			ok = ok && t.Open()
 		}
 		return nil
@@ -247,7 +259,9 @@ func closeTicket(st *store.Store, id uint64, now time.Time) (t Ticket, was bool,
 			return err
 		}
 		var ok bool
-		if t, ok = getTicket(tb, id); !ok {
+		if t, ok, err = getTicket(tb, id); err != nil {
+			return err
+		} else if !ok {
 			return errNoTicket
 		}
 		if !t.Open() {
@@ -272,14 +286,21 @@ func OpenTickets(st *store.Store) ([]Ticket, error) {
 			return nil
 		}
 		return ob.ForEach(func(_, id []byte) error {
-			if t, ok := getTicket(tb, uint64(keyID(id))); ok && t.Open() {
+			t, ok, err := getTicket(tb, uint64(keyID(id)))
+			if err != nil {
+				return err
+			}
+			if ok && t.Open() {
 				out = append(out, t)
 			}
 			return nil
 		})
 	})
+	if err != nil {
+		return nil, fmt.Errorf("read tickets: %w", err)
+	}
 	sortTickets(out)
-	return out, err
+	return out, nil
 }
 
 func sortTickets(ts []Ticket) {
@@ -310,7 +331,9 @@ func related(st *store.Store, chat int64, msg int) (t Ticket, ok bool, err error
 			return nil
 		}
 		if id := rb.Get(pairKey(chat, msg)); id != nil {
-			t, ok = getTicket(tb, uint64(keyID(id)))
+			var err error
+			t, ok, err = getTicket(tb, uint64(keyID(id)))
+			return err
 		}
 		return nil
 	})

@@ -1,7 +1,10 @@
 // Package control is the appliance's local admin API: HTTP+JSON over a unix
 // socket in the data directory, mode 0600, so that only the appliance's own
-// user (and root) can manage it. Management commands (`thecure status`,
-// `thecure user ...`) use Client to reach it while the appliance runs.
+// user (and root) can manage it. Each feature registers its own routes and
+// offers a typed client on Client (users, bot and backup: ControlRoutes and
+// NewClient in their control.go); this package holds the socket, the server,
+// the JSON helpers and GET /status. Management commands (`thecure status`,
+// `thecure user ...`) reach the running appliance through it.
 package control
 
 import (
@@ -18,6 +21,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"thecure/appliance/health"
 )
 
 // SocketName is the control socket's file name inside the data directory.
@@ -171,4 +176,21 @@ func DecodeJSON(r *http.Request, v any) error {
 		return fmt.Errorf("bad request body: %w", err)
 	}
 	return nil
+}
+
+// Status is what GET /status answers: the appliance and each service's state.
+type Status struct {
+	Version  string           `json:"version"`
+	Commit   string           `json:"commit"`
+	PID      int              `json:"pid"`
+	Started  time.Time        `json:"started"`
+	DataDir  string           `json:"data_dir"`
+	Services []health.Service `json:"services"`
+}
+
+// Status asks the running appliance for its Status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.Do(ctx, "GET", "/status", nil, &st)
+	return st, err
 }

@@ -121,8 +121,8 @@ func (c *Catalogue) Publish(id, staging string) error {
 	return nil
 }
 
-// GetTx reads one item inside a transaction.
-func GetTx(tx *bolt.Tx, id string) (Item, bool, error) {
+// getTx reads one item inside a transaction.
+func getTx(tx *bolt.Tx, id string) (Item, bool, error) {
 	var it Item
 	b := tx.Bucket(bucketItems)
 	if b == nil {
@@ -138,8 +138,8 @@ func GetTx(tx *bolt.Tx, id string) (Item, bool, error) {
 	return it, true, nil
 }
 
-// PutTx writes one item inside a transaction.
-func PutTx(tx *bolt.Tx, it Item) error {
+// putTx writes one item inside a transaction.
+func putTx(tx *bolt.Tx, it Item) error {
 	b, err := tx.CreateBucketIfNotExists(bucketItems)
 	if err != nil {
 		return fmt.Errorf("catalogue: %w", err)
@@ -152,8 +152,8 @@ func PutTx(tx *bolt.Tx, it Item) error {
 	return b.Put([]byte(it.ID), v)
 }
 
-// DeleteTx removes one item's record inside a transaction.
-func DeleteTx(tx *bolt.Tx, id string) error {
+// deleteTx removes one item's record inside a transaction.
+func deleteTx(tx *bolt.Tx, id string) error {
 	if b := tx.Bucket(bucketItems); b != nil {
 		return b.Delete([]byte(id))
 	}
@@ -163,7 +163,7 @@ func DeleteTx(tx *bolt.Tx, id string) error {
 // Get returns one item.
 func (c *Catalogue) Get(id string) (it Item, ok bool, err error) {
 	err = c.st.View(func(tx *bolt.Tx) error {
-		it, ok, err = GetTx(tx, id)
+		it, ok, err = getTx(tx, id)
 		return err
 	})
 	return it, ok, err
@@ -172,13 +172,87 @@ func (c *Catalogue) Get(id string) (it Item, ok bool, err error) {
 // Update applies fn to item id (when it exists) in one transaction.
 func (c *Catalogue) Update(id string, fn func(*Item)) error {
 	return c.st.Update(func(tx *bolt.Tx) error {
-		it, ok, err := GetTx(tx, id)
+		it, ok, err := getTx(tx, id)
 		if err != nil || !ok {
 			return err
 		}
 		fn(&it)
-		return PutTx(tx, it)
+		return putTx(tx, it)
 	})
+}
+
+// Queued records that the source at path source (relative to media_dir;
+// size and mtime as found) waits to be processed as title id, described by
+// m. A title of the same id (a replaced source) keeps what m does not say.
+func (c *Catalogue) Queued(id, source string, size int64, mtime time.Time, m Meta) error {
+	return c.st.Update(func(tx *bolt.Tx) error {
+		it, _, err := getTx(tx, id)
+		if err != nil {
+			return err
+		}
+		it.ID, it.Source, it.State, it.Error = id, source, StateQueued, ""
+		it.SourceSize, it.SourceModTime = size, mtime.UTC()
+		it.SetMeta(m)
+		return putTx(tx, it)
+	})
+}
+
+// SetState moves title id to state (StateQueued or StateProcessing). A
+// title that does not exist (removed meanwhile) is left alone.
+func (c *Catalogue) SetState(id, state string) error {
+	if state != StateQueued && state != StateProcessing {
+		return fmt.Errorf("catalogue: SetState(%s, %q): use Ready or Failed", id, state)
+	}
+	return c.Update(id, func(it *Item) { it.State = state })
+}
+
+// Failed marks title id failed with reason; it has no HLS any more.
+func (c *Catalogue) Failed(id, reason string) error {
+	return c.Update(id, func(it *Item) { it.State, it.Error, it.HLS = StateFailed, reason, "" })
+}
+
+// Published is what processing a source made of it.
+type Published struct {
+	Source   string        // relative to media_dir
+	Meta     Meta          // from the name, and for tracks their tags
+	Method   string        // remux | encode
+	Duration time.Duration // of the packaged media
+	Variants []VariantInfo
+	Poster   bool // poster.jpg was written next to the master playlist
+}
+
+// Ready records title id as ready to play, its HLS published (Publish).
+func (c *Catalogue) Ready(id string, p Published) error {
+	return c.st.Update(func(tx *bolt.Tx) error {
+		it, _, err := getTx(tx, id)
+		if err != nil {
+			return err
+		}
+		it.ID, it.Source = id, p.Source
+		it.SetMeta(p.Meta)
+		it.State, it.Error, it.Method = StateReady, "", p.Method
+		it.HLS = "/vod/" + id + "/" + MasterPlaylist
+		it.Duration = p.Duration.Seconds()
+		it.Variants = p.Variants
+		it.Poster = ""
+		if p.Poster {
+			it.Poster = "/vod/" + id + "/poster.jpg"
+		}
+		return putTx(tx, it)
+	})
+}
+
+// Forget deletes title id's record (not its files: RemoveFiles) and
+// reports whether there was one.
+func (c *Catalogue) Forget(id string) (found bool, err error) {
+	err = c.st.Update(func(tx *bolt.Tx) error {
+		_, found, err = getTx(tx, id)
+		if err != nil {
+			return err
+		}
+		return deleteTx(tx, id)
+	})
+	return found, err
 }
 
 // List returns every item: films by title, episodes by show, season and
@@ -221,7 +295,7 @@ func (c *Catalogue) List() ([]Item, error) {
 
 // Remove deletes item id and its HLS tree.
 func (c *Catalogue) Remove(id string) error {
-	if err := c.st.Update(func(tx *bolt.Tx) error { return DeleteTx(tx, id) }); err != nil {
+	if err := c.st.Update(func(tx *bolt.Tx) error { return deleteTx(tx, id) }); err != nil {
 		return err
 	}
 	return c.RemoveFiles(id)

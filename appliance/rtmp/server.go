@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	gortmp "github.com/yutopp/go-rtmp"
 
@@ -154,22 +155,23 @@ type listener struct {
 
 func (l *listener) Accept() (net.Conn, error) {
 	s := l.s
-	backoff := 5 * time.Millisecond
+	retry := &backoff.ExponentialBackOff{InitialInterval: 5 * time.Millisecond, Multiplier: 2,
+		RandomizationFactor: backoff.DefaultRandomizationFactor, MaxInterval: time.Second}
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			if l.ctx.Err() != nil {
 				return nil, err
 			}
-			s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+			d := retry.NextBackOff()
+			s.log.Warn("accept failed; retrying", "err", err, "in", d)
 			select {
-			case <-time.After(backoff):
+			case <-time.After(d):
 			case <-l.ctx.Done():
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 5 * time.Millisecond
+		retry.Reset()
 		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		addr := ap.Addr().Unmap()
 		if !allowed(s.allowPublish, addr) && !allowed(s.allowPlay, addr) {

@@ -143,24 +143,26 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 	switch {
 	case ctx.Err() != nil:
 		// shutdown: the job runs again at the next start
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
+		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
 		q.log.Info("stopped; the job will run again at the next start", "source", j.Source)
 		return false
 	case jctx.Err() != nil:
 		// removed or replaced while running: the store already says what next
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
+		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
 		return false
 	case errors.Is(err, errGone):
 		q.log.Info("source is gone before its job ran", "source", j.Source)
-		_ = q.Remove(ctx, j.Source)
+		if err := q.Remove(ctx, j.Source); err != nil {
+			q.log.Error("cannot forget a source that is gone", "source", j.Source, "err", err)
+		}
 		return false
 	case errors.Is(err, syscall.ENOSPC):
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
+		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
 		q.setDown("disk full: " + err.Error())
 		q.requeue(j, "disk full: "+err.Error())
 		return true
 	case err != nil:
-		_ = os.RemoveAll(q.cat.StagingDir(j.ID, j.Seq))
+		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
 		q.fail(j, err)
 		return false
 	}
@@ -267,59 +269,52 @@ func (q *Queue) poster(ctx context.Context, j Job, probe *ffmpeg.Probe, src, sta
 	return true
 }
 
-// commit publishes the staged HLS and marks the title ready and the job
-// done, in one transaction, unless the job was removed or queued again
-// meanwhile.
+// commit publishes the staged HLS, marks the title ready, then the job
+// done, unless the job was removed or queued again meanwhile. A stop
+// between the two leaves the job running: it runs again at the next start.
 func (q *Queue) commit(j Job, res *result) error {
 	stage := q.cat.StagingDir(j.ID, j.Seq)
-	var stale bool
-	err := q.st.Update(func(tx *bolt.Tx) error {
+	current := func(tx *bolt.Tx) (Job, bool, error) {
 		cur, ok, err := getJob(tx, j.ID)
-		if err != nil {
-			return err
+		return cur, err == nil && ok && cur.Seq == j.Seq, err
+	}
+	var fresh bool
+	err := q.st.View(func(tx *bolt.Tx) (err error) { _, fresh, err = current(tx); return err })
+	if err == nil && fresh {
+		err = q.cat.Publish(j.ID, stage)
+	}
+	if err == nil && fresh {
+		meta := library.ParseName(j.Folder, strings.SplitN(j.Source, "/", 2)[1])
+		if meta.Kind == library.KindTrack {
+			tagMeta(&meta, res.probe)
 		}
-		if !ok || cur.Seq != j.Seq {
-			stale = true
-			return nil
-		}
-		if err := q.cat.Publish(j.ID, stage); err != nil {
-			return err
-		}
-		it, _, err := library.GetTx(tx, j.ID)
-		if err != nil {
-			return err
-		}
-		it.ID, it.Source = j.ID, j.Source
-		it.SetMeta(library.ParseName(j.Folder, strings.SplitN(j.Source, "/", 2)[1]))
-		if it.Kind == library.KindTrack {
-			tagMeta(&it, res.probe)
-		}
-		it.State, it.Error, it.Method = library.StateReady, "", res.method
-		it.HLS = "/vod/" + j.ID + "/" + library.MasterPlaylist
-		it.Duration = res.pk.Duration.Seconds()
-		it.Variants = res.pk.Variants
-		it.Poster = ""
-		if res.poster {
-			it.Poster = "/vod/" + j.ID + "/poster.jpg"
-		}
-		if err := library.PutTx(tx, it); err != nil {
-			return err
-		}
-		cur.State, cur.Method, cur.Finished, cur.Progress = Done, res.method, time.Now().UTC(), 100
-		cur.Speed = 0
-		if res.took > 0 {
-			cur.Speed = res.pk.Duration.Seconds() / res.took.Seconds()
-		}
-		cur.ETA = 0
-		return putJob(tx, cur)
-	})
-	if stale || err != nil {
-		_ = os.RemoveAll(stage)
+		err = q.cat.Ready(j.ID, library.Published{
+			Source: j.Source, Meta: meta, Method: res.method,
+			Duration: res.pk.Duration, Variants: res.pk.Variants, Poster: res.poster,
+		})
+	}
+	if err == nil && fresh {
+		err = q.st.Update(func(tx *bolt.Tx) error {
+			cur, ok, err := current(tx)
+			if err != nil || !ok {
+				return err // replaced meanwhile: the new job runs next
+			}
+			cur.State, cur.Method, cur.Finished, cur.Progress = Done, res.method, time.Now().UTC(), 100
+			cur.Speed = 0
+			if res.took > 0 {
+				cur.Speed = res.pk.Duration.Seconds() / res.took.Seconds()
+			}
+			cur.ETA = 0
+			return putJob(tx, cur)
+		})
+	}
+	if !fresh || err != nil {
+		q.removeStage(stage)
 	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	if stale {
+	if !fresh {
 		return nil
 	}
 	speed := 0.0
@@ -334,8 +329,16 @@ func (q *Queue) commit(j Job, res *result) error {
 	return nil
 }
 
+// removeStage deletes a run's staging dir; what cannot be deleted is
+// logged (CleanStaging removes it at the next start).
+func (q *Queue) removeStage(dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		q.log.Warn("cannot remove a staging dir", "dir", dir, "err", err)
+	}
+}
+
 // tagMeta fills a track's title, artist and album from its tags.
-func tagMeta(it *library.Item, p *ffmpeg.Probe) {
+func tagMeta(it *library.Meta, p *ffmpeg.Probe) {
 	if t := p.Tag("title"); t != "" {
 		it.Title = t
 	}
@@ -367,15 +370,11 @@ func (q *Queue) requeue(j Job, note string) {
 			return err
 		}
 		cur.State, cur.Error = Pending, note
-		if err := putJob(tx, cur); err != nil {
-			return err
-		}
-		if it, ok, err := library.GetTx(tx, j.ID); err == nil && ok {
-			it.State = library.StateQueued
-			return library.PutTx(tx, it)
-		}
-		return nil
+		return putJob(tx, cur)
 	})
+	if err == nil {
+		err = q.cat.SetState(j.ID, library.StateQueued)
+	}
 	if err != nil {
 		q.log.Error("cannot requeue", "source", j.Source, "err", err)
 	}
@@ -404,16 +403,11 @@ func (q *Queue) fail(j Job, cause error) {
 		}
 		cur.State, cur.Error, cur.Finished = Failed, reason, time.Now().UTC()
 		cur.Speed, cur.ETA = 0, 0
-		if err := putJob(tx, cur); err != nil {
-			return err
-		}
-		it, ok, err := library.GetTx(tx, j.ID)
-		if err != nil || !ok {
-			return err
-		}
-		it.State, it.Error, it.HLS = library.StateFailed, reason, ""
-		return library.PutTx(tx, it)
+		return putJob(tx, cur)
 	})
+	if err == nil {
+		err = q.cat.Failed(j.ID, reason)
+	}
 	if err != nil {
 		q.log.Error("cannot record a failed job", "source", j.Source, "err", err)
 	}

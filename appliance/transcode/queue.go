@@ -263,19 +263,13 @@ func (q *Queue) Enqueue(ctx context.Context, p string) error {
 			return err
 		}
 		j := Job{ID: id, Source: rel, Folder: kind, State: Pending, Seq: seq, Enqueued: time.Now().UTC()}
-		if err := putJob(tx, j); err != nil {
-			return err
-		}
-		it, _, err := library.GetTx(tx, id)
-		if err != nil {
-			return err
-		}
-		it.ID, it.Source, it.State, it.Error = id, rel, library.StateQueued, ""
-		it.SourceSize, it.SourceModTime = fi.Size(), fi.ModTime().UTC()
-		it.SetMeta(meta)
-		return library.PutTx(tx, it)
+		return putJob(tx, j)
 	})
 	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", rel, err)
+	}
+	// Durable first: the job is stored; the title follows.
+	if err := q.cat.Queued(id, rel, fi.Size(), fi.ModTime(), meta); err != nil {
 		return fmt.Errorf("enqueue %s: %w", rel, err)
 	}
 	q.log.Info("queued", "source", rel, "id", id)
@@ -291,7 +285,11 @@ func (q *Queue) Remove(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok, err := q.cat.Get(library.ItemID(rel)); err == nil && !ok {
+	_, ok, err := q.cat.Get(library.ItemID(rel))
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", rel, err)
+	}
+	if !ok {
 		// maybe a folder: every title under it
 		items, err := q.cat.List()
 		if err != nil {
@@ -310,20 +308,16 @@ func (q *Queue) Remove(ctx context.Context, p string) error {
 
 func (q *Queue) removeOne(rel string) error {
 	id := library.ItemID(rel)
-	var found bool
 	err := q.st.Update(func(tx *bolt.Tx) error {
-		_, ok, err := library.GetTx(tx, id)
-		if err != nil {
-			return err
-		}
-		found = ok
 		if b := tx.Bucket(bucketJobs); b != nil {
-			if err := b.Delete([]byte(id)); err != nil {
-				return err
-			}
+			return b.Delete([]byte(id))
 		}
-		return library.DeleteTx(tx, id)
+		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", rel, err)
+	}
+	found, err := q.cat.Forget(id)
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", rel, err)
 	}
@@ -452,12 +446,13 @@ const keepDone = 7 * 24 * time.Hour
 // finished ones.
 func (q *Queue) resetRunning() error {
 	var n int
+	var reset []Job
 	err := q.st.Update(func(tx *bolt.Tx) error {
+		reset = nil
 		b, err := tx.CreateBucketIfNotExists(bucketJobs)
 		if err != nil {
 			return err
 		}
-		var reset []Job
 		var old []string
 		err = eachJob(b, func(j Job) error {
 			if j.State == Running {
@@ -481,18 +476,17 @@ func (q *Queue) resetRunning() error {
 			if err := putJob(tx, j); err != nil {
 				return err
 			}
-			if it, ok, err := library.GetTx(tx, j.ID); err == nil && ok {
-				it.State = library.StateQueued
-				if err := library.PutTx(tx, it); err != nil {
-					return err
-				}
-			}
 		}
 		n = len(reset)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("transcode: reset running jobs: %w", err)
+	}
+	for _, j := range reset {
+		if err := q.cat.SetState(j.ID, library.StateQueued); err != nil {
+			return fmt.Errorf("transcode: reset running jobs: %w", err)
+		}
 	}
 	if n > 0 {
 		q.log.Info("jobs interrupted by the last stop will run again", "jobs", n)
@@ -603,16 +597,16 @@ func (q *Queue) claim() (Job, bool, error) {
 		}
 		j.State, j.Started, j.Attempts, j.Error = Running, time.Now().UTC(), j.Attempts+1, ""
 		j.Progress, j.Speed, j.ETA = 0, 0, 0
-		if err := putJob(tx, j); err != nil {
-			return err
-		}
-		if it, ok, err := library.GetTx(tx, j.ID); err == nil && ok {
-			it.State = library.StateProcessing
-			return library.PutTx(tx, it)
-		}
-		return nil
+		return putJob(tx, j)
 	})
-	return j, found, err
+	if err != nil || !found {
+		return j, found, err
+	}
+	if err := q.cat.SetState(j.ID, library.StateProcessing); err != nil {
+		// the job runs all the same; its title shows "queued" until it ends
+		q.log.Error("cannot mark the title processing", "source", j.Source, "err", err)
+	}
+	return j, true, nil
 }
 
 func (q *Queue) setDown(reason string) {
@@ -702,7 +696,9 @@ func (q *Queue) JobsHandler(details func(*http.Request) bool) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(jobs)
+		if err := json.NewEncoder(w).Encode(jobs); err != nil {
+			q.log.Debug("jobs answer not sent", "err", err) // the client left
+		}
 	})
 }
 

@@ -167,7 +167,7 @@ func (e *env) waitItem(id, state string) library.Item {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if ok && it.State == state {
+		if ok && it.State == state && (state != library.StateReady || e.jobSettled(id)) {
 			return it
 		}
 		if ok && state != library.StateFailed && it.State == library.StateFailed {
@@ -177,6 +177,16 @@ func (e *env) waitItem(id, state string) library.Item {
 	}
 	e.t.Fatalf("item %s: state %q after 90s, want %q (%+v)", id, it.State, state, it)
 	return it
+}
+
+// jobSettled says whether item id's job is done (or gone): the title is
+// marked ready just before its job is marked done.
+func (e *env) jobSettled(id string) bool {
+	j, ok, err := e.q.Job(id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return !ok || j.State == Done
 }
 
 // probeOut is ffprobe's view of a published master playlist.

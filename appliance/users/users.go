@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
@@ -106,14 +108,17 @@ func NewWithCost(st *store.Store, cost int) *Users {
 	return u
 }
 
-// ValidName checks a user or group name: 1-64 of letters, digits, '.', '_',
-// '-', starting with a letter or digit.
+// ValidName checks a user or group name: 1 to 64 characters, letters of
+// any script (josé, Łukasz, 山田), digits, '.', '_' and '-', starting with a
+// letter or digit. Combining marks may follow a letter (é written as e and
+// U+0301).
 func ValidName(n string) error {
-	if n == "" || len(n) > 64 {
+	if n == "" || utf8.RuneCountInString(n) > 64 || !utf8.ValidString(n) {
 		return fmt.Errorf("%w: name %q must be 1 to 64 characters", ErrInvalid, n)
 	}
 	for i, r := range n {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '.' || r == '_' || r == '-'))
+		ok := unicode.IsLetter(r) || unicode.IsDigit(r) ||
+			(i > 0 && (r == '.' || r == '_' || r == '-' || unicode.Is(unicode.Mn, r)))
 		if !ok {
 			return fmt.Errorf("%w: name %q may only hold letters, digits, '.', '_' and '-' (not first)", ErrInvalid, n)
 		}

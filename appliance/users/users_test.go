@@ -150,3 +150,16 @@ func TestVerifiedPasswordCache(t *testing.T) {
 		t.Fatal("deleted user accepted")
 	}
 }
+
+func TestValidNameUnicode(t *testing.T) {
+	for _, ok := range []string{"josé", "jose\u0301", "Łukasz", "山田", "maría.p_1-x", "7up"} {
+		if err := ValidName(ok); err != nil {
+			t.Errorf("ValidName(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "\u0301x", "a b", "a\u200bb", "a/b", ".x", "-x", "x\x00", strings.Repeat("é", 65), "\xff"} {
+		if err := ValidName(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidName(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}

@@ -360,20 +360,6 @@ func clock(sec float64) string {
 	return fmt.Sprintf("%d:%02d", m, s)
 }
 
-// bytesIEC writes a size with a binary unit.
-func bytesIEC(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // bitrate writes bit/s in kb/s or Mb/s.
 func bitrate(b int64) string {
 	switch {

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"thecure/appliance/config"
 )
 
 // pageTemplate is one page: the layout plus the page's own content.
@@ -31,7 +33,7 @@ func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 		"state":   func(s any) string { return tr.state(fmt.Sprint(s)) },
 		"viewers": tr.viewers,
 		"clock":   clock,
-		"bytes":   bytesIEC,
+		"bytes":   config.HumanBytes[uint64],
 		"bitrate": bitrate,
 		"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
 		"ago": func(t time.Time) string {
