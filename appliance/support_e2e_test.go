@@ -169,12 +169,13 @@ func TestWebSupportHistory(t *testing.T) {
 				t.Fatalf("exit %d", code)
 			}
 		}
-		out, errOut, code := runCmd(t, dir, "bot", "-c", cfg, "stats", "-since", "1d")
+		out, errOut, code := runCmd(t, dir, "bot", "stats", "-since", "1d", "-c", cfg)
 		if code != 0 || !strings.Contains(out, "conversations: 1\n") || !strings.Contains(out, "resolved without a technician: 1 of 1 (100%)") {
 			t.Errorf("thecure bot stats (running %v): exit %d\n%s%s", running, code, out, errOut)
 		}
 	}
-	if _, _, code := runCmd(t, dir, "bot", "-c", cfg, "stats", "-since", "soon"); code != 1 {
-		t.Errorf("stats -since soon: exit %d, want 1", code)
+	// a malformed duration is a usage error, refused before the store
+	if _, errOut, code := runCmd(t, dir, "bot", "stats", "-since", "soon", "-c", cfg); code != 2 || !strings.Contains(errOut, "thecure bot stats: --since:") {
+		t.Errorf("stats -since soon: exit %d, want 2\n%s", code, errOut)
 	}
 }
