@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X thecure/appliance.version=$(VERSION) -X thecure/appliance.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build run test test-deps test-deb vet bench fuzz clean deb hlsjs uplot
+.PHONY: build run test test-deps test-deb vet bench fuzz clean deb hlsjs uplot soak
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/thecure .
@@ -59,6 +59,14 @@ bench: build
 	.ci/bench-live bin/thecure
 	THECURE_BIN=$(CURDIR)/bin/thecure .ci/bench-web
 	.ci/bench-dns bin/thecure
+
+# The soak (not in `make test`): the release binary under combined load and
+# faults for SOAK_DURATION (10m), then a table; fails on any loss. Knobs:
+# SOAK_UPLOADERS (50), SOAK_PUBLISHERS (5), SOAK_PLAYERS (100),
+# SOAK_VIEWERS (500), SOAK_BACKUP_EVERY (2m), SOAK_FILM_EVERY (10s); SOAK_LOG=FILE keeps
+# the appliance's log. See .ci/soak/soak_test.go.
+soak: build
+	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -tags soak -count=1 -v -timeout 90m -run TestSoak ./.ci/soak/
 
 # A short run of every fuzz target (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s

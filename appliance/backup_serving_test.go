@@ -78,7 +78,7 @@ func TestBackupWhileServing(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	cfg := writeConfig(t, tmp, "[backup.retention]\nkeep_last = 10\n")
 	p := start(t, tmp, "run", "-c", cfg)
-	password := p.waitLine(t, `msg="created the first user.*user=admin password=(\S+)`)[1]
+	password := readFirstPassword(t, p.waitLine(t, firstPasswordLog)[1])
 	ftpAddr := p.waitLine(t, `msg=listening svc=ftps key=ftp.listen addr=(\S+)`)[1]
 	p.waitLine(t, `thecure is running`)
 

@@ -84,8 +84,12 @@ func TestBotWithoutNetwork(t *testing.T) {
 	addr := p.waitLine(t, `msg=listening svc=http key=http.listen addr=(\S+)`)[1]
 	p.waitLine(t, `cannot reach the Bot API; retrying" svc=bot`)
 	var h healthz
-	if code := getJSON(t, "http://"+addr+"/healthz", &h); code != 503 {
-		t.Errorf("/healthz = %d with the bot down, want 503", code)
+	// The bot depends on the outside: the box is degraded, still live and ready.
+	if code := getJSON(t, "http://"+addr+"/readyz", &h); code != 200 || h.Status != "degraded" {
+		t.Errorf("/readyz = %d %q with the bot down, want 200 degraded", code, h.Status)
+	}
+	if code := getJSON(t, "http://"+addr+"/healthz", &h); code != 200 || h.Status != "degraded" {
+		t.Errorf("/healthz = %d %q with the bot down, want 200 degraded", code, h.Status)
 	}
 	states := map[string]string{}
 	for _, s := range h.Services {
@@ -98,7 +102,7 @@ func TestBotWithoutNetwork(t *testing.T) {
 		t.Errorf("states %v, want bot down and http up", states)
 	}
 	out, _, code := runCmd(t, dir, "status", "-c", cfg)
-	if code != 0 || !strings.Contains(out, "bot") || strings.Contains(out, "SECRET") {
+	if code != 0 || !strings.Contains(out, "bot") || !strings.Contains(out, "status degraded") || strings.Contains(out, "SECRET") {
 		t.Errorf("status: %d\n%s", code, out)
 	}
 	p.cmd.Process.Signal(syscall.SIGINT)

@@ -48,12 +48,15 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 	}
 	old := time.Now().Add(-time.Minute)
 	os.Chtimes(broken, old, old)
-	cfg := writeConfig(t, dir, "[library]\nhls_dir = \""+hls+"\"\n[transcode]\nrescan = \"1s\"\n")
+	// a pull relay from an origin that is not there: its URL (with a key)
+	// shows to admins only
+	cfg := writeConfig(t, dir, "[library]\nhls_dir = \""+hls+"\"\n[transcode]\nrescan = \"1s\"\n"+
+		"[[rtmp.pull]]\nname = \"relayed\"\nurl = \"rtmp://127.0.0.1:1/live/cam?key=PULLSECRET\"\n")
 	p := start(t, dir, "run", "-c", cfg)
 	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
 	ftpAddr := waitLog(t, p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
 	rtmpAddr := waitLog(t, p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
-	password := waitLog(t, p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, p, firstPasswordLog, 30*time.Second)[1])
 	base := "http://" + addr
 
 	// The broken source fails and is quarantined.
@@ -74,10 +77,10 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 	}
 
 	leaks := []string{dir, data, hls, "control.sock", ".staging", "quarantine/", "ffprobe", "Invalid data",
-		addr, ftpAddr, rtmpAddr, "[::]:", "0.0.0.0:"}
+		addr, ftpAddr, rtmpAddr, "[::]:", "0.0.0.0:", "PULLSECRET"}
 	anon := &http.Client{Timeout: 10 * time.Second}
 	bodies := map[string]string{}
-	for _, path := range []string{"/healthz", "/api/jobs", "/api/library", "/api/catalogue", "/api/live", "/metrics",
+	for _, path := range []string{"/healthz", "/readyz", "/api/jobs", "/api/library", "/api/catalogue", "/api/live", "/metrics",
 		"/", "/watch/" + brokenID, "/live/studio", "/api/live/studio", "/live/studio/index.m3u8", "/login", "/admin", "/api/status",
 		"/nope", "/vod/" + brokenID + "/index.m3u8", "/static/player.js"} {
 		resp, err := anon.Get(base + path)
@@ -95,6 +98,7 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"/healthz":     `"reason":"disk full"`,
+		"/readyz":      `"reason":"disk full"`,
 		"/api/jobs":    `"error":"not a readable media file; the source was moved to quarantine"`,
 		"/api/library": `"error":"not a readable media file; the source was moved to quarantine"`,
 	} {
@@ -131,6 +135,7 @@ func TestPublicEndpointsShowNoPaths(t *testing.T) {
 		"/api/jobs":    "quarantine/pelis/Broken (2020).mp4",
 		"/api/library": "quarantine/pelis/Broken (2020).mp4",
 		"/api/status":  "control.sock",
+		"/api/live":    `"relays":[{"kind":"pull","stream":"relayed","url":"rtmp://127.0.0.1:1/live/cam?key=PULLSECRET","connected":false`,
 	} {
 		resp, err := admin.Get(base + path)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"thecure/appliance/health"
 	"thecure/appliance/library"
 	"thecure/appliance/live"
+	"thecure/appliance/rtmp"
 	"thecure/appliance/sampler"
 	"thecure/appliance/store"
 	"thecure/appliance/tlscert"
@@ -50,9 +51,15 @@ func cmdCheckConfig(_ context.Context, e *env, file string) error {
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	return newLoggerLevel(w, c, new(slog.LevelVar))
+}
+
+// newLoggerLevel is newLogger with its level in lv, which a reload may change.
+func newLoggerLevel(w io.Writer, c config.Log, lv *slog.LevelVar) *slog.Logger {
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	_ = level.UnmarshalText([]byte(c.Level)) // Validate checked it
+	lv.Set(level)
+	opts := &slog.HandlerOptions{Level: lv}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -78,7 +85,8 @@ func cmdRun(ctx context.Context, e *env, file string) error {
 		return printProblems(e, err)
 	}
 	cfg := l.cfg
-	log := newLogger(e.stderr, cfg.Log)
+	level := new(slog.LevelVar)
+	log := newLoggerLevel(e.stderr, cfg.Log, level)
 	log.Info("starting thecure", "version", version, "commit", commit, "config", l.source, "data_dir", cfg.DataDir)
 	for _, w := range l.warnings {
 		log.Warn(w)
@@ -87,6 +95,7 @@ func cmdRun(ctx context.Context, e *env, file string) error {
 	if err != nil {
 		return err
 	}
+	a.reload.level = level
 	defer a.close()
 	return a.run(ctx)
 }
@@ -113,6 +122,10 @@ type app struct {
 	alerts   alertRelay // admin alerts, to the support bot when it is on
 	ftps     *ftps.Server
 	dns      *dns.Server // [dns]; nil when off (wire_dns.go)
+	rtmp     *rtmp.Server
+
+	probe  *http.Client // the watchdog's own /healthz requests (systemd.go)
+	reload reloadState  // SIGHUP: the config in force and who applies it (reload.go)
 
 	catalogue *library.Catalogue // VOD titles (wire_vod.go)
 	queue     *transcode.Queue   // VOD jobs; the FTPS ingest feeds it
@@ -135,7 +148,8 @@ func build(cfg *config.Config, log *slog.Logger) (*app, error) { return buildApp
 // buildApp is build for a configuration loaded from cfgFile ("" for built-in
 // defaults): backups include that file.
 func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, cfgFile: cfgFile, log: log, health: health.NewRegistry(), started: time.Now(), bound: map[string][]net.Listener{}}
+	a := &app{cfg: cfg, cfgFile: cfgFile, log: log, health: health.NewRegistry(), started: time.Now(), bound: map[string][]net.Listener{},
+		probe: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	defer func() {
 		if err != nil {
 			a.close()

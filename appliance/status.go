@@ -16,7 +16,7 @@ import (
 func (a *app) statusHandler(w http.ResponseWriter, _ *http.Request) {
 	control.JSON(w, http.StatusOK, control.Status{
 		Version: version, Commit: commit, PID: os.Getpid(), Started: a.started,
-		DataDir: a.dataDir, Services: a.health.Snapshot(),
+		DataDir: a.dataDir, Status: a.health.Status(), Services: a.health.Snapshot(),
 	})
 }
 
@@ -33,12 +33,15 @@ func cmdStatus(ctx context.Context, e *env, file string) error {
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "thecure %s (commit %s), pid %d, up %s, data dir %s\n\n",
-		st.Version, st.Commit, st.PID, time.Since(st.Started).Round(time.Second), st.DataDir)
+	fmt.Fprintf(e.stdout, "thecure %s (commit %s), pid %d, up %s, data dir %s, status %s\n\n",
+		st.Version, st.Commit, st.PID, time.Since(st.Started).Round(time.Second), st.DataDir, st.Status)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tSINCE\tDETAIL")
 	for _, s := range st.Services {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, s.Since.Local().Format(time.DateTime), s.Detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printInitialPassword(e.stdout, l.dataDir)
 }

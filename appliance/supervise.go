@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sync/errgroup"
 
 	"thecure/appliance/health"
@@ -22,6 +23,10 @@ const stopGrace = 2 * time.Second
 // too: nothing in the appliance is meant to end by itself.
 func (a *app) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	// SIGHUP reloads the config from now on (before READY=1: systemd may
+	// send it as soon as it has that).
+	stopReload := a.handleReloads(gctx)
+	defer stopReload()
 	// Listeners are bound already: a service is up (accepting) as it starts.
 	for _, s := range a.services {
 		a.health.Set(s.name, health.Up, a.detail(s.name))
@@ -43,6 +48,12 @@ func (a *app) run(ctx context.Context) error {
 		})
 	}
 	a.log.Info("thecure is running", "services", len(a.services), "took", time.Since(a.started).Round(time.Millisecond))
+	// Every listener was bound before any service started: systemd may
+	// start what comes after thecure (systemctl start returns now).
+	a.notify(daemon.SdNotifyReady)
+	sdDone := make(chan struct{})
+	go func() { defer close(sdDone); a.superviseSystemd(gctx) }()
+	defer func() { <-sdDone }()
 
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
@@ -51,6 +62,7 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	case <-gctx.Done():
 	}
+	a.notify(daemon.SdNotifyStopping)
 	if ctx.Err() != nil {
 		a.log.Info("stopping", "timeout", a.cfg.ShutdownTimeout.Std())
 	} else {

@@ -304,7 +304,7 @@ func playsFromZero(t *testing.T, ctx context.Context, engine string, secs float6
 // queue with the upload in it.
 func TestWebAdmin(t *testing.T) {
 	w := startWeb(t, nil)
-	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, w.p, firstPasswordLog, 30*time.Second)[1])
 	ftpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
 
 	clip := filepath.Join(t.TempDir(), "Test.Pattern.2026.mp4")
@@ -493,7 +493,7 @@ func TestWebLive(t *testing.T) {
 	}
 
 	// The admin page lists the stream with its viewers (this browser was one).
-	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, w.p, firstPasswordLog, time.Second)[1])
 	if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/login?next=%2Fadmin"),
 		chromedp.SendKeys(`input[name=user]`, "admin"),
 		chromedp.SendKeys(`input[name=password]`, password),

@@ -56,10 +56,12 @@ func (a *app) wireBackup() error {
 		Alerter:  &a.alerts,
 		Registry: a.reg,
 		Health: func(ok bool, detail string) {
+			// A failed backup (its disk, its S3 target) does not stop the
+			// box serving: degraded, not down.
 			if ok {
 				a.health.Set("backup", health.Up, detail)
 			} else {
-				a.health.Set("backup", health.Down, detail)
+				a.health.Set("backup", health.Degraded, detail)
 			}
 		},
 	})

@@ -37,6 +37,9 @@ func (a *app) wireBot() error {
 	if err != nil {
 		return err
 	}
+	// It depends on the Bot API, outside the box: its trouble degrades the
+	// box, which streams on.
+	a.health.Optional("bot")
 	a.alerts.bot = b
 	if c.WebhookURL != "" {
 		a.web.Handle("POST "+bot.WebhookPath(c.WebhookURL), b)

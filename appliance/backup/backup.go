@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,8 @@ type Service struct {
 	// prunePolicyLoc is the zone retention counts days and weeks in.
 	prunePolicyLoc *time.Location
 	trigger        chan struct{}
+	rescheduled    chan struct{}                   // Reload changed the schedule (reload.go)
+	liveSchedule   atomic.Pointer[config.Schedule] // set by Reload
 
 	mu     sync.Mutex
 	status Status
@@ -105,7 +108,7 @@ func New(opts Options, st Snapshotter, log *slog.Logger, deps Deps) (*Service, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, st: st, log: log, deps: deps, repos: repos, now: deps.Clock, trigger: make(chan struct{}, 1), prunePolicyLoc: time.Local}
+	s := &Service{opts: opts, st: st, log: log, deps: deps, repos: repos, now: deps.Clock, trigger: make(chan struct{}, 1), rescheduled: make(chan struct{}, 1), prunePolicyLoc: time.Local}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -192,12 +195,11 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
-	sched := s.opts.Config.Schedule
 	// An interval counts from the last attempt, failed or not, so that a
 	// failing backup is retried once per interval, not in a loop.
 	lastRun, _ := s.LastBackup(ctx)
 	for {
-		next := sched.Next(s.now(), lastRun)
+		next := s.schedule().Next(s.now(), lastRun)
 		var timer <-chan time.Time
 		var t *time.Timer
 		if !next.IsZero() {
@@ -205,13 +207,19 @@ func (s *Service) Run(ctx context.Context) error {
 			t = time.NewTimer(next.Sub(s.now()))
 			timer = t.C
 		}
+		rescheduled := false
 		select {
 		case <-ctx.Done():
 		case <-s.trigger:
 		case <-timer:
+		case <-s.rescheduled:
+			rescheduled = true
 		}
 		if t != nil {
 			t.Stop()
+		}
+		if rescheduled && ctx.Err() == nil {
+			continue
 		}
 		if ctx.Err() != nil {
 			return nil

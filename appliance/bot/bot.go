@@ -121,7 +121,8 @@ type Bot struct {
 
 	allowCfg map[int64]bool
 	admins   map[int64]bool
-	opChats  map[int64]bool // where tickets are relayed
+	opChats  map[int64]bool        // where tickets are relayed
+	live     atomic.Pointer[rules] // set by Reload (reload.go)
 
 	mu      sync.Mutex
 	botName string
@@ -552,7 +553,7 @@ func (b *Bot) alertSender(ctx context.Context) {
 			return
 		case text := <-b.alertc:
 			b.metrics.alerts.Inc()
-			for id := range b.admins {
+			for id := range b.rules().admins {
 				b.send(ctx, id, id, b.tx.alertPrefix+escapeMD(text), nil)
 			}
 		}

@@ -51,10 +51,10 @@ func (b *Bot) messageText(m *echotron.Message) string {
 	return b.tx.nonText
 }
 
-func (b *Bot) isAdmin(user int64) bool { return b.admins[user] }
+func (b *Bot) isAdmin(user int64) bool { return b.rules().admins[user] }
 
 func (b *Bot) isAllowed(user int64) bool {
-	if b.admins[user] {
+	if b.rules().admins[user] {
 		return true
 	}
 	allowed, known, err := Access(b.st, user)
@@ -64,7 +64,7 @@ func (b *Bot) isAllowed(user int64) bool {
 	if known {
 		return allowed
 	}
-	return b.allowCfg[user]
+	return b.rules().allowCfg[user]
 }
 
 // rate is one user's token bucket.
@@ -140,7 +140,7 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 		user = m.From.ID
 	}
 	b.logLine(user, chat, "in", b.messageText(m))
-	if b.opChats[chat] {
+	if b.rules().opChats[chat] {
 		if m.ReplyToMessage != nil {
 			t, ok, err := related(b.st, chat, m.ReplyToMessage.ID)
 			if err != nil {
@@ -262,7 +262,7 @@ func (b *Bot) onCallback(ctx context.Context, q *echotron.CallbackQuery) {
 	}
 	id, ok := parseCallback(q.Data)
 	prefix := ""
-	if _, exists := b.tree[id]; !ok || !exists {
+	if _, exists := b.rules().tree[id]; !ok || !exists {
 		id, prefix = MenuRootNode, b.tx.menuChanged
 	}
 	msgID := 0
@@ -276,7 +276,7 @@ func (b *Bot) onCallback(ctx context.Context, q *echotron.CallbackQuery) {
 // msgID in place, or in a new message when msgID is 0. prefix goes above the
 // node's text.
 func (b *Bot) showNode(ctx context.Context, user, chat int64, msgID int, id, prefix string) {
-	n := b.tree[id]
+	n := b.rules().tree[id]
 	text := n.Text
 	switch n.Action {
 	case config.ActionStatus:
@@ -289,7 +289,7 @@ func (b *Bot) showNode(ctx context.Context, user, chat int64, msgID int, id, pre
 	text = joinText(prefix, text)
 	var rows [][]echotron.InlineKeyboardButton
 	for _, bid := range n.Buttons {
-		if c, ok := b.tree[bid]; ok {
+		if c, ok := b.rules().tree[bid]; ok {
 			rows = append(rows, []echotron.InlineKeyboardButton{{Text: c.Label, CallbackData: callbackData(bid)}})
 		}
 	}
@@ -486,7 +486,7 @@ func (b *Bot) escalate(ctx context.Context, user, chat int64) string {
 		return fmt.Sprintf(b.tx.ticketAlready, t.ID)
 	}
 	b.log.Info("ticket opened", "ticket", t.ID, "user", user)
-	for op := range b.opChats {
+	for op := range b.rules().opChats {
 		id := b.send(ctx, 0, op, fmt.Sprintf(b.tx.opNewTicket, t.ID, escapeMD(name), user, t.ID), nil)
 		if id != 0 {
 			if err := relate(b.st, op, id, t.ID); err != nil {
@@ -515,7 +515,7 @@ func (b *Bot) nameOf(user int64, fallback string) string {
 
 // relayToOperators forwards a user's message to the operators.
 func (b *Bot) relayToOperators(ctx context.Context, m *echotron.Message, t Ticket) {
-	for op := range b.opChats {
+	for op := range b.rules().opChats {
 		var res echotron.APIResponseMessage
 		err := b.call(ctx, "forwardMessage", func() (err error) {
 			res, err = b.api.ForwardMessage(op, m.Chat.ID, m.ID, nil)
@@ -616,7 +616,7 @@ func (b *Bot) closeByUser(ctx context.Context, from *echotron.User, chat int64) 
 	}
 	b.log.Info("ticket closed by its user", "ticket", tk.ID)
 	b.send(ctx, from.ID, chat, fmt.Sprintf(b.tx.ticketClosedUser, tk.ID), nil)
-	for op := range b.opChats {
+	for op := range b.rules().opChats {
 		b.send(ctx, 0, op, fmt.Sprintf(b.tx.opClosedByUser, escapeMD(displayName(from)), tk.ID), nil)
 	}
 }

@@ -40,7 +40,7 @@ type ConfigFlag struct {
 type Grammar struct {
 	Run         Run         `cmd:"" help:"Start the appliance."`
 	CheckConfig CheckConfig `cmd:"" name:"check-config" help:"Check the configuration and print every problem."`
-	Status      Status      `cmd:"" help:"Show each service's state, from the running appliance."`
+	Status      Status      `cmd:"" help:"Show the box's status (ok, degraded, unhealthy) and each service's state."`
 	User        User        `cmd:"" help:"Manage the users who log in to FTPS and the web admin."`
 	Bot         Bot         `cmd:"" help:"Manage the support bot's users, read its log, open tickets and statistics."`
 	Backup      Backup      `cmd:"" help:"Make a backup now, list backups, or check one's every checksum."`

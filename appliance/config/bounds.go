@@ -31,6 +31,7 @@ const (
 	maxHandshake  = Duration(time.Minute)           // RTMP handshake + connect
 	maxRTMPRead   = Duration(10 * time.Minute)      // silent publisher
 	maxRTMPWrite  = Duration(time.Minute)           // one message to a player
+	maxRelays     = 64                              // [[rtmp.push]] targets, [[rtmp.pull]] streams
 	maxSegment    = Duration(30 * time.Second)      // live HLS segment
 	maxPart       = Duration(5 * time.Second)       // LL-HLS part
 	maxSegments   = 60                              // live HLS window, in segments

@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
+	"strings"
 )
 
 // RTMP configures the live RTMP server: publishing (ingest) and playback at
@@ -36,6 +38,29 @@ type RTMP struct {
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
 	ReadTimeout      Duration `toml:"read_timeout"`
 	WriteTimeout     Duration `toml:"write_timeout"`
+	// Push restreams local streams to other RTMP servers ([[rtmp.push]]).
+	Push []RTMPPush `toml:"push"`
+	// Pull relays streams from an origin as local streams ([[rtmp.pull]]).
+	Pull []RTMPPull `toml:"pull"`
+}
+
+// RTMPPush is one restream target: every stream published here under
+// Stream ("*": every stream) is published to URL as well.
+type RTMPPush struct {
+	// Stream is a local stream name, or "*" for every stream.
+	Stream string `toml:"stream"`
+	// URL is the target's full RTMP URL (rtmp://HOST[:PORT]/APP/NAME); with
+	// Stream "*", "/" and the stream's name are appended to it
+	// (rtmp://HOST[:PORT]/APP).
+	URL string `toml:"url"`
+}
+
+// RTMPPull is one relayed stream: played from an origin and served here
+// as the local stream Name.
+type RTMPPull struct {
+	Name string `toml:"name"`
+	// URL is the origin's full RTMP URL of the stream (rtmp://HOST[:PORT]/APP/NAME).
+	URL string `toml:"url"`
 }
 
 // RTMPStream is one declared live stream.
@@ -83,6 +108,56 @@ func (v *validator) rtmp(c *RTMP) {
 	v.check(c.HandshakeTimeout > 0, "rtmp.handshake_timeout", "must be positive")
 	v.check(c.ReadTimeout > 0, "rtmp.read_timeout", "must be positive")
 	v.check(c.WriteTimeout > 0, "rtmp.write_timeout", "must be positive")
+	v.relays(c)
+}
+
+// relays checks [[rtmp.push]] and [[rtmp.pull]].
+func (v *validator) relays(c *RTMP) {
+	atMost(v, "rtmp.push", len(c.Push), maxRelays)
+	atMost(v, "rtmp.pull", len(c.Pull), maxRelays)
+	seen := map[[2]string]bool{}
+	for i, p := range c.Push {
+		key := fmt.Sprintf("rtmp.push[%d]", i)
+		v.check(p.Stream == "*" || ValidStreamName(p.Stream), key+".stream",
+			`must be "*" or a stream name (1-64 letters, digits, '-' or '_', starting with a letter or digit)`)
+		segs := 2
+		if p.Stream == "*" {
+			segs = 1
+		}
+		if err := CheckRTMPURL(p.URL, segs); err != nil {
+			v.fail(key+".url", "%v", err)
+		}
+		v.check(!seen[[2]string{p.Stream, p.URL}], key, "same stream and url as an earlier [[rtmp.push]]")
+		seen[[2]string{p.Stream, p.URL}] = true
+	}
+	names := map[string]bool{}
+	for i, p := range c.Pull {
+		key := fmt.Sprintf("rtmp.pull[%d]", i)
+		v.check(ValidStreamName(p.Name), key+".name",
+			"stream name must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+		v.check(!names[p.Name], key+".name", "stream already pulled by an earlier [[rtmp.pull]]")
+		names[p.Name] = true
+		if err := CheckRTMPURL(p.URL, 2); err != nil {
+			v.fail(key+".url", "%v", err)
+		}
+	}
+}
+
+// CheckRTMPURL checks an rtmp:// URL with a host and at least segs path
+// segments (APP, or APP/NAME).
+func CheckRTMPURL(s string, segs int) error {
+	u, err := url.Parse(s)
+	want := "rtmp://HOST[:PORT]/APP/NAME"
+	if segs < 2 {
+		want = "rtmp://HOST[:PORT]/APP"
+	}
+	switch {
+	case err != nil || u.Scheme != "rtmp" || u.Host == "" || u.Hostname() == "" || u.User != nil || u.Fragment != "":
+		return fmt.Errorf("must be an RTMP URL like %s", want)
+	case len(strings.FieldsFunc(u.Path, func(r rune) bool { return r == '/' })) < segs:
+		return fmt.Errorf("needs a path: %s", want)
+	}
+	return nil
 }
 
 // prefixes checks a list of CIDR prefixes or single IP addresses.

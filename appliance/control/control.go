@@ -185,6 +185,7 @@ type Status struct {
 	PID      int              `json:"pid"`
 	Started  time.Time        `json:"started"`
 	DataDir  string           `json:"data_dir"`
+	Status   health.Status    `json:"status"` // ok, degraded or unhealthy
 	Services []health.Service `json:"services"`
 }
 

@@ -42,7 +42,7 @@ func (c *clientFs) resolve(op, name string) (vpath, config.Folder, error) {
 	if p.folder == "" {
 		return p, config.Folder{}, nil
 	}
-	f, ok := c.s.folders[p.folder]
+	f, ok := c.s.folder(p.folder)
 	if !ok || !c.canRead(f) {
 		return p, f, perr(op, p.String(), fs.ErrNotExist)
 	}
@@ -316,7 +316,7 @@ func (c *clientFs) xReadDir(name string) ([]os.FileInfo, error) {
 	if p.folder == "" {
 		var out []os.FileInfo
 		for _, n := range c.s.order {
-			if !c.canRead(c.s.folders[n]) {
+			if f, _ := c.s.folder(n); !c.canRead(f) {
 				continue
 			}
 			if st, err := c.s.root.Stat(n); err == nil {

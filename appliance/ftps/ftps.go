@@ -73,16 +73,18 @@ type Options struct {
 
 // Server is the FTPS service. Serve runs it.
 type Server struct {
-	o        Options
-	log      *slog.Logger
-	tlsConf  *tls.Config
-	folders  map[string]config.Folder
-	order    []string // folder names in config order
-	m        *metrics
-	bans     *loginban.List
-	refusals *logsafe.Refusals
-	usage    *usage
-	root     *os.Root // opened by Serve
+	o       Options
+	log     *slog.Logger
+	tlsConf *tls.Config
+	folders map[string]config.Folder
+	order   []string // folder names in config order
+	// liveFolders are the folders' rights a reload set (reload.go).
+	liveFolders atomic.Pointer[map[string]config.Folder]
+	m           *metrics
+	bans        *loginban.List
+	refusals    *logsafe.Refusals
+	usage       *usage
+	root        *os.Root // opened by Serve
 
 	mu            sync.Mutex
 	sessions      map[uint32]*session
@@ -100,7 +102,7 @@ type Server struct {
 	pubAt time.Time
 
 	transfers atomic.Int64 // running data transfers, all sessions
-	diskFull  atomic.Bool  // uploads stopped for lack of space (StorageHealthKey down)
+	diskFull  atomic.Bool  // uploads stopped for lack of space (StorageHealthKey degraded: streaming goes on)
 	hardStop  atomic.Bool  // shutdown timed out: nothing still open is published
 	ingestCtx context.Context
 }
@@ -310,7 +312,7 @@ func (s *Server) setDiskFull(full bool) {
 		return
 	}
 	if full {
-		s.o.Health.Set(StorageHealthKey, health.Down, "media file system full: uploads are refused until space is freed")
+		s.o.Health.Set(StorageHealthKey, health.Degraded, "media file system full: uploads are refused until space is freed")
 		return
 	}
 	s.o.Health.Set(StorageHealthKey, health.Up, "")

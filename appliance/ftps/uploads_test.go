@@ -93,10 +93,15 @@ func TestHiddenPartsCountAgainstQuota(t *testing.T) {
 	if total > 1<<20 {
 		t.Fatalf("hidden parts hold %d bytes, over the 1 MiB quota", total)
 	}
+	if total < 1<<19 {
+		t.Fatalf("only %d bytes of 5 MiB sent were kept: too few to tell whether parts count", total)
+	}
+	// one byte more than the quota leaves once the parts are counted (and
+	// far less than it without them)
 	c := e.login(uploader)
-	err := c.Stor("/pelis/more.mkv", bytes.NewReader(make([]byte, 1000)))
+	err := c.Stor("/pelis/more.mkv", bytes.NewReader(make([]byte, 1<<20-total+1)))
 	if err == nil || !strings.HasPrefix(replyOf(err), "55") {
-		t.Fatalf("upload with the quota taken by hidden parts: %v, want 552", err)
+		t.Fatalf("upload of %d bytes with %d of the 1 MiB quota held by hidden parts: %v, want 552", 1<<20-total+1, total, err)
 	}
 	t.Logf("next upload: %v", err)
 

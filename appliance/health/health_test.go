@@ -28,3 +28,33 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("same state again keeps Since and updates Detail: %+v", s[1])
 	}
 }
+
+func TestStatus(t *testing.T) {
+	r := NewRegistry()
+	r.Optional("bot")
+	r.Set("http", Up, "")
+	r.Set("bot", Up, "")
+	r.Set("backup", Up, "")
+	if got := r.Status(); got != StatusOK || !got.Ready() {
+		t.Errorf("all up: %s, want ok and ready", got)
+	}
+	r.Set("bot", Down, "cannot reach the Bot API")
+	if got := r.Status(); got != StatusDegraded || !got.Ready() {
+		t.Errorf("optional bot down: %s, want degraded and ready", got)
+	}
+	r.Set("bot", Up, "")
+	r.Set("backup", Degraded, "cannot prune: permission denied")
+	if got := r.Status(); got != StatusDegraded {
+		t.Errorf("backup degraded: %s, want degraded", got)
+	}
+	r.Set("http", Down, "")
+	if got := r.Status(); got != StatusUnhealthy || got.Ready() {
+		t.Errorf("http down: %s, want unhealthy and not ready", got)
+	}
+	r.Set("http", Up, "")
+	r.Set("bot", Failed, "stopped")
+	r.Set("backup", Stopping, "")
+	if got := r.Status(); got != StatusUnhealthy {
+		t.Errorf("a required service stopping: %s, want unhealthy", got)
+	}
+}

@@ -112,14 +112,17 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 	switch {
 	case h.st != nil || h.p != nil:
 		return h.refuse("protocol", "publish on a connection that already publishes or plays")
-	case !allowed(s.allowPublish, h.c.addr):
+	case !allowed(s.access().allowPublish, h.c.addr):
 		return h.refuse("address", "address %s may not publish (rtmp.allow_publish)", h.c.addr)
 	case !config.ValidStreamName(name):
 		return h.refuse("name", "invalid stream name %q", clip(name))
+	case s.pulled[name]:
+		return h.refuse("pulled", "stream %s is relayed here from an origin ([[rtmp.pull]]); publish it to the origin", name)
 	}
-	decl, declared := s.cfg.Streams[name]
+	acc := s.access()
+	decl, declared := acc.streams[name]
 	switch {
-	case !declared && s.cfg.RequireKey:
+	case !declared && acc.requireKey:
 		return h.refuse("key", "stream is not declared and rtmp.require_key is set")
 	case declared && decl.Key != "" && subtle.ConstantTimeCompare([]byte(decl.Key), []byte(q.Get("key"))) != 1:
 		return h.refuse("key", "wrong or missing stream key")
@@ -135,6 +138,7 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 	h.st = st
 	h.log = h.log.With("stream", name)
 	st.log = h.log
+	s.startPushes(st)
 	h.in = &ingest{name: name, hub: s.hub, log: h.log, onStart: st.started}
 	// an accepted publisher sends media: raise the chunk reader's limits
 	h.rc.GetChunkStreamer().SetReadLimits(maxMediaMessage, maxMediaBuffered)
@@ -150,7 +154,7 @@ func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStr
 	switch {
 	case h.st != nil || h.p != nil:
 		return h.refuse("protocol", "play on a connection that already publishes or plays")
-	case !allowed(s.allowPlay, h.c.addr):
+	case !allowed(s.access().allowPlay, h.c.addr):
 		return h.refuse("address", "address %s may not play (rtmp.allow_play)", h.c.addr)
 	}
 	s.mu.Lock()
@@ -204,14 +208,9 @@ func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
 	if h.st == nil {
 		return nil
 	}
-	var data []byte
-	if t, ok := payload.(interface{ TakeBytes() []byte }); ok {
-		data = t.TakeBytes() // the patched go-rtmp hands the message over: no copy
-	} else {
-		var err error
-		if data, err = io.ReadAll(payload); err != nil {
-			return err
-		}
+	data, err := takeBytes(payload)
+	if err != nil {
+		return err
 	}
 	m, err := h.in.ingest(typ, ts, data)
 	if err != nil {
@@ -226,6 +225,15 @@ func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
 		h.st.publish(m)
 	}
 	return nil
+}
+
+// takeBytes is a media message's bytes: the patched go-rtmp hands the
+// message over (no copy).
+func takeBytes(payload io.Reader) ([]byte, error) {
+	if t, ok := payload.(interface{ TakeBytes() []byte }); ok {
+		return t.TakeBytes(), nil
+	}
+	return io.ReadAll(payload)
 }
 
 func (h *handler) OnClose() {

@@ -31,6 +31,7 @@ type env struct {
 	hub      *live.Hub
 	reg      *prometheus.Registry
 	logs     *apptest.SyncBuffer
+	srv      *rtmp.Server
 }
 
 func start(t *testing.T, edit func(c *config.Config)) *env {
@@ -82,7 +83,7 @@ func start(t *testing.T, edit func(c *config.Config)) *env {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &env{rtmpAddr: ln.Addr().String(), httpURL: hs.URL, hub: hub, reg: reg, logs: logs}
+	return &env{rtmpAddr: ln.Addr().String(), httpURL: hs.URL, hub: hub, reg: reg, logs: logs, srv: srv}
 }
 
 // publisher is an ffmpeg publishing a small lavfi test pattern.

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -36,12 +37,17 @@ type Server struct {
 	hub          Hub
 	allowPublish []netip.Prefix
 	allowPlay    []netip.Prefix
+	live         atomic.Pointer[access] // set by Reload (reload.go)
 
 	mu      sync.Mutex
 	streams map[string]*stream
 	conns   map[*conn]struct{}
 	perAddr map[netip.Addr]int // open connections per client address
 	wg      sync.WaitGroup     // connection handlers
+	relayWG sync.WaitGroup     // pushers
+	closing bool               // Serve is ending: no new pushers
+	pulled  map[string]bool    // names [[rtmp.pull]] feeds: nobody may publish them
+	pullers []*Puller
 
 	refused *logsafe.Refusals
 
@@ -60,7 +66,12 @@ type metrics struct {
 // New builds the server; it registers its metrics on reg and starts nothing.
 func New(cfg config.RTMP, log *slog.Logger, hub Hub, reg prometheus.Registerer) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, hub: hub, streams: map[string]*stream{}, conns: map[*conn]struct{}{},
-		perAddr: map[netip.Addr]int{}, refused: newRefusals(log)}
+		perAddr: map[netip.Addr]int{}, refused: newRefusals(log), pulled: map[string]bool{}}
+	for _, p := range cfg.Pull {
+		s.pulled[p.Name] = true
+		s.pullers = append(s.pullers, &Puller{s: s, name: p.Name, url: p.URL,
+			log: log.With("stream", p.Name, "pull", redactURL(p.URL))})
+	}
 	for _, p := range cfg.AllowPublish {
 		pfx, err := config.ParsePrefix(p)
 		if err != nil {
@@ -141,6 +152,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.relayWG.Wait()
 	return nil
 }
 
@@ -174,12 +189,13 @@ func (l *listener) Accept() (net.Conn, error) {
 		retry.Reset()
 		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		addr := ap.Addr().Unmap()
-		if !allowed(s.allowPublish, addr) && !allowed(s.allowPlay, addr) {
+		acc := s.access()
+		if !allowed(acc.allowPublish, addr) && !allowed(acc.allowPlay, addr) {
 			s.refuseConn(c, addr, "address", "rtmp connection refused: address not allowed to publish or play")
 			continue
 		}
 		limit := s.cfg.MaxConnections
-		if !allowed(s.allowPublish, addr) {
+		if !allowed(acc.allowPublish, addr) {
 			limit -= publisherReserve(limit)
 		}
 		s.mu.Lock()

@@ -55,6 +55,7 @@ type stream struct {
 	closed   bool
 	lastTS   uint32       // of the newest media message
 	out      *live.Stream // the HLS side, once started: told the player count
+	pushers  []*pusher    // [[rtmp.push]] targets, set before the first message
 }
 
 func (st *stream) playerCount() int {
@@ -103,6 +104,9 @@ func (st *stream) publish(m *message) {
 	}
 	if m.typ != typeData {
 		st.lastTS = m.ts
+	}
+	for _, pu := range st.pushers {
+		pu.offer(m)
 	}
 	dropped := false
 	for p := range st.players {
@@ -183,6 +187,9 @@ func (st *stream) end() {
 	st.closed = true
 	for p := range st.players {
 		p.finish()
+	}
+	for _, pu := range st.pushers {
+		pu.finish()
 	}
 	st.players = map[*player]struct{}{}
 }

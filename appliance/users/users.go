@@ -284,8 +284,13 @@ func (u *Users) SetPassword(name, password string) error {
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	_, err = u.modify(name, func(r *record) error { r.Hash = hash; return nil })
-	return err
+	if _, err = u.modify(name, func(r *record) error { r.Hash = hash; return nil }); err != nil {
+		return err
+	}
+	if name == AdminName { // the first password is no longer the password
+		return u.removeInitialPassword()
+	}
+	return nil
 }
 
 // SetGroups replaces a user's groups.
@@ -316,6 +321,9 @@ func (u *Users) Delete(name string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("delete user %s: %w", name, err)
+	}
+	if name == AdminName {
+		return u.removeInitialPassword()
 	}
 	return nil
 }
@@ -378,8 +386,11 @@ func (u *Users) check(hash []byte, password string) bool {
 }
 
 // EnsureAdmin creates the admin account (groups admin and innovatech) with a
-// random password when there are no users at all, and logs that password
-// once. It returns the password it made, or "" when users existed.
+// random password when there are no users at all, and writes that password
+// to data_dir/initial-admin-password (InitialPasswordFile), which the first
+// change of admin's password removes. The log names the file; it holds the
+// password only when the file cannot be written. It returns the password it
+// made, or "" when users existed.
 func (u *Users) EnsureAdmin(log *slog.Logger) (string, error) {
 	list, err := u.List()
 	if err != nil {
@@ -392,8 +403,14 @@ func (u *Users) EnsureAdmin(log *slog.Logger) (string, error) {
 	if _, err := u.Add(AdminName, pw, []string{GroupAdmin, GroupInnovatech}); err != nil {
 		return "", err
 	}
-	log.Warn("created the first user; write the password down, it is not shown again (change it with: thecure user passwd admin)",
-		"user", AdminName, "password", pw, "groups", GroupAdmin+","+GroupInnovatech)
+	file := u.initialPasswordPath()
+	if err := writeInitialPassword(file, pw); err != nil {
+		log.Warn("created the first user; write the password down, it is not shown again (change it with: thecure user passwd admin)",
+			"user", AdminName, "password", pw, "groups", GroupAdmin+","+GroupInnovatech, "err", err)
+		return pw, nil
+	}
+	log.Warn("created the first user; its password is in the file (thecure status shows it to root) until it is changed with: thecure user passwd admin",
+		"user", AdminName, "password_file", file, "groups", GroupAdmin+","+GroupInnovatech)
 	return pw, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,8 +104,21 @@ func TestEnsureAdmin(t *testing.T) {
 	if err != nil || len(pw) < 20 {
 		t.Fatalf("EnsureAdmin = %q, %v", pw, err)
 	}
-	if !strings.Contains(logbuf.String(), pw) {
-		t.Fatal("password not logged")
+	// The password goes to the file (0600), not to the log (the journal
+	// keeps it for ever).
+	if strings.Contains(logbuf.String(), pw) {
+		t.Error("the password is in the log")
+	}
+	dataDir := filepath.Dir(st.Path())
+	got, file, ok, err := InitialPassword(dataDir)
+	if err != nil || !ok || got != pw || file != filepath.Join(dataDir, InitialPasswordFile) {
+		t.Fatalf("InitialPassword = %q %q %v %v, want %q", got, file, ok, err, pw)
+	}
+	if !strings.Contains(logbuf.String(), "password_file="+file) {
+		t.Errorf("the log does not name the file:\n%s", logbuf.String())
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v %v, want mode 0600", file, fi.Mode(), err)
 	}
 	a, err := u.Authenticate("admin", pw)
 	if err != nil || !a.InGroup("admin") || !a.InGroup("innovatech") {
@@ -120,6 +135,25 @@ func TestEnsureAdmin(t *testing.T) {
 	again, err := u.EnsureAdmin(log)
 	if err != nil || again != "" {
 		t.Fatalf("second EnsureAdmin = %q, %v", again, err)
+	}
+	// Another user's new password leaves it; admin's first change removes it.
+	if _, err := u.Add("maria", "correct horse", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.SetPassword("maria", "another horse"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, _ := InitialPassword(dataDir); !ok {
+		t.Error("changing maria's password removed admin's initial password file")
+	}
+	if err := u.SetPassword(AdminName, "a chosen password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := InitialPassword(dataDir); ok || err != nil {
+		t.Errorf("after thecure user passwd admin the file is still there (%v)", err)
+	}
+	if err := u.SetPassword(AdminName, "and another one"); err != nil {
+		t.Errorf("a second change without the file: %v", err)
 	}
 }
 

@@ -24,9 +24,10 @@ import (
 	"thecure/appliance/reason"
 )
 
-// Health is the view of service states that /healthz reports.
+// Health is the view of service states that /healthz and /readyz report.
 type Health interface {
 	Snapshot() []health.Service
+	Status() health.Status
 }
 
 // Server is the HTTP server.
@@ -59,6 +60,7 @@ func New(log *slog.Logger, h Health, reg prometheus.Registerer, gatherer prometh
 	}
 	reg.MustRegister(s.requests, s.sent)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	return s
 }
@@ -135,24 +137,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// healthz answers each service's state; 503 when one is not healthy.
+// healthz is the liveness probe: the process serves HTTP, so 200, whatever
+// its services' states; the body says them ("status": ok, degraded or
+// unhealthy). /readyz is the one that answers 503.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.report(w, http.StatusOK)
+}
+
+// report writes the box's status and each service's state with code.
+func (s *Server) report(w http.ResponseWriter, code int) {
 	svcs := s.health.Snapshot()
-	ok := true
-	for _, sv := range svcs {
-		ok = ok && sv.State.OK()
-	}
-	status, code := "ok", http.StatusOK
-	if !ok {
-		status, code = "unhealthy", http.StatusServiceUnavailable
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(struct {
-		Status   string          `json:"status"`
+		Status   health.Status   `json:"status"`
 		Services []publicService `json:"services"`
-	}{status, public(svcs)})
+	}{s.health.Status(), public(svcs)})
 }
 
 // publicService is what anyone may see of a service: its state and, when it

@@ -52,8 +52,8 @@ func TestHealthzReflectsServices(t *testing.T) {
 	url, stop := serve(t, reg, &logs)
 	defer stop()
 
-	get := func() (int, map[string]any) {
-		resp, err := http.Get(url + "/healthz")
+	get := func(path string) (int, map[string]any) {
+		resp, err := http.Get(url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,16 +62,31 @@ func TestHealthzReflectsServices(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&body)
 		return resp.StatusCode, body
 	}
-	if code, body := get(); code != 200 || body["status"] != "ok" {
-		t.Errorf("all up: %d %v", code, body)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := get(p); code != 200 || body["status"] != "ok" {
+			t.Errorf("all up: %s %d %v", p, code, body)
+		}
+	}
+	// An optional service that cannot reach the outside: the box is
+	// degraded, still ready.
+	reg.Optional("bot")
+	reg.Set("bot", health.Down, "cannot reach the Bot API")
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := get(p); code != 200 || body["status"] != "degraded" {
+			t.Errorf("bot down: %s %d %v, want 200 degraded", p, code, body)
+		}
 	}
 	reg.Set("transcode", health.Down, "ffmpeg not found")
-	code, body := get()
+	// Liveness: the process serves, so 200; readiness: 503.
+	if code, body := get("/healthz"); code != 200 || body["status"] != "unhealthy" {
+		t.Errorf("one down: /healthz %d %v, want 200 unhealthy", code, body)
+	}
+	code, body := get("/readyz")
 	if code != 503 || body["status"] != "unhealthy" || !strings.Contains(toJSON(body), "ffmpeg not found") {
-		t.Errorf("one down: %d %v", code, body)
+		t.Errorf("one down: /readyz %d %v", code, body)
 	}
 	apptest.WaitFor(t, 5*time.Second, "a debug request log line", func() bool {
-		return strings.Contains(logs.String(), "msg=request method=GET path=/healthz code=503")
+		return strings.Contains(logs.String(), "msg=request method=GET path=/readyz code=503")
 	})
 }
 

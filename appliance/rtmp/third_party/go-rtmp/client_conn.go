@@ -22,7 +22,18 @@ type ClientConn struct {
 	conn    *Conn
 	lastErr error
 	m       sync.RWMutex
+	done    chan struct{} // closed when the message loop has ended (thecure patch)
 }
+
+// NewClientConn handshakes with the server on c, which the caller has
+// dialled (and may have given deadlines). thecure patch.
+func NewClientConn(c net.Conn, config *ConnConfig) (*ClientConn, error) {
+	return newClientConnWithSetup(c, config)
+}
+
+// Done is closed once the connection has ended (the server closed it, an
+// error, or Close); LastError tells why. thecure patch.
+func (cc *ClientConn) Done() <-chan struct{} { return cc.done }
 
 func newClientConnWithSetup(c net.Conn, config *ConnConfig) (*ClientConn, error) {
 	conn := newConn(c, config)
@@ -45,6 +56,7 @@ func newClientConnWithSetup(c net.Conn, config *ConnConfig) (*ClientConn, error)
 
 	cc := &ClientConn{
 		conn: conn,
+		done: make(chan struct{}),
 	}
 	go cc.startHandleMessageLoop()
 
@@ -104,6 +116,9 @@ func (cc *ClientConn) CreateStream(body *message.NetConnectionCreateStream, chun
 	if err != nil {
 		return nil, err
 	}
+	// thecure patch: the stream gets media, metadata and status from the
+	// server (upstream left it without a handler: a nil dereference)
+	newStream.handler.ChangeState(streamStateClientData)
 
 	return newStream, nil
 }
@@ -131,9 +146,13 @@ func (cc *ClientConn) DeleteStream(body *message.NetStreamDeleteStream) error {
 }
 
 func (cc *ClientConn) startHandleMessageLoop() {
+	defer close(cc.done)
 	if err := cc.conn.handleMessageLoop(); err != nil {
 		cc.setLastError(err)
 	}
+	// thecure patch: a connection whose reading ended is closed, so that
+	// its writers and pending transactions (Connect, CreateStream) end too
+	_ = cc.conn.Close()
 }
 
 func (cc *ClientConn) setLastError(err error) {

@@ -90,6 +90,8 @@ func (s *Stream) Connect(
 	select {
 	case <-timeoutCtx.Done():
 		return nil, timeoutCtx.Err()
+	case <-s.conn.streamer.Done(): // thecure patch: the connection ended
+		return nil, errors.New("connection closed")
 	case <-t.doneCh:
 		amfDec := message.NewAMFDecoder(t.body, t.encoding)
 
@@ -136,7 +138,7 @@ func (s *Stream) ReplyConnect(
 func (s *Stream) CreateStream(body *message.NetConnectionCreateStream, chunkSize uint32) (*message.NetConnectionCreateStreamResult, error) {
 	oldChunkSize := s.conn.streamer.selfState.ChunkSize()
 	if chunkSize > 0 && chunkSize != oldChunkSize {
-		logrus.Infof("Changing chunkSize %d->%d", oldChunkSize, chunkSize)
+		s.logger().Infof("Changing chunkSize %d->%d", oldChunkSize, chunkSize) // thecure patch: not the global logger
 		_ = s.conn.streamer.selfState.SetChunkSize(chunkSize)
 		err := s.WriteSetChunkSize(chunkSize)
 		if err != nil {
@@ -171,6 +173,8 @@ func (s *Stream) CreateStream(body *message.NetConnectionCreateStream, chunkSize
 	select {
 	case <-timeoutCtx.Done():
 		return nil, timeoutCtx.Err()
+	case <-s.conn.streamer.Done(): // thecure patch: the connection ended
+		return nil, errors.New("connection closed")
 	case <-t.doneCh:
 		amfDec := message.NewAMFDecoder(t.body, t.encoding)
 
@@ -241,6 +245,11 @@ func (s *Stream) Publish(
 		int64(0), // Always 0, 7.2.2.6
 		body,
 	)
+}
+
+// Play asks the server for the stream name (thecure patch).
+func (s *Stream) Play(body *message.NetStreamPlay) error {
+	return s.writeCommandMessage(8, 0, "play", 0, body)
 }
 
 func (s *Stream) NotifyStatus(

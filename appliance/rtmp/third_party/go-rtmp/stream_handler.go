@@ -28,6 +28,7 @@ const (
 	streamStateServerPlay
 	streamStateClientNotConnected
 	streamStateClientConnected
+	streamStateClientData // thecure patch: a stream a client created
 )
 
 func (s streamState) String() string {
@@ -118,6 +119,8 @@ func (h *streamHandler) ChangeState(state streamState) {
 		h.handler = &serverDataPlayHandler{sh: h}
 	case streamStateClientNotConnected:
 		h.handler = &clientControlNotConnectedHandler{sh: h}
+	case streamStateClientData:
+		h.handler = &clientDataHandler{sh: h}
 		// 	case streamStateClientConnected:
 		// 		h.handler = &serverControlConnectedHandler{sh: h}
 	default:
@@ -150,6 +153,9 @@ func (h *streamHandler) handleData(
 	timestamp uint32,
 	dataMsg *message.DataMessage,
 ) error {
+	if h.state == streamStateClientData {
+		return h.clientData(timestamp, dataMsg)
+	}
 	bodyDecoder := message.DataBodyDecoderFor(dataMsg.Name)
 
 	amfDec := message.NewAMFDecoder(dataMsg.Body, dataMsg.Encoding)
@@ -195,6 +201,10 @@ func (h *streamHandler) handleCommand(
 
 	var value message.AMFConvertible
 	if err := bodyDecoder(cmdMsg.Body, amfDec, &value); err != nil {
+		var unknown *message.UnknownCommandBodyDecodeError
+		if h.state == streamStateClientData && errors.As(err, &unknown) {
+			return h.clientCommand(unknown) // thecure patch
+		}
 		return err
 	}
 

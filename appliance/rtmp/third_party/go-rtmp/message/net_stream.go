@@ -44,7 +44,7 @@ func (t *NetStreamPlay) FromArgs(args ...interface{}) error {
 }
 
 func (t *NetStreamPlay) ToArgs(ty EncodingType) ([]interface{}, error) {
-	panic("Not implemented")
+	return []interface{}{nil, t.StreamName, float64(t.Start)}, nil // thecure patch
 }
 
 type NetStreamOnStatusLevel string
