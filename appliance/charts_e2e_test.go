@@ -30,7 +30,7 @@ type chartSeries struct {
 // screen. /api/charts refuses visitors who are not logged in.
 func TestWebCharts(t *testing.T) {
 	w := startWeb(t, nil)
-	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, w.p, firstPasswordLog, 30*time.Second)[1])
 	ftpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
 	rtmpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
 

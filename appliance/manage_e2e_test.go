@@ -28,7 +28,7 @@ func ftpsLogin(ftpAddr, user, password string) bool {
 // is not wider than the screen.
 func TestWebManage(t *testing.T) {
 	w := startWeb(t, nil)
-	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, w.p, firstPasswordLog, 30*time.Second)[1])
 	ftpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
 
 	broken := filepath.Join(t.TempDir(), "Broken.Film.2026.mp4")

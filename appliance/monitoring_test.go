@@ -111,7 +111,7 @@ func monitoringQueries(t *testing.T) map[string][]string {
 func TestMonitoringFilesNameExposedMetrics(t *testing.T) {
 	queries := monitoringQueries(t)
 	w := startWeb(t, nil)
-	password := waitLog(t, w.p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, w.p, firstPasswordLog, 30*time.Second)[1])
 	ftpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=ftp.listen addr=(\S+)`, 30*time.Second)[1]
 	rtmpAddr := waitLog(t, w.p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
 

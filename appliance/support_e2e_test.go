@@ -106,7 +106,7 @@ func TestWebSupportHistory(t *testing.T) {
 	cfg := writeConfigHTTP(t, dir, "language = \"en\"\n", "[bot]\nenabled = true\nlanguage = \"en\"\ntoken_file = \""+tok+"\"\napi_url = \""+api.srv.URL+"\"\nallowed_users = [777]\noperators_chat = -100\n")
 	p := start(t, dir, "run", "-c", cfg)
 	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
-	password := waitLog(t, p, `msg="created the first user.*user=admin password=(\S+)`, 30*time.Second)[1]
+	password := readFirstPassword(t, waitLog(t, p, firstPasswordLog, 30*time.Second)[1])
 	base := "http://" + addr
 
 	api.say(777, "/start")
