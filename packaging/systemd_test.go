@@ -113,7 +113,7 @@ func TestUnderSystemd(t *testing.T) {
 	t.Run("reload keeps an RTMP player and an FTPS upload", func(t *testing.T) {
 		pid := m.mainPID(t)
 		pub := m.start(t, "ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-			"-f", "lavfi", "-i", "sine=frequency=440", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
+			"-f", "lavfi", "-i", "sine=frequency=440", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac",
 			"-t", "40", "-f", "flv", "rtmp://127.0.0.1/live/studio")
 		defer pub.stop()
 		m.waitHTTP(t, "http://127.0.0.1/live/studio/index.m3u8", 20*time.Second)

@@ -251,7 +251,7 @@ ffmpeg = %q
 
 	clip := filepath.Join(dir, "clip.flv")
 	if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=10",
-		"-f", "lavfi", "-i", "sine=duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", clip).CombinedOutput(); err != nil {
+		"-f", "lavfi", "-i", "sine=duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-f", "flv", clip).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg clip: %v\n%s", err, out)
 	}
 
