@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X thecure/appliance.version=$(VERSION) -X thecure/appliance.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build run test test-deps test-deb vet bench fuzz clean deb hlsjs soak
+.PHONY: build run test test-deps test-deb vet bench fuzz clean deb hlsjs uplot soak
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/thecure .
@@ -78,6 +78,11 @@ fuzz:
 # SHA-256 sums recorded in appliance/webui/static/vendor/hls.js/SHA256SUMS.
 hlsjs:
 	.ci/hlsjs
+
+# Re-fetches the vendored uPlot (the admin charts) the same way, checked
+# against appliance/webui/static/vendor/uplot/SHA256SUMS.
+uplot:
+	.ci/uplot
 
 clean:
 	rm -rf bin dist

@@ -15,7 +15,7 @@ import (
 )
 
 // cmdBot is `thecure bot allow|deny ID`, `thecure bot log`, `thecure bot
-// tickets`. It goes through the control socket when the appliance runs,
+// tickets`, `thecure bot stats`. It goes through the control socket when the appliance runs,
 // else it opens the store itself.
 func cmdBot(ctx context.Context, e *env, cmd string, g *cli.Bot) error {
 	var file string
@@ -28,6 +28,8 @@ func cmdBot(ctx context.Context, e *env, cmd string, g *cli.Bot) error {
 		file = g.Log.Config
 	case "bot tickets":
 		file = g.Tickets.Config
+	case "bot stats":
+		file = g.Stats.Config
 	}
 	l, err := loadConfig(file, anySecrets)
 	if err != nil {
@@ -91,6 +93,8 @@ func cmdBot(ctx context.Context, e *env, cmd string, g *cli.Bot) error {
 			fmt.Fprintf(tw, "#%d\t%d\t%s\t%s\n", t.ID, t.User, t.Name, t.Opened.Local().Format(time.DateTime))
 		}
 		return tw.Flush()
+	case "bot stats":
+		return botStats(ctx, e, l, g.Stats.Since)
 	}
 	return fmt.Errorf("unknown bot command %q", cmd)
 }

@@ -43,6 +43,8 @@ var allowedImports = map[string][]string{
 	"loginban": {}, // the login-ban type FTPS and the web login share
 	"logsafe":  {}, // one way to put a client's value in a log line
 	"reason":   {}, // a failure's detail turned into what the public may see
+	"sampler":  {}, // the charts' samples of the /metrics registry, kept in the store
+	"audit":    {}, // the admin actions' log, kept in the store
 	// the edges the architecture names
 	"ftps":      {"users", "loginban", "logsafe"}, // FTPS logins are the users' accounts; refusals are banned and logged safely
 	"transcode": {"library", "ffmpeg", "reason"},  // jobs run ffmpeg and publish titles; failures shown as reasons

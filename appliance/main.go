@@ -75,7 +75,7 @@ func dispatch(ctx context.Context, e *env, p *cli.Parsed) error {
 		return cmdStatus(ctx, e, g.Status.Config)
 	case "user add", "user list", "user passwd", "user groups", "user quota", "user del":
 		return cmdUser(ctx, e, p.Command, &g.User)
-	case "bot allow", "bot deny", "bot log", "bot tickets":
+	case "bot allow", "bot deny", "bot log", "bot tickets", "bot stats":
 		return cmdBot(ctx, e, p.Command, &g.Bot)
 	case "backup run", "backup list", "backup verify":
 		return cmdBackup(ctx, e, p.Command, &g.Backup)

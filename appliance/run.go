@@ -27,6 +27,7 @@ import (
 	"thecure/appliance/library"
 	"thecure/appliance/live"
 	"thecure/appliance/rtmp"
+	"thecure/appliance/sampler"
 	"thecure/appliance/store"
 	"thecure/appliance/tlscert"
 	"thecure/appliance/transcode"
@@ -128,6 +129,7 @@ type app struct {
 
 	catalogue *library.Catalogue // VOD titles (wire_vod.go)
 	queue     *transcode.Queue   // VOD jobs; the FTPS ingest feeds it
+	charts    *sampler.Sampler   // the last day of /metrics (wire_charts.go)
 }
 
 func (a *app) close() {
@@ -197,8 +199,9 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 		a.wireBackup,
 		a.wireLive,
 		a.wireDNS,
-		a.wireBot,   // after the subsystems whose state it reports
-		a.wireWebUI, // last: it shows the others
+		a.wireBot,    // after the subsystems whose state it reports
+		a.wireCharts, // after every subsystem's metrics
+		a.wireWebUI,  // last: it shows the others
 	} {
 		if err := wire(); err != nil {
 			return nil, err

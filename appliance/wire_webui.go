@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"thecure/appliance/audit"
 	"thecure/appliance/bot"
 	"thecure/appliance/ftps"
 	"thecure/appliance/library"
@@ -27,6 +28,7 @@ import (
 // serves the same routes with the appliance's certificate.
 func (a *app) wireWebUI() error {
 	c := a.cfg.HTTP
+	var err error
 	o := webui.Options{
 		Log:        a.log.With("svc", "webui"),
 		Language:   c.Language,
@@ -38,6 +40,7 @@ func (a *app) wireWebUI() error {
 		Metrics:    a.reg,
 		Health:     a.health,
 		Tickets:    webuiTickets{a.store},
+		Support:    webuiSupport{a.store},
 		Disks:      a.webuiDisks(),
 		Version:    version,
 	}
@@ -50,9 +53,19 @@ func (a *app) wireWebUI() error {
 	}
 	if a.users != nil {
 		o.Users = webuiUsers{a.users}
+		m := webuiManage{u: a.users, q: a.queue, quarantine: a.cfg.Transcode.QuarantineDir}
+		if m.mediaDir, err = filepath.Abs(a.cfg.Path(a.cfg.Library.MediaDir)); err != nil {
+			return err
+		}
+		o.Manage = m
+		o.Audit = webuiAudit{audit.New(a.store)}
+		o.NewPassword = users.RandomPassword
 	}
 	if a.live != nil {
 		o.Live = webuiLive{a.live}
+	}
+	if a.charts != nil {
+		o.Charts = webuiCharts{a.charts}
 	}
 	ui, err := webui.New(o)
 	if err != nil {

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,7 +16,8 @@ import (
 
 // ControlRoutes serves `thecure bot ...` on the control socket (they only
 // touch the store, so they are there whether the bot runs or not):
-// POST /bot/access, GET /bot/log?user=&since=, GET /bot/tickets.
+// POST /bot/access, GET /bot/log?user=&since=, GET /bot/tickets,
+// GET /bot/stats?since=&until=.
 func ControlRoutes(ctl *control.Server, st *store.Store, log *slog.Logger) {
 	ctl.Handle("POST /bot/access", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req AccessRequest
@@ -65,6 +67,20 @@ func ControlRoutes(ctl *control.Server, st *store.Store, log *slog.Logger) {
 		}
 		control.JSON(w, http.StatusOK, ts)
 	}))
+	ctl.Handle("GET /bot/stats", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		since, err1 := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
+		until, err2 := time.Parse(time.RFC3339Nano, r.URL.Query().Get("until"))
+		if err := errors.Join(err1, err2); err != nil {
+			control.Error(w, http.StatusBadRequest, fmt.Errorf("since, until: %w", err))
+			return
+		}
+		s, err := ComputeStats(st, since, until, time.Now())
+		if err != nil {
+			control.Error(w, http.StatusInternalServerError, err)
+			return
+		}
+		control.JSON(w, http.StatusOK, s)
+	}))
 }
 
 // AccessRequest is the body of POST /bot/access.
@@ -104,4 +120,16 @@ func (c *Client) OpenTickets(ctx context.Context) ([]Ticket, error) {
 	var ts []Ticket
 	err := c.c.Do(ctx, "GET", "/bot/tickets", nil, &ts)
 	return ts, err
+}
+
+// Stats is ComputeStats of the conversations started in [since, until)
+// through the appliance.
+func (c *Client) Stats(ctx context.Context, since, until time.Time) (Stats, error) {
+	q := url.Values{
+		"since": {since.UTC().Format(time.RFC3339Nano)},
+		"until": {until.UTC().Format(time.RFC3339Nano)},
+	}
+	var s Stats
+	err := c.c.Do(ctx, "GET", "/bot/stats?"+q.Encode(), nil, &s)
+	return s, err
 }

@@ -42,7 +42,7 @@ type Grammar struct {
 	CheckConfig CheckConfig `cmd:"" name:"check-config" help:"Check the configuration and print every problem."`
 	Status      Status      `cmd:"" help:"Show the box's status (ok, degraded, unhealthy) and each service's state."`
 	User        User        `cmd:"" help:"Manage the users who log in to FTPS and the web admin."`
-	Bot         Bot         `cmd:"" help:"Manage the support bot's users, read its log and open tickets."`
+	Bot         Bot         `cmd:"" help:"Manage the support bot's users, read its log, open tickets and statistics."`
 	Backup      Backup      `cmd:"" help:"Make a backup now, list backups, or check one's every checksum."`
 	Restore     Restore     `cmd:"" help:"Restore a backup (store, config, certificates, media)."`
 	Library     Library     `cmd:"" help:"List titles (what a missing or failed one lacks) or remove one."`
@@ -196,6 +196,7 @@ type Bot struct {
 	Deny    BotDeny    `cmd:"" help:"Stop a Telegram user from using the bot."`
 	Log     BotLog     `cmd:"" help:"Show the conversation log."`
 	Tickets BotTickets `cmd:"" help:"List the open support tickets."`
+	Stats   BotStats   `cmd:"" help:"Show the support statistics of a period."`
 }
 
 func (Bot) Help() string {
@@ -258,6 +259,21 @@ type BotTickets struct {
 func (BotTickets) Help() string {
 	return `Example:
   thecure bot tickets -c /etc/thecure/config.toml`
+}
+
+// BotStats is `thecure bot stats [-since DURATION]`.
+type BotStats struct {
+	ConfigFlag
+	Since string `name:"since" default:"30d" placeholder:"DURATION" help:"The conversations started in this last period (24h, 7d; default ${default})."`
+}
+
+func (BotStats) Help() string {
+	return `Conversations per day, the menu's top answers, the share solved without a
+technician, the median first operator reply and the open tickets' ages.
+
+Examples:
+  thecure bot stats
+  thecure bot stats -since 7d -c /etc/thecure/config.toml`
 }
 
 // Backup is `thecure backup ...`.
@@ -429,7 +445,7 @@ type Parsed struct {
 type Options struct {
 	UserName func(string) error // a user name (user add, passwd, ...)
 	Size     func(string) error // a byte size (user quota)
-	Duration func(string) error // a duration (bot log -since)
+	Duration func(string) error // a duration (bot log -since, bot stats -since)
 }
 
 // exit is how kong's help and errors leave Parse (kong.Exit).
@@ -531,6 +547,8 @@ func checkForms(kctx *kong.Context, g *Grammar, o Options) error {
 			return nil
 		}
 		return check(o.Duration, "--since", g.Bot.Log.Since)
+	case "bot stats":
+		return check(o.Duration, "--since", g.Bot.Stats.Since)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ type Server struct {
 	health          Health
 	shutdownTimeout time.Duration
 	requests        *prometheus.CounterVec
+	sent            *prometheus.CounterVec
 	wrap            []func(http.Handler) http.Handler
 }
 
@@ -51,8 +53,12 @@ func New(log *slog.Logger, h Health, reg prometheus.Registerer, gatherer prometh
 			Name: "thecure_http_requests_total",
 			Help: "HTTP requests answered, by method and status code.",
 		}, []string{"method", "code"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thecure_http_sent_bytes_total",
+			Help: "Response body bytes sent, by kind (hls: /vod/ and /live/ media; other).",
+		}, []string{"kind"}),
 	}
-	reg.MustRegister(s.requests)
+	reg.MustRegister(s.requests, s.sent)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
@@ -77,6 +83,7 @@ func (s *Server) Handler() http.Handler {
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		s.requests.WithLabelValues(r.Method, strconv.Itoa(rec.code)).Inc()
+		s.sent.WithLabelValues(bytesKind(r.URL.Path)).Add(float64(rec.bytes))
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("method", clip(r.Method)), slog.String("path", clip(r.URL.Path)),
 			slog.Int("code", rec.code), slog.Int64("bytes", rec.bytes),
@@ -89,6 +96,14 @@ func (s *Server) Handler() http.Handler {
 const maxLogValue = 256
 
 func clip(v string) string { return logsafe.Value(v, maxLogValue) }
+
+// bytesKind tells HLS media (VOD and live playlists and segments) from the rest.
+func bytesKind(p string) string {
+	if strings.HasPrefix(p, "/vod/") || (strings.HasPrefix(p, "/live/") && strings.Contains(p[len("/live/"):], "/")) {
+		return "hls"
+	}
+	return "other"
+}
 
 // Serve answers on ln until ctx is cancelled, then lets running requests
 // finish for at most the shutdown timeout.

@@ -41,6 +41,7 @@ type statusView struct {
 	Tickets  []Ticket         `json:"tickets"`
 	Version  string           `json:"version,omitempty"`
 	Updated  time.Time        `json:"updated"`
+	Charts   bool             `json:"-"` // the page draws charts
 }
 
 // maxRecent bounds the finished jobs and failures shown.
@@ -48,7 +49,7 @@ const maxRecent = 10
 
 func (u *UI) status(r *http.Request) statusView {
 	ctx := r.Context()
-	v := statusView{Version: u.o.Version, Updated: u.now(), Failures: []failure{}}
+	v := statusView{Version: u.o.Version, Updated: u.now(), Failures: []failure{}, Charts: u.o.Charts != nil}
 	if u.o.Health != nil {
 		v.Services = u.o.Health.Snapshot()
 		for _, s := range v.Services {

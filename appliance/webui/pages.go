@@ -14,6 +14,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 type pageTemplate struct{ t *template.Template }
 
 // pageNames are the page templates; each defines "content" and "title".
-var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "error"}
+var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "charts", "manage", "support", "error"}
 
 func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{
@@ -58,6 +59,17 @@ func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 			rv := reflect.ValueOf(v)
 			return rv.IsValid() && (rv.Kind() != reflect.Slice || !rv.IsNil())
 		},
+		"chartLabels": tr.chartLabels,
+		"mib":         func(n int64) string { return strconv.FormatInt(n>>20, 10) },
+		"join":        strings.Join,
+		"mul100":      func(f float64) float64 { return 100 * f },
+		"dur": func(d time.Duration) string {
+			if d <= 0 {
+				return "–"
+			}
+			return d.Round(time.Second).String()
+		},
+		"hours":      func(sec int) string { return strconv.Itoa(sec/3600) + " h" },
 		"stateClass": func(s string) string { return "st-" + strings.ToLower(s) },
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/status.html")

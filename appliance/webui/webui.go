@@ -168,8 +168,14 @@ type Options struct {
 	Users     Users
 	Tickets   Tickets
 	Health    Health
-	Disks     []Disk
-	Version   string
+	Charts    Charts     // may be nil: no charts
+	Manage    Management // may be nil: no user and title actions
+	Audit     Audit      // may be nil: actions are not logged
+	Support   Support    // may be nil: no support history
+	// NewPassword makes a random password for an account added without one.
+	NewPassword func() string
+	Disks       []Disk
+	Version     string
 }
 
 // AdminGroup is the group whose users may open /admin.
@@ -239,6 +245,11 @@ func (u *UI) Routes() map[string]http.Handler {
 		"POST /logout":       u.page(u.logout),
 		"GET /admin":         u.admin(u.adminPage),
 		"GET /api/status":    u.admin(u.apiStatus),
+		"GET /api/charts":    u.admin(u.apiCharts),
+		"GET /admin/charts":  u.admin(u.chartsPage),
+		"GET /admin/manage":  u.admin(u.managePage),
+		"GET /admin/support": u.admin(u.supportPage),
+		"POST /admin/manage": u.RequireAdmin(http.HandlerFunc(u.managePost)),
 		"GET /static/":       http.StripPrefix("/static/", u.static),
 		"GET /favicon.ico":   http.HandlerFunc(u.favicon),
 	}
