@@ -187,7 +187,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				_, _ = c.Write([]byte(refusalReplies[reason]))
 			}
-			_ = c.Close()
+			_ = c.Close() // refused: a close error changes nothing
 		}()
 	}
 }

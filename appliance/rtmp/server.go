@@ -327,7 +327,7 @@ func (c *conn) writeBuffers(v *net.Buffers) (int64, error) {
 func (c *conn) pushWriteDeadline() {
 	if now := time.Now(); now.Sub(c.writeSet) > deadlineSlack {
 		c.writeSet = now
-		_ = c.Conn.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout.Std()))
+		_ = c.Conn.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout.Std())) // a dead socket fails the write itself
 	}
 }
 
