@@ -53,9 +53,9 @@ func (a *app) wireBot() error {
 // raised them.
 type alertRelay struct{ bot *bot.Bot }
 
-// Alert sends text to the bot's admins; it never blocks.
-func (r *alertRelay) Alert(ctx context.Context, text string) {
+// Alert sends an alert to the bot's admins; it never blocks.
+func (r *alertRelay) Alert(ctx context.Context, key string, args ...string) {
 	if r.bot != nil {
-		r.bot.Alert(ctx, text)
+		r.bot.Alert(ctx, key, args...)
 	}
 }

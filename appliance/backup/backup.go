@@ -39,10 +39,18 @@ type Snapshotter interface {
 	Backup(w io.Writer) (int64, error)
 }
 
-// Alerter tells a human that something went wrong (the support bot).
+// Alerter tells a human that something went wrong (the support bot): an
+// alert key and its arguments, worded by the bot in its language.
 type Alerter interface {
-	Alert(ctx context.Context, text string)
+	Alert(ctx context.Context, key string, args ...string)
 }
+
+// The alerts backups raise.
+const (
+	AlertFailed  = "backup_failed"  // the error
+	AlertDamaged = "backup_damaged" // what is damaged
+	AlertWarning = "backup_warning" // backup id, the problem
+)
 
 // Options says what to back up and where.
 type Options struct {
@@ -326,12 +334,12 @@ func (s *Service) VerifyLatest(ctx context.Context) map[string][]Problem {
 		s.log.Info("scheduled verify: backup intact", "repo", r.String(), "id", id)
 	}
 	if len(bad) > 0 {
-		msg := "backup damaged: " + strings.Join(bad, "; ") + " (make a new backup with `thecure backup run`)"
+		damaged := strings.Join(bad, "; ")
 		if s.deps.Health != nil {
-			s.deps.Health(health.Degraded, msg)
+			s.deps.Health(health.Degraded, "backup damaged: "+damaged+" (make a new backup with `thecure backup run`)")
 		}
 		if s.deps.Alerter != nil {
-			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure "+msg)
+			s.deps.Alerter.Alert(context.WithoutCancel(ctx), AlertDamaged, damaged)
 		}
 	}
 	return out
@@ -388,7 +396,7 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 			s.deps.Health(health.Degraded, msg)
 		}
 		if s.deps.Alerter != nil {
-			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure backup "+m.ID+" made, but: "+msg)
+			s.deps.Alerter.Alert(context.WithoutCancel(ctx), AlertWarning, m.ID, msg)
 		}
 		err = nil
 	}
@@ -415,7 +423,7 @@ func (s *Service) Backup(ctx context.Context, progress Progress) (*Manifest, err
 			s.deps.Health(health.Degraded, "last backup failed: "+msg)
 		}
 		if s.deps.Alerter != nil {
-			s.deps.Alerter.Alert(context.WithoutCancel(ctx), "thecure backup failed: "+msg)
+			s.deps.Alerter.Alert(context.WithoutCancel(ctx), AlertFailed, msg)
 		}
 		return nil, err
 	}

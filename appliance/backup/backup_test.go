@@ -327,9 +327,9 @@ type recordingAlerter struct {
 	msgs []string
 }
 
-func (a *recordingAlerter) Alert(_ context.Context, text string) {
+func (a *recordingAlerter) Alert(_ context.Context, key string, args ...string) {
 	a.mu.Lock()
-	a.msgs = append(a.msgs, text)
+	a.msgs = append(a.msgs, strings.Join(append([]string{key}, args...), ": "))
 	a.mu.Unlock()
 }
 
@@ -372,7 +372,7 @@ func TestFailedBackupKeepsOlderAndAlerts(t *testing.T) {
 	if got := testutil.ToFloat64(s.mFailures); got != 1 {
 		t.Errorf("failures metric = %v", got)
 	}
-	if len(al.msgs) != 1 || !strings.Contains(al.msgs[0], "backup failed") {
+	if len(al.msgs) != 1 || !strings.HasPrefix(al.msgs[0], AlertFailed+": ") {
 		t.Errorf("alerts = %q", al.msgs)
 	}
 	if len(healthStates) != 2 || healthStates[0] != health.Up || healthStates[1] != health.Degraded {
@@ -690,7 +690,7 @@ func TestVerifyRecordedAndScheduled(t *testing.T) {
 	if in := state(m2.ID); in.State != StateDamaged || in.Problems != 1 || !strings.HasPrefix(in.Describe(), "damaged (verify ") {
 		t.Errorf("damaged backup: %+v", in)
 	}
-	if len(al.msgs) != 1 || !strings.Contains(al.msgs[0], "backup damaged: "+m2.ID) {
+	if len(al.msgs) != 1 || !strings.HasPrefix(al.msgs[0], AlertDamaged+": "+m2.ID) {
 		t.Errorf("alerts: %q", al.msgs)
 	}
 	if states[len(states)-1] != health.Degraded {

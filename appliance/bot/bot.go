@@ -521,9 +521,36 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// Alert sends text to the admins, at most once per alert_interval for the
-// same text. It never blocks: alerts are queued and sent by Run.
-func (b *Bot) Alert(_ context.Context, text string) {
+// The admin alerts, by key. Whoever raises one gives its arguments; the bot
+// writes the sentence in its language.
+const (
+	AlertTranscodeFailed = "transcode_failed" // source, reason
+	AlertBackupFailed    = "backup_failed"    // error
+	AlertBackupDamaged   = "backup_damaged"   // what is damaged
+	AlertBackupWarning   = "backup_warning"   // backup id, the problem
+	AlertServiceDown     = "service_down"     // service, state, detail
+	AlertDiskFull        = "disk_full"        // free, size, share, file system
+)
+
+// alertText is the sentence for alert key with args in the bot's language;
+// an unknown key is shown with its arguments as they are.
+func (b *Bot) alertText(key string, args []string) string {
+	format, ok := b.tx.alerts[key]
+	if !ok || strings.Count(format, "%s") != len(args) {
+		return strings.Join(append([]string{key}, args...), ": ")
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a
+	}
+	return fmt.Sprintf(format, vals...)
+}
+
+// Alert sends the alert key (one of the Alert* constants) with its
+// arguments to the admins, at most once per alert_interval for the same
+// alert. It never blocks: alerts are queued and sent by Run.
+func (b *Bot) Alert(_ context.Context, key string, args ...string) {
+	text := b.alertText(key, args)
 	now := b.now()
 	b.amu.Lock()
 	if last, ok := b.alerts[text]; ok && now.Sub(last) < b.cfg.AlertInterval.Std() {
@@ -590,7 +617,7 @@ func (b *Bot) housekeeping(ctx context.Context) {
 			for _, s := range b.health.Snapshot() {
 				bad := s.State == health.Down || s.State == health.Failed
 				if bad && !down[s.Name] && s.Name != b.name {
-					b.Alert(ctx, fmt.Sprintf("%s is %s: %s", s.Name, s.State, s.Detail))
+					b.Alert(ctx, AlertServiceDown, s.Name, string(s.State), s.Detail)
 				}
 				down[s.Name] = bad
 			}
@@ -609,8 +636,8 @@ func (b *Bot) housekeeping(ctx context.Context) {
 				free := float64(fs.Bavail) / float64(fs.Blocks)
 				if free < 0.05 && !diskWarned {
 					bs := uint64(fs.Bsize)
-					b.Alert(ctx, fmt.Sprintf("disk nearly full: %s free of %s (%.1f%%) on %s",
-						config.HumanBytes(fs.Bavail*bs), config.HumanBytes(fs.Blocks*bs), free*100, b.diskPath))
+					b.Alert(ctx, AlertDiskFull, config.HumanBytes(fs.Bavail*bs), config.HumanBytes(fs.Blocks*bs),
+						fmt.Sprintf("%.1f%%", free*100), b.diskPath)
 				}
 				diskWarned = free < 0.05
 			}

@@ -390,7 +390,7 @@ func TestNetworkLossNeverStopsTheBot(t *testing.T) {
 	}
 	// Alerts queue without blocking while the API is unreachable.
 	for range 100 {
-		b.Alert(context.Background(), "backup failed")
+		b.Alert(context.Background(), AlertBackupFailed, "disk full")
 	}
 }
 
@@ -466,11 +466,12 @@ func TestAdminAllowDenyAndAlerts(t *testing.T) {
 	f.push(textMsg(userOK, userOK, 5, "/help"))
 	f.waitCall("sendMessage", and(toChat(userOK), textHas("usuarios autorizados")))
 
-	h.bot.Alert(context.Background(), "backup *nightly* failed")
-	h.bot.Alert(context.Background(), "backup *nightly* failed") // throttled
+	h.bot.Alert(context.Background(), AlertTranscodeFailed, "pelis/*nightly*.mkv", "encoding failed")
+	h.bot.Alert(context.Background(), AlertTranscodeFailed, "pelis/*nightly*.mkv", "encoding failed") // throttled
 	a := f.waitCall("sendMessage", and(toChat(adminID), textHas("Alerta")))
-	if !strings.Contains(a.Params["text"], `backup \*nightly\* failed`) {
-		t.Errorf("alert text not escaped: %q", a.Params["text"])
+	// in the bot's language (es here), the client's name escaped
+	if !strings.Contains(a.Params["text"], `no se pudo convertir pelis/\*nightly\*.mkv: encoding failed`) {
+		t.Errorf("alert text not in Spanish or not escaped: %q", a.Params["text"])
 	}
 	h.stop()
 	if n := len(f.find("sendMessage", and(toChat(adminID), textHas("Alerta")))); n != 1 {
@@ -636,5 +637,23 @@ func TestUneditableMessageIsSentAnew(t *testing.T) {
 	h.stop()
 	if n := len(f.find("sendMessage", toChat(-9999))); n != 0 {
 		t.Errorf("answered in a foreign group %d times", n)
+	}
+}
+
+// TestAlertsTranslated: every alert key has a sentence in each language,
+// with a place for each of its arguments.
+func TestAlertsTranslated(t *testing.T) {
+	args := map[string]int{AlertTranscodeFailed: 2, AlertBackupFailed: 1, AlertBackupDamaged: 1,
+		AlertBackupWarning: 2, AlertServiceDown: 3, AlertDiskFull: 4}
+	for _, lang := range []string{"es", "en"} {
+		tx := textsFor(lang)
+		if len(tx.alerts) != len(args) {
+			t.Errorf("%s: %d alert texts, want %d", lang, len(tx.alerts), len(args))
+		}
+		for key, n := range args {
+			if got := strings.Count(tx.alerts[key], "%s"); got != n {
+				t.Errorf("%s: alert %s has %d places, want %d", lang, key, got, n)
+			}
+		}
 	}
 }

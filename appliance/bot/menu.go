@@ -189,6 +189,9 @@ var menuEN = []config.MenuNode{
 
 // texts are the bot's own words in one language.
 type texts struct {
+	// alerts: the admin alerts by key (see Bot.Alert), each a format for
+	// its arguments
+	alerts                                                                        map[string]string
 	greeting, help, refusal, slowDown, unknownCommand, useMenu, back, menuChanged string
 	ticketOpened, ticketAlready, ticketClosedUser, ticketClosedOp, noTicket       string
 	notAvailable, notAdmin, allowed, denied, usageAllow, usageDeny, usageClose    string
@@ -236,15 +239,23 @@ var textsES = texts{
 	catalogueEmpty:   "El catálogo está vacío.",
 	catalogueTotal:   "%d títulos en total.",
 	alertPrefix:      "⚠️ *Alerta*: ",
-	queueFmt:         "%d pendientes, %d en curso",
-	viewersFmt:       "%s (%d 👁)",
-	ticketLine:       "#%d %s (id %d), desde %s",
-	nonText:          "[mensaje sin texto]",
-	cmdStart:         "Empezar",
-	cmdMenu:          "Menú de ayuda",
-	cmdHelp:          "Ayuda",
-	cmdStatus:        "Estado del servicio",
-	cmdClose:         "Cerrar la consulta con el técnico",
+	alerts: map[string]string{
+		AlertTranscodeFailed: "no se pudo convertir %s: %s",
+		AlertBackupFailed:    "la copia de seguridad ha fallado: %s",
+		AlertBackupDamaged:   "copia de seguridad dañada: %s (haz una nueva con `thecure backup run`)",
+		AlertBackupWarning:   "copia de seguridad %s hecha, pero: %s",
+		AlertServiceDown:     "el servicio %s está %s: %s",
+		AlertDiskFull:        "disco casi lleno: %s libres de %s (%s) en %s",
+	},
+	queueFmt:   "%d pendientes, %d en curso",
+	viewersFmt: "%s (%d 👁)",
+	ticketLine: "#%d %s (id %d), desde %s",
+	nonText:    "[mensaje sin texto]",
+	cmdStart:   "Empezar",
+	cmdMenu:    "Menú de ayuda",
+	cmdHelp:    "Ayuda",
+	cmdStatus:  "Estado del servicio",
+	cmdClose:   "Cerrar la consulta con el técnico",
 }
 
 var textsEN = texts{
@@ -284,15 +295,23 @@ var textsEN = texts{
 	catalogueEmpty:   "The catalogue is empty.",
 	catalogueTotal:   "%d titles in all.",
 	alertPrefix:      "⚠️ *Alert*: ",
-	queueFmt:         "%d pending, %d running",
-	viewersFmt:       "%s (%d 👁)",
-	ticketLine:       "#%d %s (id %d), since %s",
-	nonText:          "[message without text]",
-	cmdStart:         "Start",
-	cmdMenu:          "Help menu",
-	cmdHelp:          "Help",
-	cmdStatus:        "Service status",
-	cmdClose:         "Close your ticket with the technician",
+	alerts: map[string]string{
+		AlertTranscodeFailed: "transcode of %s failed: %s",
+		AlertBackupFailed:    "backup failed: %s",
+		AlertBackupDamaged:   "backup damaged: %s (make a new one with `thecure backup run`)",
+		AlertBackupWarning:   "backup %s made, but: %s",
+		AlertServiceDown:     "service %s is %s: %s",
+		AlertDiskFull:        "disk nearly full: %s free of %s (%s) on %s",
+	},
+	queueFmt:   "%d pending, %d running",
+	viewersFmt: "%s (%d 👁)",
+	ticketLine: "#%d %s (id %d), since %s",
+	nonText:    "[message without text]",
+	cmdStart:   "Start",
+	cmdMenu:    "Help menu",
+	cmdHelp:    "Help",
+	cmdStatus:  "Service status",
+	cmdClose:   "Close your ticket with the technician",
 }
 
 func textsFor(lang string) *texts {

@@ -474,7 +474,7 @@ func (q *Queue) fail(j Job, cause error) {
 	q.jobsTotal.WithLabelValues(Failed, "").Inc()
 	q.log.Warn("failed", "source", j.Source, "id", j.ID, "reason", reason)
 	if q.opts.Alerter != nil {
-		q.opts.Alerter.Alert(context.Background(), "Transcode failed: "+j.Source+": "+reason)
+		q.opts.Alerter.Alert(context.Background(), AlertFailed, j.Source, reason)
 	}
 }
 

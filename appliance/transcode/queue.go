@@ -83,10 +83,14 @@ type Options struct {
 	Alerter Alerter
 }
 
-// Alerter passes a short message to the administrators; it never blocks.
+// Alerter passes an alert to the administrators, a key and its arguments
+// (the bot words it in its language); it never blocks.
 type Alerter interface {
-	Alert(ctx context.Context, text string)
+	Alert(ctx context.Context, key string, args ...string)
 }
+
+// AlertFailed is the alert raised when a job fails: source, reason.
+const AlertFailed = "transcode_failed"
 
 // Queue is the durable job queue and its workers.
 type Queue struct {

@@ -495,7 +495,7 @@ func TestCorruptSourceQuarantined(t *testing.T) {
 	if j.State != Failed || j.Error == "" {
 		t.Errorf("job %+v", j)
 	}
-	if got := e.alerts.texts(); len(got) != 1 || !strings.Contains(got[0], "pelis/broken.mp4") {
+	if got := e.alerts.texts(); len(got) != 1 || !strings.HasPrefix(got[0], AlertFailed+": pelis/broken.mp4: ") {
 		t.Errorf("alerts %q, want one naming the failed source", got)
 	}
 }
@@ -506,10 +506,10 @@ type alertLog struct {
 	got []string
 }
 
-func (a *alertLog) Alert(_ context.Context, text string) {
+func (a *alertLog) Alert(_ context.Context, key string, args ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.got = append(a.got, text)
+	a.got = append(a.got, strings.Join(append([]string{key}, args...), ": "))
 }
 
 func (a *alertLog) texts() []string {
