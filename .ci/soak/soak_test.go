@@ -218,12 +218,13 @@ max_per_ip = %d
 max_startups = %d
 [rtmp]
 listen = %q
+max_connections_per_address = %d
 [backup]
 schedule = %q
 include_media = true
 [transcode]
 ffmpeg = %q
-`, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, nUp+32, rtmpAddr,
+`, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, nUp+32, rtmpAddr, nPub+nPlay+32, // every client is 127.0.0.1
 		fmt.Sprintf("%dm", max(1, int(backupEvery.Minutes()))), filepath.Join(dir, "ffmpeg-crashy"))
 	// ffmpeg crashing: one encode in four gets SIGSEGV after a second.
 	crashy := "#!/bin/sh\nr=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')\nif [ $((r % 4)) -eq 0 ]; then\n  ffmpeg \"$@\" & p=$!\n  sleep 1\n  kill -SEGV $p\n  wait $p\n  exit $?\nfi\nexec ffmpeg \"$@\"\n"
