@@ -42,6 +42,7 @@ func (h *Hub) ServeAPI(w http.ResponseWriter, r *http.Request) {
 	cors(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	// an error here is a client gone away: nobody to tell
 	_ = json.NewEncoder(w).Encode(struct {
 		Streams []StreamInfo `json:"streams"`
 	}{h.Streams()})

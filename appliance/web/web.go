@@ -150,6 +150,7 @@ func (s *Server) report(w http.ResponseWriter, code int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
+	// an error here is a client gone away: nobody to tell
 	_ = json.NewEncoder(w).Encode(struct {
 		Status   health.Status   `json:"status"`
 		Services []publicService `json:"services"`
