@@ -147,22 +147,10 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 	return 0
 }
 
-// runCmd runs a thecure command to completion.
+// runCmd runs a thecure command to completion, with no input.
 func runCmd(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(thecureBin, args...)
-	cmd.Dir = dir
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return runIn(t, dir, "", args...)
 }
 
 // writeConfig writes a config with loopback ports chosen by the kernel.
