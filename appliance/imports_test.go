@@ -45,6 +45,7 @@ var allowedImports = map[string][]string{
 	"reason":   {}, // a failure's detail turned into what the public may see
 	"sampler":  {}, // the charts' samples of the /metrics registry, kept in the store
 	"audit":    {}, // the admin actions' log, kept in the store
+	"channels": {}, // playout and guide of [[channels]]; add edges (library, live, rtmp) with their reasons
 	// the edges the architecture names
 	"ftps":      {"users", "loginban", "logsafe"}, // FTPS logins are the users' accounts; refusals are banned and logged safely
 	"transcode": {"library", "ffmpeg", "reason"},  // jobs run ffmpeg and publish titles; failures shown as reasons
