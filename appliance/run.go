@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"thecure/appliance/backup"
+	"thecure/appliance/channels"
 	"thecure/appliance/config"
 	"thecure/appliance/control"
 	"thecure/appliance/dns"
@@ -130,6 +131,7 @@ type app struct {
 	catalogue *library.Catalogue // VOD titles (wire_vod.go)
 	queue     *transcode.Queue   // VOD jobs; the FTPS ingest feeds it
 	charts    *sampler.Sampler   // the last day of /metrics (wire_charts.go)
+	guide     channels.Timeline  // the channels' guide; nil: no channels (wire_guide.go)
 }
 
 func (a *app) close() {
@@ -201,7 +203,9 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 		a.wireDNS,
 		a.wireBot,    // after the subsystems whose state it reports
 		a.wireCharts, // after every subsystem's metrics
-		a.wireWebUI,  // last: it shows the others
+		// the channels' guide: nil until the playout's Timeline is wired
+		func() error { return a.wireGuide(nil) },
+		a.wireWebUI, // last: it shows the others
 	} {
 		if err := wire(); err != nil {
 			return nil, err

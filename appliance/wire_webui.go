@@ -67,6 +67,9 @@ func (a *app) wireWebUI() error {
 	if a.charts != nil {
 		o.Charts = webuiCharts{a.charts}
 	}
+	if a.guide != nil {
+		o.Channels = webuiChannels{a.guide}
+	}
 	ui, err := webui.New(o)
 	if err != nil {
 		return err

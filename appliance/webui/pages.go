@@ -71,6 +71,7 @@ func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 		},
 		"hours":      func(sec int) string { return strconv.Itoa(sec/3600) + " h" },
 		"stateClass": func(s string) string { return "st-" + strings.ToLower(s) },
+		"hhmm":       func(t time.Time) string { return t.Local().Format("15:04") },
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/status.html")
 	if err != nil {
@@ -208,11 +209,12 @@ type albumGroup struct {
 
 // catalogueView is the catalogue grouped for the page and /api/catalogue.
 type catalogueView struct {
-	Live   []Stream     `json:"live"`
-	Movies []Title      `json:"movies"`
-	Series []showGroup  `json:"series"`
-	Music  []albumGroup `json:"music"`
-	Empty  bool         `json:"-"`
+	Channels []Channel    `json:"channels"`
+	Live     []Stream     `json:"live"`
+	Movies   []Title      `json:"movies"`
+	Series   []showGroup  `json:"series"`
+	Music    []albumGroup `json:"music"`
+	Empty    bool         `json:"-"`
 }
 
 // group sorts the ready titles into films, series by show and season, and
@@ -303,7 +305,18 @@ func (u *UI) catalogueData(r *http.Request) (catalogueView, error) {
 	if live == nil {
 		live = []Stream{}
 	}
-	return group(titles, live), nil
+	var chans []Channel
+	if u.o.Channels != nil {
+		chans = u.o.Channels.Channels()
+	}
+	// a channel on air is a live stream too: it shows once, as a channel
+	live = slices.DeleteFunc(slices.Clone(live), func(s Stream) bool {
+		return slices.ContainsFunc(chans, func(c Channel) bool { return c.Name == s.Name })
+	})
+	v := group(titles, live)
+	v.Channels = append([]Channel{}, chans...)
+	v.Empty = v.Empty && len(v.Channels) == 0
+	return v, nil
 }
 
 func (u *UI) catalogue(w http.ResponseWriter, r *http.Request) {

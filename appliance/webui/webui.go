@@ -91,6 +91,28 @@ type LiveStreams interface {
 	Watch(name string, r *http.Request) (Stream, bool)
 }
 
+// Channel is one playout channel ([[channels]]) with what is on now and
+// what comes next (nil: nothing).
+type Channel struct {
+	Name  string     `json:"name"`  // stream name: its player is /live/NAME
+	Title string     `json:"title"` // display name
+	Now   *Programme `json:"now,omitempty"`
+	Next  *Programme `json:"next,omitempty"`
+}
+
+// Programme is one entry of a channel's schedule.
+type Programme struct {
+	Title string    `json:"title"`
+	Kind  string    `json:"kind"` // film | episode | track | slate
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Channels lists the playout channels in config order.
+type Channels interface {
+	Channels() []Channel
+}
+
 // Job is one upload or transcode job.
 type Job struct {
 	ID       string    `json:"id"`
@@ -164,6 +186,7 @@ type Options struct {
 
 	Catalogue Catalogue
 	Live      LiveStreams
+	Channels  Channels // may be nil: no channels
 	Jobs      Jobs
 	Users     Users
 	Tickets   Tickets
@@ -276,15 +299,23 @@ func (u *UI) RequireAdmin(h http.Handler) http.Handler {
 
 // ViewerGate wraps the whole server so that with viewer_auth the media and
 // the catalogue's JSON (/vod/, /live/NAME/..., /api/library, /api/jobs with
-// the uploads' names, /api/live) need a login like the pages do; without
-// viewer_auth it is h itself. The pages check the login themselves (they
-// redirect to the login form).
+// the uploads' names, /api/live) and the channels' guide (/api/channels,
+// /channels.m3u, /epg.xml) need a login like the pages do: the session of
+// a web login, or HTTP basic authentication with a user's name and
+// password for players that cannot log in on a page (VLC, Kodi, TiviMate:
+// http://USER:PASSWORD@HOST/channels.m3u). Without viewer_auth it is h
+// itself. The pages check the login themselves (they redirect to the login
+// form).
 func (u *UI) ViewerGate(h http.Handler) http.Handler {
 	if !u.o.ViewerAuth {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if viewerContent(r.URL.Path) && u.auth.session(r) == nil {
+		if viewerContent(r.URL.Path) && u.auth.session(r) == nil && !u.basicViewer(r) {
+			if _, err := r.Cookie(sessionCookie); err != nil {
+				// no web login at all: a player, which may ask its user
+				w.Header().Set("WWW-Authenticate", `Basic realm="thecure", charset="UTF-8"`)
+			}
 			http.Error(w, u.tr.t("err.login"), http.StatusUnauthorized)
 			return
 		}
@@ -318,7 +349,8 @@ func IsAdmin(r *http.Request) bool {
 // viewerContent tells the paths that viewer_auth closes besides the pages.
 func viewerContent(p string) bool {
 	switch {
-	case strings.HasPrefix(p, "/vod/"), p == "/api/library", p == "/api/jobs", p == "/api/live", strings.HasPrefix(p, "/api/live/"):
+	case strings.HasPrefix(p, "/vod/"), p == "/api/library", p == "/api/jobs", p == "/api/live", strings.HasPrefix(p, "/api/live/"),
+		p == "/api/channels", p == "/channels.m3u", p == "/epg.xml":
 		return true
 	case strings.HasPrefix(p, "/live/"):
 		return strings.Contains(strings.TrimPrefix(p, "/live/"), "/") // files, not the player page
