@@ -139,7 +139,8 @@ func serve(w http.ResponseWriter, r *http.Request, contentType string, body []by
 // baseURL is scheme://host[:port] of the absolute URLs the playlist and
 // the guide name: public_host (with the port the request came to) when it
 // is set, else the request's Host; a Host that is not a plain host name or
-// address (and port) gives way to the address the request came to.
+// address (and port) gives way to the address the request came to. The
+// request's basic credentials, if any, go with it.
 func (g *guide) baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
@@ -162,7 +163,14 @@ func (g *guide) baseURL(r *http.Request) string {
 			host = ph
 		}
 	}
-	return (&url.URL{Scheme: scheme, Host: host}).String()
+	u := &url.URL{Scheme: scheme, Host: host}
+	// A player that sent a user's name and password (viewer_auth: VLC and
+	// Kodi take them in the playlist's URL, http://USER:PASSWORD@HOST/...)
+	// needs them on every URL it reads from the playlist too.
+	if name, password, ok := r.BasicAuth(); ok {
+		u.User = url.UserPassword(name, password)
+	}
+	return u.String()
 }
 
 // plainHost tells a host[:port] made only of letters, digits, dots,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -279,6 +280,32 @@ func TestPlaylist(t *testing.T) {
 	}
 	if resp, _ := get(t, srv.URL+"/channels.m3u", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match: %d, want 304", resp.StatusCode)
+	}
+
+	// A player that authenticated with basic auth (viewer_auth) gets its
+	// credentials on every URL, escaped, so that it can fetch them too.
+	req, _ := http.NewRequest("GET", srv.URL+"/channels.m3u", nil)
+	req.SetBasicAuth("ana", `p@ss:",w/rd`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	header, es = parseM3U(t, string(b))
+	authed := "http://ana:p%40ss%3A%22,w%2Frd@" + strings.TrimPrefix(srv.URL, "http://")
+	if es[0].url != authed+"/live/pelis/index.m3u8" || es[0].attrs["tvg-logo"] != strings.ReplaceAll(authed, ",", "%2C")+"/static/pelis.png" ||
+		!strings.Contains(header, `url-tvg="`+strings.ReplaceAll(authed, ",", "%2C")+`/epg.xml"`) {
+		t.Errorf("with basic auth: %s", b)
+	}
+	for _, u := range []string{es[0].url, es[0].attrs["tvg-logo"]} {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := pu.User.Password(); pu.User.Username() != "ana" || p != `p@ss:",w/rd` {
+			t.Errorf("%s: credentials read back as %v", u, pu.User)
+		}
 	}
 
 	// No channel configured: a playlist with the header only.
