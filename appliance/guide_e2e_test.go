@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -276,4 +277,58 @@ func TestGuideWithoutChannels(t *testing.T) {
 		t.Errorf("/epg.xml = %d:\n%s", code, body)
 	}
 	validXMLTV(t, body)
+}
+
+// TestViewerBasicAuthPlaysHLS: with viewer_auth, a player that takes a
+// user's name and password in the URL (ffmpeg, as Kodi and VLC do) plays a
+// live stream's HLS, playlist and segments; without them it is refused.
+func TestViewerBasicAuthPlaysHLS(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfigHTTP(t, dir, "viewer_auth = true\n", "")
+	p := start(t, dir, "run", "-c", cfg)
+	addr := waitLog(t, p, `msg=listening svc=http key=http.listen addr=(\S+)`, 30*time.Second)[1]
+	rtmpAddr := waitLog(t, p, `msg=listening svc=rtmp key=rtmp.listen addr=(\S+)`, 30*time.Second)[1]
+	waitLog(t, p, `msg="thecure is running"`, 30*time.Second)
+	if _, errOut, code := runIn(t, dir, "viewer-pass-1\n", "user", "add", "ana", "-password-stdin", "-c", cfg); code != 0 {
+		t.Fatalf("thecure user add: %d\n%s", code, errOut)
+	}
+	publish(t, rtmpAddr, "cam1")
+	authed := "http://ana:viewer-pass-1@" + addr + "/live/cam1/index.m3u8"
+	// ffmpeg reads no LL-HLS parts: wait for two whole segments
+	fetch := func(path string) string {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/live/cam1/"+path, nil)
+		req.SetBasicAuth("ana", "viewer-pass-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 {
+			return ""
+		}
+		return string(b)
+	}
+	apptest.WaitFor(t, 30*time.Second, "the live playlist's segments", func() bool {
+		for _, l := range strings.Split(fetch("index.m3u8"), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") { // the media playlist
+				return strings.Count(fetch(l), "#EXTINF") >= 2
+			}
+		}
+		return false
+	})
+	// 3 s of media through the playlist and its segments, decoded.
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", authed,
+		"-t", "3", "-f", "framemd5", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg with basic auth: %v\n%s", err, out)
+	}
+	if frames := strings.Count(string(out), "\n0,"); frames < 50 {
+		t.Errorf("ffmpeg decoded %d video frames in 3 s, want about 75:\n%.2000s", frames, out)
+	}
+	out, err = exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
+		"http://"+addr+"/live/cam1/index.m3u8", "-t", "1", "-f", "null", "-").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "401") {
+		t.Errorf("ffmpeg without credentials: %v\n%s", err, out)
+	}
 }
