@@ -10,8 +10,10 @@ import (
 // wireGuide serves the channels' guide from tl: /api/channels,
 // /channels.m3u and /epg.xml (behind [http] viewer_auth like the other
 // viewer content), and the catalogue page's channels with now and next.
-// A nil tl is a box with no [[channels]]: the guide answers empty.
+// A nil tl (or a nil *channels.Service: no [[channels]]) is a box with no
+// channel: the guide answers empty.
 func (a *app) wireGuide(tl channels.Timeline) error {
+	tl = channels.Configured(tl)
 	a.guide = tl
 	for pattern, h := range channels.GuideRoutes(tl, channels.GuideOptions{PublicHost: a.cfg.PublicHost}) {
 		a.web.Handle(pattern, h)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -49,7 +50,7 @@ type guide struct {
 // login: [http] viewer_auth closes them around the whole server, as it
 // closes the other viewer content.
 func GuideRoutes(tl Timeline, o GuideOptions) map[string]http.Handler {
-	g := &guide{tl: tl, o: o, now: o.Now}
+	g := &guide{tl: Configured(tl), o: o, now: o.Now}
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -58,6 +59,19 @@ func GuideRoutes(tl Timeline, o GuideOptions) map[string]http.Handler {
 		"GET /channels.m3u": http.HandlerFunc(g.playlist),
 		"GET /epg.xml":      http.HandlerFunc(g.epg),
 	}
+}
+
+// Configured is tl, or nil when tl is nil or a nil pointer (a playout that
+// was not built because no channel is configured): the guide then answers
+// empty.
+func Configured(tl Timeline) Timeline {
+	if tl == nil {
+		return nil
+	}
+	if v := reflect.ValueOf(tl); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil
+	}
+	return tl
 }
 
 // channels is the timeline's channel list; none without a timeline.
@@ -96,7 +110,7 @@ type ChannelNow struct {
 // NowNext lists the channels of tl (nil: none) with the programme on air
 // at now and the one after it.
 func NowNext(tl Timeline, now time.Time) []ChannelNow {
-	g := &guide{tl: tl}
+	g := &guide{tl: Configured(tl)}
 	out := []ChannelNow{}
 	for _, c := range g.channels() {
 		cn := ChannelNow{Channel: c, HLS: LivePath(c.Name), RTMP: "/live/" + url.PathEscape(c.Name)}
@@ -263,7 +277,7 @@ func xmltvTime(t time.Time) string { return t.UTC().Format("20060102150405 -0700
 // EPG is the XMLTV guide of tl's channels (nil: none) from the programme
 // on air at now to now+GuideAhead; icons are made absolute on base.
 func EPG(tl Timeline, now time.Time, base string) ([]byte, error) {
-	g := &guide{tl: tl}
+	g := &guide{tl: Configured(tl)}
 	tv := xmltvTV{Source: "thecure", Generator: "thecure"}
 	for _, c := range g.channels() {
 		ch := xmltvChannel{ID: GuideID(c.Name), Names: []xmltvText{{Text: oneLine(displayName(c))}}}
@@ -362,7 +376,7 @@ func m3uName(s string) string {
 // HLS playlist, named with tvg-id (= the XMLTV channel id), tvg-name,
 // tvg-logo and group-title.
 func Playlist(tl Timeline, base string) []byte {
-	g := &guide{tl: tl}
+	g := &guide{tl: Configured(tl)}
 	var b bytes.Buffer
 	epg := m3uURL(base + "/epg.xml")
 	b.WriteString(`#EXTM3U url-tvg="` + epg + `" x-tvg-url="` + epg + "\"\n")

@@ -150,8 +150,10 @@ func TestAPIChannels(t *testing.T) {
 		t.Errorf("a file system path in %s", body)
 	}
 
-	// No channel configured: an empty list, not 404 nor null.
-	srv = guideServer(t, nil, GuideOptions{})
+	// No channel configured (nil, or a nil playout): an empty list, not
+	// 404 nor null, and no call on the nil playout.
+	var none *fixedTimeline
+	srv = guideServer(t, none, GuideOptions{})
 	if resp, body := get(t, srv.URL+"/api/channels"); resp.StatusCode != 200 || strings.TrimSpace(body) != `{"channels":[]}` {
 		t.Errorf("no channels: %d %s", resp.StatusCode, body)
 	}
