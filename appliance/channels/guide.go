@@ -82,15 +82,29 @@ func (g *guide) channels() []Channel {
 	return g.tl.Channels()
 }
 
+// MaxGuideEntries bounds the programmes the guide lists per channel (a
+// channel of 4-second clips would otherwise list 43200 in 48 h).
+const MaxGuideEntries = 2000
+
 // programme is what channel name plays from the entry on air at now to
 // now+ahead, in order, leaving out entries that end before they start or
-// are over already.
+// are over already; a run of slates (each a short loop) is one entry; at
+// most MaxGuideEntries.
 func (g *guide) programme(name string, now time.Time, ahead time.Duration) []Entry {
 	var out []Entry
 	for _, e := range g.tl.Programme(name, now, now.Add(ahead)) {
-		if e.End.After(e.Start) && e.End.After(now) {
-			out = append(out, e)
+		if !e.End.After(e.Start) || !e.End.After(now) {
+			continue
 		}
+		if n := len(out); n > 0 && e.Kind == "slate" && out[n-1].Kind == "slate" &&
+			out[n-1].Title == e.Title && out[n-1].End.Equal(e.Start) {
+			out[n-1].End = e.End
+			continue
+		}
+		if len(out) == MaxGuideEntries {
+			break
+		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -297,10 +311,10 @@ func EPG(tl Timeline, now time.Time, base string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := xml.NewEncoder(&buf)
 	enc.Indent("", " ")
+	// No DOCTYPE: readers that refuse DTDs (.NET's default) would refuse
+	// the guide, and nobody serves xmltv.dtd beside it.
 	for _, tok := range []xml.Token{
 		xml.ProcInst{Target: "xml", Inst: []byte(`version="1.0" encoding="UTF-8"`)},
-		xml.CharData("\n"),
-		xml.Directive(`DOCTYPE tv SYSTEM "xmltv.dtd"`),
 		xml.CharData("\n"),
 	} {
 		if err := enc.EncodeToken(tok); err != nil {
