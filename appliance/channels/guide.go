@@ -128,14 +128,22 @@ func NowNext(tl Timeline, now time.Time) []ChannelNow {
 	out := []ChannelNow{}
 	for _, c := range g.channels() {
 		cn := ChannelNow{Channel: c, HLS: LivePath(c.Name), RTMP: "/live/" + url.PathEscape(c.Name)}
-		es := g.programme(c.Name, now, GuideAhead)
-		for i := range es {
-			if es[i].Start.After(now) {
-				cn.Next = &es[i]
-				break
+		// a few hours hold now and next but for long programmes (or a
+		// long slate): only then ask for the whole guide's span
+		for _, ahead := range []time.Duration{3 * time.Hour, GuideAhead} {
+			es := g.programme(c.Name, now, ahead)
+			cn.Now, cn.Next = nil, nil
+			for i := range es {
+				if es[i].Start.After(now) {
+					cn.Next = &es[i]
+					break
+				}
+				if cn.Now == nil {
+					cn.Now = &es[i]
+				}
 			}
-			if cn.Now == nil {
-				cn.Now = &es[i]
+			if cn.Next != nil {
+				break
 			}
 		}
 		out = append(out, cn)
