@@ -61,6 +61,9 @@ func TestBrowser(t *testing.T) {
 		Catalogue: titles{{ID: id, Kind: KindMovie, Title: "Test Pattern", Year: 2026, State: StateReady, HLS: "/vod/" + id + "/index.m3u8", Duration: 6}},
 		Users:     accounts{"boss": {"s3cret-pass", []string{"admin"}}}.db(t),
 		Disks:     []Disk{{Label: "data_dir", Path: root}},
+		Channels: channelList{{Name: "pelis", Title: "Pelis 24 horas",
+			Now:  &Programme{Title: "Test Pattern", Kind: "film", Start: time.Now().Add(-time.Hour), End: time.Now().Add(time.Hour)},
+			Next: &Programme{Title: "A very long title of an episode that goes on and on", Kind: "episode", Start: time.Now().Add(time.Hour), End: time.Now().Add(2 * time.Hour)}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +83,9 @@ func TestBrowser(t *testing.T) {
 	}
 	if txt, _ := chromedp.Run(ctx, chromedp.Text(`#movies`)); !strings.Contains(txt, "Test Pattern") {
 		t.Errorf("catalogue's films = %q", txt)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(`#channels`)); !strings.Contains(txt, "Now: Test Pattern") || !strings.Contains(txt, "Channel list (M3U)") {
+		t.Errorf("catalogue's channels = %q", txt)
 	}
 	browsertest.Screenshot(t, ctx, "webui-catalogue")
 
