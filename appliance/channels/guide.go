@@ -358,11 +358,15 @@ func displayName(c Channel) string {
 	return c.Name
 }
 
-// oneLine is s with every control character (newlines, tabs) as a space.
+// oneLine is s with every control character (newlines, tabs) as a space,
+// and what is not valid UTF-8 or not a character XML allows as U+FFFD.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+		switch {
+		case r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029':
 			return ' '
+		case r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+			return '\uFFFD'
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))

@@ -50,7 +50,7 @@ func (f *fixedTimeline) Programme(name string, from, to time.Time) []Entry {
 
 // hostile is a display name and a title that try to break out of M3U
 // lines and attributes and out of XML.
-const hostile = "Cine \"Clásico\", <b>&amp; \n#EXTINF:-1,Evil\r\nhttp://evil/ - x\x01\t'"
+const hostile = "Cine \"Clásico\", <b>&amp; \n#EXTINF:-1,Evil\r\nhttp://evil/ - x\x01\t'\xff\uFFFE"
 
 // t0 is the clock of the tests: 21:30 UTC.
 var t0 = time.Date(2026, 11, 30, 21, 30, 0, 0, time.UTC)
@@ -141,7 +141,7 @@ func TestAPIChannels(t *testing.T) {
 	if p.Next == nil || p.Next.Title != "Serie S01E02" || p.Next.TitleID != "a2" || !p.Next.Start.Equal(t0.Add(30*time.Minute)) {
 		t.Errorf("pelis next = %+v", p.Next)
 	}
-	if h := v.Channels[1]; h.Now == nil || h.Now.Title != hostile || h.Next != nil {
+	if h := v.Channels[1]; h.Now == nil || h.Now.Title != strings.ToValidUTF8(hostile, "\uFFFD") || h.Next != nil {
 		t.Errorf("hostile now/next = %+v / %+v (the broken entry must be left out)", h.Now, h.Next)
 	}
 	if e := v.Channels[2]; e.Now != nil || e.Next != nil || e.HLS != "/live/empty/index.m3u8" {
@@ -264,7 +264,7 @@ func TestPlaylist(t *testing.T) {
 		t.Errorf("pelis = %+v", p)
 	}
 	h := es[1]
-	wantName := "Cine 'Clásico'\u201a <b>&amp;  #EXTINF:-1\u201aEvil  http://evil/ \u2013 x  '"
+	wantName := "Cine 'Clásico'\u201a <b>&amp;  #EXTINF:-1\u201aEvil  http://evil/ \u2013 x  '\uFFFD\uFFFD"
 	wantAttr := strings.Replace(wantName, "\u2013", "-", 1) // VLC splits the name only
 	if h.name != wantName || h.kodi != wantName || h.attrs["tvg-name"] != wantAttr {
 		t.Errorf("hostile name read as %q (Kodi %q, tvg-name %q), want %q", h.name, h.kodi, h.attrs["tvg-name"], wantName)
@@ -397,7 +397,7 @@ func TestEPG(t *testing.T) {
 			t.Errorf("channel id %q, playlist tvg-id %q", c.ID, es[i].attrs["tvg-id"])
 		}
 	}
-	oneLineHostile := "Cine \"Clásico\", <b>&amp;  #EXTINF:-1,Evil  http://evil/ - x  '"
+	oneLineHostile := "Cine \"Clásico\", <b>&amp;  #EXTINF:-1,Evil  http://evil/ - x  '\uFFFD\uFFFD"
 	if n := tv.Channels[1].Names[0].Text; n != oneLineHostile {
 		t.Errorf("hostile display-name %q, want %q", n, oneLineHostile)
 	}
