@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,7 +41,25 @@ type guide struct {
 	tl  Timeline // nil: no channel configured
 	o   GuideOptions
 	now func() time.Time
+
+	// the last guides made, by base URL, so that a flood of /epg.xml
+	// requests costs one build per epgTTL each
+	mu   sync.Mutex
+	epgs map[string]builtEPG
 }
+
+// builtEPG is a guide document and when it was made.
+type builtEPG struct {
+	at   time.Time
+	body []byte
+}
+
+// epgTTL is how long a built guide is served again; epgKeep is how many
+// base URLs (hosts, credentials) are kept at most.
+const (
+	epgTTL  = 10 * time.Second
+	epgKeep = 64
+)
 
 // GuideRoutes are the guide's routes, as net/http patterns: /api/channels
 // (JSON: each channel with what is on now and next), /channels.m3u (an
@@ -340,7 +359,23 @@ func EPG(tl Timeline, now time.Time, base string) ([]byte, error) {
 }
 
 func (g *guide) epg(w http.ResponseWriter, r *http.Request) {
-	body, err := EPG(g.tl, g.now(), g.baseURL(r))
+	base, now := g.baseURL(r), g.now()
+	g.mu.Lock()
+	b, ok := g.epgs[base]
+	g.mu.Unlock()
+	if ok && now.Sub(b.at) < epgTTL && !now.Before(b.at) {
+		serve(w, r, "application/xml; charset=utf-8", b.body)
+		return
+	}
+	body, err := EPG(g.tl, now, base)
+	if err == nil {
+		g.mu.Lock()
+		if g.epgs == nil || len(g.epgs) >= epgKeep {
+			g.epgs = map[string]builtEPG{}
+		}
+		g.epgs[base] = builtEPG{at: now, body: body}
+		g.mu.Unlock()
+	}
 	if err != nil {
 		// encoding/xml fails only on what cannot be XML (a name of ours):
 		// a bug, not the visitor's doing

@@ -440,6 +440,16 @@ func TestEPG(t *testing.T) {
 		t.Errorf("ETag %q; If-None-Match: %d, want 304", etag, resp.StatusCode)
 	}
 
+	// A flood of requests builds the guide once per 10 s: the timeline is
+	// not asked again meanwhile.
+	asked := len(tl.asked)
+	for range 20 {
+		get(t, srv.URL+"/epg.xml")
+	}
+	if len(tl.asked) != asked {
+		t.Errorf("20 more requests asked the timeline %d more times, want 0", len(tl.asked)-asked)
+	}
+
 	// No channel configured: an empty guide, still valid.
 	srv = guideServer(t, nil, GuideOptions{})
 	resp, body = get(t, srv.URL+"/epg.xml")
@@ -504,4 +514,35 @@ func BenchmarkEPG(b *testing.B) {
 		size = len(doc)
 	}
 	b.ReportMetric(float64(size), "bytes/doc")
+}
+
+// TestEPGRebuilt: the guide is built again once it is 10 s old, and for
+// each base URL on its own.
+func TestEPGRebuilt(t *testing.T) {
+	tl := testTimeline()
+	now := t0
+	h := GuideRoutes(tl, GuideOptions{Now: func() time.Time { return now }})["GET /epg.xml"]
+	fetch := func(host string) {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/epg.xml", nil)
+		r.Host = host
+		h.ServeHTTP(rec, r)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "http://"+host+"/static/pelis.png") {
+			t.Fatalf("GET /epg.xml on %s = %d:\n%.300s", host, rec.Code, rec.Body.String())
+		}
+	}
+	builds := func() int { return len(tl.asked) / len(tl.chans) }
+	fetch("a.lan")
+	fetch("a.lan")
+	fetch("b.lan") // another base URL: its own build
+	now = now.Add(9 * time.Second)
+	fetch("a.lan")
+	if builds() != 2 {
+		t.Errorf("%d builds, want 2", builds())
+	}
+	now = now.Add(2 * time.Second)
+	fetch("a.lan")
+	if builds() != 3 {
+		t.Errorf("%d builds after 11 s, want 3", builds())
+	}
 }
