@@ -14,10 +14,10 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"golang.org/x/sys/unix"
 
 	"thecure/appliance/config"
+	"thecure/appliance/s3client"
 )
 
 // target is where a repository's keys live: a local folder or an S3 bucket.
@@ -245,24 +245,11 @@ type s3Target struct {
 }
 
 func newS3Target(c config.BackupS3) (*s3Target, error) {
-	lookup := minio.BucketLookupAuto
-	if c.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
-	cl, err := minio.New(c.Endpoint, &minio.Options{
-		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
-		Secure:       c.UseTLS,
-		Region:       c.Region,
-		BucketLookup: lookup,
-	})
+	cl, err := s3client.New(c.Client())
 	if err != nil {
-		return nil, fmt.Errorf("s3 client: %w", err)
+		return nil, err
 	}
-	prefix := strings.TrimPrefix(c.Prefix, "/")
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	return &s3Target{c: cl, bucket: c.Bucket, prefix: prefix, endpoint: c.Endpoint}, nil
+	return &s3Target{c: cl, bucket: c.Bucket, prefix: s3client.Prefix(c.Prefix), endpoint: c.Endpoint}, nil
 }
 
 func (s *s3Target) String() string { return "s3://" + s.endpoint + "/" + path.Join(s.bucket, s.prefix) }

@@ -51,6 +51,7 @@ var maxRows = []struct {
 	{"backup.retention", "keep_last", "1000", "1001", ""},
 	{"backup.retention", "keep_daily", "1000", "1001", ""},
 	{"backup.retention", "keep_weekly", "1000", "1001", ""},
+	{"publish.s3", "concurrency", "64", "65", ""},
 	{"dns.rrl", "responses_per_second", "100000", "100001", ""},
 	{"dns.rrl", "slip", "10", "11", ""},
 	{"dns.rrl", "ipv4_prefix", "32", "33", ""},

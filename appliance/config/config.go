@@ -29,6 +29,7 @@ type Config struct {
 	Library   Library   `toml:"library"`
 	Bot       Bot       `toml:"bot"`
 	Backup    Backup    `toml:"backup"`
+	Publish   Publish   `toml:"publish"`
 	Transcode Transcode `toml:"transcode"`
 	DNS       DNS       `toml:"dns"`
 }
@@ -133,6 +134,7 @@ func Default() *Config {
 		Library:   Library{MediaDir: "media", HLSDir: "hls"},
 		Bot:       defaultBot(),
 		Backup:    defaultBackup(),
+		Publish:   defaultPublish(),
 		Transcode: defaultTranscode(),
 		DNS:       defaultDNS(),
 	}
