@@ -67,6 +67,7 @@ type Hub struct {
 
 	bytesIn   *prometheus.CounterVec
 	published prometheus.Counter
+	sink      Sink // a copy of every stream elsewhere (sink.go); nil: none
 }
 
 // NewHub makes an empty hub and registers its metrics on reg.
@@ -223,6 +224,7 @@ func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
 			s.log().Warn("hls muxer", "stream", name, "err", err)
 		},
 	}
+	s.muxer.OnPublish = h.onPublish(s)
 	if t.H264 != nil {
 		var sps h264.SPS
 		if err := sps.Unmarshal(t.H264.SPS); err != nil {

@@ -202,6 +202,9 @@ type Muxer struct {
 	//
 	// called when a non-fatal encode error occurs.
 	OnEncodeError MuxerOnEncodeErrorFunc
+	// thecure: called with a plain HLS copy of every complete segment and
+	// the playlists listing it (muxer_publish.go).
+	OnPublish MuxerOnPublishFunc
 
 	//
 	// private
@@ -402,6 +405,7 @@ func (m *Muxer) Start() error {
 			cond:           m.cond,
 			notify:         m.notify,
 			segMinDuration: m.SegmentMinDuration,
+			publishing:     m.OnPublish != nil, // thecure
 			prefix:         m.prefix,
 			storageFactory: m.storageFactory,
 			directory:      m.Directory,
@@ -457,6 +461,7 @@ func (m *Muxer) Start() error {
 				cond:           m.cond,
 				notify:         m.notify,
 				segMinDuration: m.SegmentMinDuration,
+				publishing:     m.OnPublish != nil, // thecure
 				prefix:         m.prefix,
 				storageFactory: m.storageFactory,
 				directory:      m.Directory,
@@ -525,7 +530,6 @@ func (m *Muxer) Finish() {
 	m.segmenter.flush(m.mtracks)
 
 	m.mutex.Lock()
-	defer m.mutex.Unlock()
 	m.ended = true
 	for _, stream := range m.streams {
 		if err := stream.finish(); err != nil {
@@ -539,6 +543,9 @@ func (m *Muxer) Finish() {
 		}
 	}
 	m.notify.bump()
+	pub, ok := m.publication() // thecure: Muxer.OnPublish
+	m.mutex.Unlock()
+	m.publish(pub, ok)
 }
 
 // errEnded is returned by writes after Finish.
@@ -734,7 +741,9 @@ func (m *Muxer) rotateSegments(
 	m.mutex.Lock()
 	err := m.rotateSegmentsInner(nextDTS, nextNTP)
 	m.notify.bump()
+	pub, ok := m.publication() // thecure: Muxer.OnPublish
 	m.mutex.Unlock()
+	m.publish(pub, ok)
 
 	if err != nil {
 		return err

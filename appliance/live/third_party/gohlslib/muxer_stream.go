@@ -142,6 +142,11 @@ type muxerStream struct {
 	partTargetDuration     time.Duration
 	ended                  bool             // thecure: finished, playlists end with EXT-X-ENDLIST
 	plCache                [2]playlistCache // thecure: full and delta media playlists
+	initFile               []byte           // thecure: for Muxer.OnPublish
+	pubInit                bool             // thecure: the init file was published
+	pubNext                uint64           // thecure: the first segment not yet published
+	publishing             bool             // thecure: Muxer.OnPublish is set
+	pubGone                []string         // thecure: segments gone since the last publication
 }
 
 func (s *muxerStream) initialize() error {
@@ -628,6 +633,7 @@ func (s *muxerStream) generateAndCacheInitFile() error {
 	}
 
 	initFile := w.Bytes()
+	s.initFile = initFile // thecure: for Muxer.OnPublish
 
 	if s.directory != "" && s.variant != MuxerVariantLowLatency {
 		err = os.WriteFile(filepath.Join(s.directory, initFilePath(s.prefix, s.id)), initFile, 0o644)
@@ -840,6 +846,9 @@ func (s *muxerStream) rotateSegments(
 		toDelete.close()
 
 		s.server.unregisterPath(toDelete.getPath())
+		if s.publishing { // thecure: for Muxer.OnPublish
+			s.pubGone = append(s.pubGone, toDelete.getPath())
+		}
 
 		s.segments = s.segments[1:]
 
