@@ -5,6 +5,7 @@ import (
 
 	"thecure/appliance/backup"
 	"thecure/appliance/bot"
+	s3pub "thecure/appliance/publish"
 	"thecure/appliance/transcode"
 )
 
@@ -16,6 +17,7 @@ func TestAlertKeys(t *testing.T) {
 		"backup failed":    {backup.AlertFailed, bot.AlertBackupFailed},
 		"backup damaged":   {backup.AlertDamaged, bot.AlertBackupDamaged},
 		"backup warning":   {backup.AlertWarning, bot.AlertBackupWarning},
+		"publish failed":   {s3pub.AlertFailed, bot.AlertPublishFailed},
 	} {
 		if pair[0] != pair[1] {
 			t.Errorf("%s: raised as %q, the bot knows %q", feature, pair[0], pair[1])

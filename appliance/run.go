@@ -27,6 +27,7 @@ import (
 	"thecure/appliance/health"
 	"thecure/appliance/library"
 	"thecure/appliance/live"
+	s3pub "thecure/appliance/publish"
 	"thecure/appliance/rtmp"
 	"thecure/appliance/sampler"
 	"thecure/appliance/store"
@@ -124,6 +125,7 @@ type app struct {
 	ftps     *ftps.Server
 	dns      *dns.Server // [dns]; nil when off (wire_dns.go)
 	rtmp     *rtmp.Server
+	publish  *s3pub.Service // [publish.s3]; nil when off (wire_publish.go)
 
 	probe  *http.Client // the watchdog's own /healthz requests (systemd.go)
 	reload reloadState  // SIGHUP: the config in force and who applies it (reload.go)

@@ -19,6 +19,9 @@ var _ rtmp.Hub = (*live.Hub)(nil)
 func (a *app) wireLive() error {
 	hub := live.NewHub(a.cfg.HLS, a.log.With("svc", "live"), a.reg)
 	a.live = hub
+	if a.publish != nil && a.cfg.Publish.S3.Live {
+		hub.SetSink(a.publish) // live streams into the [publish.s3] bucket too
+	}
 	srv, err := rtmp.New(a.cfg.RTMP, a.log.With("svc", "rtmp"), hub, a.reg)
 	if err != nil {
 		return err

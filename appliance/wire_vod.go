@@ -49,12 +49,17 @@ func (a *app) wireVOD() error {
 		}
 	}
 	a.catalogue = library.New(a.store, hlsDir)
+	pub, err := a.wirePublish()
+	if err != nil {
+		return err
+	}
 	a.queue = transcode.New(a.store, a.catalogue, a.log.With("svc", "transcode"), a.health, a.reg, transcode.Options{
 		MediaDir:  mediaDir,
 		Folders:   a.cfg.FTP.Folders,
 		Transcode: a.cfg.Transcode,
 		HealthKey: "transcode",
 		Alerter:   &a.alerts,
+		Publisher: pub,
 	})
 	a.web.Handle("GET /vod/{id}/{file...}", a.catalogue.VODHandler())
 	// admins (a web login of group admin) see failures in full, others

@@ -30,19 +30,20 @@ func (a *app) wireWebUI() error {
 	c := a.cfg.HTTP
 	var err error
 	o := webui.Options{
-		Log:        a.log.With("svc", "webui"),
-		Language:   c.Language,
-		ViewerAuth: c.ViewerAuth,
-		SessionTTL: c.SessionTTL.Std(),
-		BanAfter:   c.LoginBanAfter,
-		BanWindow:  c.LoginBanWindow.Std(),
-		BanTime:    c.LoginBanTime.Std(),
-		Metrics:    a.reg,
-		Health:     a.health,
-		Tickets:    webuiTickets{a.store},
-		Support:    webuiSupport{a.store},
-		Disks:      a.webuiDisks(),
-		Version:    version,
+		Log:         a.log.With("svc", "webui"),
+		Language:    c.Language,
+		ViewerAuth:  c.ViewerAuth,
+		SessionTTL:  c.SessionTTL.Std(),
+		BanAfter:    c.LoginBanAfter,
+		BanWindow:   c.LoginBanWindow.Std(),
+		BanTime:     c.LoginBanTime.Std(),
+		Metrics:     a.reg,
+		Health:      a.health,
+		Tickets:     webuiTickets{a.store},
+		Support:     webuiSupport{a.store},
+		Disks:       a.webuiDisks(),
+		MediaOrigin: mediaOrigin(a.cfg.Publish.S3.PublicURL),
+		Version:     version,
 	}
 	// The pieces that are not wired leave their part of the pages out.
 	if a.catalogue != nil {
@@ -138,6 +139,7 @@ func (w webuiCatalogue) Titles(context.Context) ([]webui.Title, error) {
 	items, err := w.c.List()
 	out := make([]webui.Title, 0, len(items))
 	for _, it := range items {
+		w.c.ForViewers(&it) // played from public_url when the bucket has it
 		t := webui.Title{
 			ID: it.ID, Kind: it.Kind, Title: it.Title, State: it.State, HLS: it.HLS,
 			Duration: it.Duration, Year: it.Year, Show: it.Show, Season: it.Season, Episode: it.Episode,

@@ -530,6 +530,7 @@ const (
 	AlertBackupWarning   = "backup_warning"   // backup id, the problem
 	AlertServiceDown     = "service_down"     // service, state, detail
 	AlertDiskFull        = "disk_full"        // free, size, share, file system
+	AlertPublishFailed   = "publish_failed"   // what fails and why
 )
 
 // alertText is the sentence for alert key with args in the bot's language;

@@ -96,6 +96,7 @@ var bucketItems = []byte("library_items")
 type Catalogue struct {
 	st     Store
 	hlsDir string
+	remote func(id, file string) string // remote.go
 }
 
 // New returns the catalogue kept in st, with HLS output under hlsDir.

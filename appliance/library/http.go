@@ -90,6 +90,7 @@ func (c *Catalogue) APIHandler(details func(*http.Request) bool) http.Handler {
 				continue // hidden from viewers until its files are back
 			}
 			if (kind == "" || it.Kind == kind) && (state == "" || it.State == state) {
+				c.ForViewers(&it)
 				if !admin {
 					it.Error = reason.Public(it.Error)
 					it.Missing, it.Quarantined = "", "" // they name paths

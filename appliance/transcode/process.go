@@ -373,6 +373,7 @@ func (q *Queue) commit(j Job, res *result) error {
 	if !fresh {
 		return nil
 	}
+	q.titleChanged(j.ID)
 	speed := 0.0
 	if res.took > 0 {
 		speed = res.pk.Duration.Seconds() / res.took.Seconds()
@@ -467,6 +468,9 @@ func (q *Queue) fail(j Job, cause error) {
 	})
 	if err == nil && fresh {
 		err = q.cat.Failed(j.ID, reason, quarantined)
+		if err == nil {
+			q.titleChanged(j.ID)
+		}
 	}
 	if err != nil {
 		q.log.Error("cannot record a failed job", "source", j.Source, "err", err)

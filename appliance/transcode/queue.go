@@ -81,6 +81,22 @@ type Options struct {
 	// Alerter, when not nil, is told about every failed job (the support
 	// bot's admins).
 	Alerter Alerter
+	// Publisher, when not nil, is told of every title made ready, failed
+	// or removed (a copy of the library elsewhere follows it).
+	Publisher Publisher
+}
+
+// Publisher follows the titles' changes (appliance/publish); it records
+// them durably and returns without waiting for the copy.
+type Publisher interface {
+	TitleChanged(id string)
+}
+
+// titleChanged tells the Publisher, if any, that title id changed.
+func (q *Queue) titleChanged(id string) {
+	if q.opts.Publisher != nil {
+		q.opts.Publisher.TitleChanged(id)
+	}
 }
 
 // Alerter passes an alert to the administrators, a key and its arguments
@@ -380,6 +396,9 @@ func (q *Queue) removeOne(rel string) error {
 	q.stopLive(id)
 	if err := q.cat.RemoveFiles(id); err != nil {
 		return err
+	}
+	if found {
+		q.titleChanged(id)
 	}
 	if found {
 		q.log.Info("removed", "source", rel, "id", id)

@@ -102,11 +102,16 @@ type pageData struct {
 	Status int
 }
 
-// securityHeaders are set on every page.
-func securityHeaders(w http.ResponseWriter) {
+// securityHeaders are set on every page; media may also come from
+// mediaOrigin (a CDN's origin, "" for none).
+func securityHeaders(w http.ResponseWriter, mediaOrigin string) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "+
-		"script-src 'self'; worker-src 'self' blob:; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	o := ""
+	if mediaOrigin != "" {
+		o = " " + mediaOrigin
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:"+o+"; media-src 'self' blob:"+o+"; "+
+		"script-src 'self'; worker-src 'self' blob:; style-src 'self'; connect-src 'self'"+o+"; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
@@ -128,7 +133,7 @@ func (u *UI) exec(w http.ResponseWriter, code int, page, name string, data any) 
 		http.Error(w, u.tr.t("err.internal"), http.StatusInternalServerError)
 		return
 	}
-	securityHeaders(w)
+	securityHeaders(w, u.o.MediaOrigin)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)

@@ -199,6 +199,9 @@ type Options struct {
 	NewPassword func() string
 	Disks       []Disk
 	Version     string
+	// MediaOrigin is where players may also fetch media from (the origin of
+	// [publish.s3] public_url, e.g. "https://cdn.example.com"); "" for none.
+	MediaOrigin string
 }
 
 // AdminGroup is the group whose users may open /admin.
