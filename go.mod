@@ -75,3 +75,5 @@ replace github.com/bluenviron/gohlslib/v2 => ./appliance/live/third_party/gohlsl
 replace github.com/fclairamb/ftpserverlib => ./appliance/ftps/third_party/ftpserverlib
 
 replace github.com/yutopp/go-rtmp => ./appliance/rtmp/third_party/go-rtmp
+
+replace github.com/johannesboyne/gofakes3 => ./appliance/publish/third_party/gofakes3
