@@ -440,7 +440,7 @@ func (b *box) goLive(name string, tracks live.Tracks, aus []au, speed float64) (
 	go func() {
 		defer close(done)
 		start := time.Now()
-		span := aus[len(aus)-1].pts + 40*time.Millisecond
+		span := aus[len(aus)-1].pts - aus[0].pts + 40*time.Millisecond
 		for loop := time.Duration(0); ; loop += span {
 			for _, a := range aus {
 				pts := loop + a.pts
