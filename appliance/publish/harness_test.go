@@ -41,7 +41,7 @@ const bucket = "cdn"
 // s3Server is gofakes3 on a loopback port that can be stopped and started
 // again on the same address, its objects kept.
 type s3Server struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	be   *s3mem.Backend
 
@@ -49,7 +49,7 @@ type s3Server struct {
 	srv *http.Server
 }
 
-func newS3(t *testing.T) *s3Server {
+func newS3(t testing.TB) *s3Server {
 	t.Helper()
 	be := s3mem.New()
 	if err := be.CreateBucket(bucket); err != nil {
@@ -138,7 +138,7 @@ func (s *s3Server) delete(key string) {
 
 // cdn is a plain net/http proxy in front of the bucket's prefix, standing
 // in for a CDN: GET /X is GET bucket/prefix/X, headers passed on.
-func cdn(t *testing.T, s3 *s3Server, prefix string) string {
+func cdn(t testing.TB, s3 *s3Server, prefix string) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := http.Get(s3.url(prefix + strings.TrimPrefix(r.URL.Path, "/")))
 		if err != nil {
@@ -161,7 +161,7 @@ func cdn(t *testing.T, s3 *s3Server, prefix string) string {
 // box is one appliance's publishing side: store, catalogue, live hub and
 // the service, run until the test ends or stop.
 type box struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	st     *store.Store
 	cat    *library.Catalogue
@@ -201,7 +201,7 @@ func publishConfig(s3 *s3Server, prefix string) config.PublishS3 {
 }
 
 // newBox opens a store in dir (a new one when "") and builds the service.
-func newBox(t *testing.T, dir string, cfg config.PublishS3, hls func(*config.HLS)) *box {
+func newBox(t testing.TB, dir string, cfg config.PublishS3, hls func(*config.HLS)) *box {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -264,7 +264,7 @@ var (
 
 // packaged is a real VOD title's HLS tree (ffmpeg + library.Package: two
 // renditions, fMP4, 2 s segments, a poster), made once per test binary.
-func packaged(t *testing.T) string {
+func packaged(t testing.TB) string {
 	t.Helper()
 	packagedOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "publish-title-")
@@ -362,7 +362,7 @@ type au struct {
 
 // readClip makes an MPEG-TS clip with ffmpeg (1 s GOPs) and reads its
 // access units, as a live source hands them to the hub.
-func readClip(t *testing.T, seconds int) (live.Tracks, []au) {
+func readClip(t testing.TB, seconds int) (live.Tracks, []au) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "clip.ts")
 	apptest.FFmpeg(t, "-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=160x120:rate=25:duration=%d", seconds),
@@ -474,7 +474,7 @@ func (b *box) goLive(name string, tracks live.Tracks, aus []au, speed float64) (
 }
 
 // head returns the status, Content-Type and Cache-Control of a URL.
-func head(t *testing.T, url string) (int, string, string) {
+func head(t testing.TB, url string) (int, string, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
