@@ -150,17 +150,8 @@ func (ls *liveStream) run(ctx context.Context) {
 		if wait < 0 && ls.finished() {
 			return
 		}
-		var timer <-chan time.Time
-		if wait >= 0 {
-			t := time.NewTimer(wait)
-			timer = t.C
-			defer t.Stop()
-		}
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, ls.wake, wait) {
 			return
-		case <-ls.wake:
-		case <-timer:
 		}
 	}
 }
@@ -188,6 +179,22 @@ func (ls *liveStream) finished() bool {
 func (ls *liveStream) step(ctx context.Context) (time.Duration, error) {
 	s := ls.s
 	ls.mu.Lock()
+	// what an ended publication still waits to upload goes when it would
+	// be deleted anyway (the bucket was down all that time): memory stays
+	// bounded by the live window
+	now := time.Now()
+	i := 0
+	for _, f := range ls.pending {
+		if end, ok := ls.ends[f.pub]; !ok || end.After(now) {
+			ls.pending[i] = f
+			i++
+		}
+	}
+	clear(ls.pending[i:])
+	ls.pending = ls.pending[:i]
+	if end, ok := ls.ends[ls.current]; ok && !end.After(now) {
+		ls.playlists = nil
+	}
 	files := append([]liveFile(nil), ls.pending...)
 	pls := append([]liveFile(nil), ls.playlists...)
 	closed, pub, gen := ls.closed, ls.current, ls.plGen

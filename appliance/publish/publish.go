@@ -214,19 +214,27 @@ func (s *Service) Run(ctx context.Context) error {
 				return fmt.Errorf("publish: %w", err)
 			}
 		}
-		var timer <-chan time.Time
-		if next >= 0 {
-			t := time.NewTimer(next)
-			timer = t.C
-			defer t.Stop()
-		}
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, s.wake, next) {
 			return nil
-		case <-s.wake:
-		case <-timer:
 		}
 	}
+}
+
+// sleep waits for wake, or d when it is not negative; false when ctx ended.
+func sleep(ctx context.Context, wake <-chan struct{}, d time.Duration) bool {
+	var timer <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-wake:
+	case <-timer:
+	}
+	return true
 }
 
 func (s *Service) signal() {
@@ -295,32 +303,6 @@ func (s *Service) setHealth() {
 		return
 	}
 	s.opts.Health(health.Degraded, fmt.Sprintf("%d failing, retrying (%s); this box serves meanwhile", n, one))
-}
-
-// Status is the state of publishing, for /admin and the API.
-type Status struct {
-	Target  string            `json:"target"`
-	Waiting int               `json:"titles_waiting"`
-	Failing map[string]string `json:"failing,omitempty"`
-	Live    []string          `json:"live,omitempty"`
-}
-
-// Status tells what is waiting and what fails.
-func (s *Service) Status() Status {
-	st := Status{Target: s.String(), Failing: map[string]string{}}
-	n, err := s.queued()
-	if err == nil {
-		st.Waiting = n
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.failing {
-		st.Failing[k] = v
-	}
-	for name := range s.streams {
-		st.Live = append(st.Live, name)
-	}
-	return st
 }
 
 // URL is where viewers find title id's master playlist in the bucket

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -174,7 +175,7 @@ func (s *Service) work(ctx context.Context) (time.Duration, error) {
 	for id := range q {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b string) int { return int(q[a].Seq) - int(q[b].Seq) })
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(q[a].Seq, q[b].Seq) })
 	next := time.Duration(-1)
 	now := time.Now()
 	for _, id := range ids {

@@ -48,6 +48,9 @@ type MuxerOnPublishFunc func(MuxerPublication)
 // mutex held.
 func (m *Muxer) publication() (MuxerPublication, bool) {
 	var p MuxerPublication
+	if m.OnPublish == nil {
+		return p, false
+	}
 	p.Ended = m.ended
 	for _, s := range m.streams {
 		if s.variant != MuxerVariantMPEGTS && s.initFile != nil && !s.pubInit {
