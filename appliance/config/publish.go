@@ -62,7 +62,7 @@ func defaultPublish() Publish {
 	return Publish{S3: PublishS3{Prefix: "thecure/", Region: "us-east-1", UseTLS: true, Concurrency: 4, Live: true}}
 }
 
-func (v *validator) publish(c *Publish) {
+func (v *validator) publish(c *Publish, viewerAuth bool) {
 	s := c.S3
 	v.check(s.Concurrency >= 1, "publish.s3.concurrency", "must be at least 1")
 	atMost(v, "publish.s3.concurrency", s.Concurrency, maxPublishConcurrency)
@@ -74,6 +74,8 @@ func (v *validator) publish(c *Publish) {
 		v.check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && u.Fragment == "",
 			"publish.s3.public_url", "must be an http(s) URL without query, such as \"https://cdn.example.com/thecure/\"")
 	}
+	v.check(s.PublicURL == "" || !viewerAuth, "publish.s3.public_url",
+		"http.viewer_auth is on: players sent to public_url would get titles without a login (unset one of them)")
 	if !s.Enabled() {
 		v.check(s.PublicURL == "", "publish.s3.public_url", "needs publish.s3.bucket")
 		return

@@ -23,6 +23,11 @@ func TestPublishValidation(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "publish.s3.public_url: needs publish.s3.bucket") {
 		t.Errorf("public_url without bucket: %v", err)
 	}
+	// public_url would serve titles that viewer_auth keeps behind a login
+	_, _, err = Parse("t.toml", []byte("[http]\nviewer_auth = true\n[publish.s3]\nbucket = \"b\"\nendpoint = \"s3\"\naccess_key = \"a\"\nsecret_key = \"s\"\npublic_url = \"https://cdn.example.com/\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "t.toml:8: publish.s3.public_url: http.viewer_auth is on") {
+		t.Errorf("public_url with viewer_auth: %v", err)
+	}
 	t.Setenv("THECURE_PUBLISH_S3_SECRET_KEY", "from-env")
 	cfg, _, err := Parse("t.toml", []byte("[publish.s3]\nendpoint = \"s3.example.com\"\nbucket = \"b\"\naccess_key = \"a\"\npublic_url = \"https://cdn.example.com/box1/\"\n"))
 	if err != nil {

@@ -26,7 +26,7 @@ func (c *Config) Validate() Problems {
 	v.listen(c.RTMP.Listen, "rtmp.listen", true)
 	v.bot(&c.Bot)
 	v.backup(&c.Backup)
-	v.publish(&c.Publish)
+	v.publish(&c.Publish, c.HTTP.ViewerAuth)
 	v.transcode(&c.Transcode, c.FTP.Folders)
 	v.rtmp(&c.RTMP)
 	v.hls(&c.HLS)
