@@ -179,7 +179,17 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("publish: %w", err)
 	}
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		s.mu.Lock()
+		s.runCtx, s.wg = nil, nil // streams coming later wait for the next Run
+		for _, ls := range s.streams {
+			ls.mu.Lock()
+			ls.running = false
+			ls.mu.Unlock()
+		}
+		s.mu.Unlock()
+		wg.Wait()
+	}()
 	s.mu.Lock()
 	s.runCtx = ctx
 	for _, ls := range s.streams { // updates that came before Run
