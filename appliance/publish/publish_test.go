@@ -193,3 +193,42 @@ func videoSegments(s3 *s3Server, prefix string) []int {
 	slices.Sort(out)
 	return out
 }
+
+// Two appliances publish into one bucket under their own prefixes: each
+// uploads, lists (/api/library) and reconciles only its own titles.
+func TestTwoAppliancesOneBucket(t *testing.T) {
+	s3 := newS3(t)
+	one := newBox(t, "", publishConfig(s3, "box1/"), nil)
+	two := newBox(t, "", publishConfig(s3, "box2/"), nil)
+	one.run()
+	two.run()
+	a, b := one.addTitle("pelis/One (2001).mkv"), two.addTitle("pelis/Two (2002).mkv")
+	one.svc.TitleChanged(a)
+	two.svc.TitleChanged(b)
+	apptest.WaitFor(t, 30*time.Second, "both titles in the bucket", func() bool {
+		_, va := titleKeys(s3, "box1/", a)
+		_, vb := titleKeys(s3, "box2/", b)
+		return va != "" && vb != "" && one.svc.URL(a, "index.m3u8") != "" && two.svc.URL(b, "index.m3u8") != ""
+	})
+	// each one's reconciliation at a restart keeps the other's titles
+	one.stop()
+	one2 := newBox(t, one.dir, publishConfig(s3, "box1/"), nil)
+	one2.run()
+	time.Sleep(time.Second)
+	if _, vb := titleKeys(s3, "box2/", b); vb == "" {
+		t.Error("box1's restart touched box2's title")
+	}
+	for _, c := range []struct {
+		b    *box
+		want string
+	}{{one2, a}, {two, b}} {
+		srv := httptest.NewServer(c.b.cat.APIHandler(func(*http.Request) bool { return false }))
+		_, body, _ := apptest.Get(t, http.DefaultClient, srv.URL)
+		srv.Close()
+		var items []library.Item
+		if err := json.Unmarshal([]byte(body), &items); err != nil || len(items) != 1 || items[0].ID != c.want ||
+			!strings.HasPrefix(items[0].HLS, c.b.cfg.PublicURL+"vod/"+c.want+"/") {
+			t.Errorf("/api/library of %s: %v %s", c.b.cfg.Prefix, err, body)
+		}
+	}
+}
