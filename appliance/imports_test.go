@@ -53,10 +53,15 @@ var allowedImports = map[string][]string{
 	"dns":       {"logsafe"},                      // refused transfers logged safely
 	// other existing edges, each with its reason
 	"library": {"reason"},              // a failed title's public reason
-	"backup":  {"library"},             // restore reads the catalogue to say which titles' media it lacks
+	"backup":  {"library", "s3client"}, // restore reads the catalogue to say which titles' media it lacks; one S3 client builder
 	"bot":     {"reason"},              // failures told to users without paths
 	"web":     {"logsafe", "reason"},   // the request log clips client values; public states
 	"webui":   {"loginban", "logsafe"}, // the web login bans like FTPS (one type) and logs safely
+
+	// [publish.s3]: reads the catalogue's titles, is the live hub's sink,
+	// builds its S3 client as backups do (s3client)
+	"publish":  {"library", "live", "s3client"},
+	"s3client": {},
 	// outside appliance/
 	"thecure":                     {"*"},      // main: appliance.Main
 	"thecure/packaging":           {},         // the package's tests
