@@ -758,7 +758,13 @@ func (q *Queue) reconcile(ctx context.Context, root *os.Root, it library.Item, h
 
 // setMissing marks title id missing with why (or ready again, with "").
 func (q *Queue) setMissing(id, why string) error {
-	return q.cat.Missing(id, why)
+	if err := q.cat.Missing(id, why); err != nil {
+		return err
+	}
+	if why == "" {
+		q.titleChanged(id) // ready again: its copy elsewhere may lack it
+	}
+	return nil
 }
 
 // skip reports a path the scan cannot use, once per path and reason for the
