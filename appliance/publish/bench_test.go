@@ -93,6 +93,7 @@ func BenchmarkLiveDelay(b *testing.B) {
 	b.ReportMetric(ms(delays[len(delays)/2]), "p50-ms")
 	b.ReportMetric(ms(delays[len(delays)*95/100]), "p95-ms")
 	b.ReportMetric(ms(delays[len(delays)-1]), "max-ms")
+	b.ReportMetric(float64(len(delays)), "segments")
 
 	// the peer: a plain PUT of a segment-sized object
 	cl, err := s3client.New(publishConfig(s3, "box1/").Client())
