@@ -45,8 +45,16 @@ type s3Server struct {
 	addr string
 	be   *s3mem.Backend
 
-	mu  sync.Mutex
-	srv *http.Server
+	mu   sync.Mutex
+	srv  *http.Server
+	puts int // PUT requests served
+}
+
+// putCount is how many PUT requests the server has served.
+func (s *s3Server) putCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.puts
 }
 
 func newS3(t testing.TB) *s3Server {
@@ -66,7 +74,15 @@ func newS3(t testing.TB) *s3Server {
 }
 
 func (s *s3Server) serve(ln net.Listener) {
-	srv := &http.Server{Handler: gofakes3.New(s.be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()}
+	h := gofakes3.New(s.be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			s.mu.Lock()
+			s.puts++
+			s.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})}
 	s.mu.Lock()
 	s.srv = srv
 	s.mu.Unlock()

@@ -165,6 +165,7 @@ func TestRestartReconciles(t *testing.T) {
 	b2 := newBox(t, b.dir, cfg, nil)
 	b2.removeTitle(drop)
 	added := b2.addTitle("pelis/Added (2003).mkv")
+	puts := s3.putCount()
 	b2.run()
 	apptest.WaitFor(t, 30*time.Second, "the bucket reconciled", func() bool {
 		rels, v := titleKeys(s3, "box1/", keep)
@@ -173,6 +174,10 @@ func TestRestartReconciles(t *testing.T) {
 			len(s3.keys("box1/vod/"+drop+"/")) == 0 && len(s3.keys("box1/vod/0123456789ab/")) == 0 &&
 			len(s3.keys("box1/live/")) == 0
 	})
+	// resumed, not redone: only the two lost objects and the new title
+	if n, want := s3.putCount()-puts, 2+len(b2.localFiles(added)); n != want {
+		t.Errorf("%d PUTs after the restart, want %d", n, want)
+	}
 }
 
 var reSeg = regexp.MustCompile(`_video1_seg(\d+)\.mp4$`)
