@@ -46,13 +46,13 @@ type liveStream struct {
 	uploaded  map[string]map[string]bool
 	expire    map[string]time.Time // key -> when to delete it
 	ends      map[string]time.Time // publication -> when to delete all of it
-	listed_   bool                 // the current publication's playlists are in the bucket
+	inBucket  bool                 // the current publication's playlists are in the bucket
 }
 
 func (ls *liveStream) listed() bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	return ls.listed_
+	return ls.inBucket
 }
 
 var _ live.Sink = (*Service)(nil)
@@ -63,7 +63,10 @@ func (s *Service) LiveUpdate(u live.Update) {
 	if !s.opts.Config.Live {
 		return
 	}
+	// under s.mu throughout: a stream's uploader that finds nothing left
+	// to do (finished) cannot drop it while this update goes in
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	ls := s.streams[u.Stream]
 	if ls == nil {
 		ls = &liveStream{s: s, name: u.Stream, wake: make(chan struct{}, 1),
@@ -71,15 +74,14 @@ func (s *Service) LiveUpdate(u live.Update) {
 		s.streams[u.Stream] = ls
 	}
 	if s.runCtx != nil {
-		s.startStreamLocked(s.runCtx, s.wg, ls)
+		defer s.startStreamLocked(s.runCtx, s.wg, ls) // after the update is in
 	}
-	s.mu.Unlock()
 
 	dir := "live/" + u.Stream + "/"
 	now := time.Now()
 	ls.mu.Lock()
 	if u.Publication != ls.current {
-		ls.current, ls.listed_ = u.Publication, false
+		ls.current, ls.inBucket = u.Publication, false
 	}
 	for _, f := range u.Files {
 		ls.pending = append(ls.pending, liveFile{key: dir + f.Name, ctype: f.ContentType, cache: cacheImmutable, pub: u.Publication, data: f.Data})
@@ -273,7 +275,7 @@ func (ls *liveStream) step(ctx context.Context) (time.Duration, error) {
 			ls.playlists = nil
 		}
 		if pub == ls.current {
-			ls.listed_ = true
+			ls.inBucket = true
 		}
 		ls.mu.Unlock()
 	}
@@ -340,7 +342,7 @@ func (ls *liveStream) expireDue(ctx context.Context) (time.Duration, error) {
 		delete(ls.ends, pub)
 		delete(ls.uploaded, pub)
 		if pub == ls.current {
-			ls.listed_ = false
+			ls.inBucket = false
 		}
 	}
 	ls.mu.Unlock()
