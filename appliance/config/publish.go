@@ -27,7 +27,8 @@ type PublishS3 struct {
 	// PublicURL is where viewers reach the bucket's prefix (a CDN); pages
 	// and /api/library point players there. Empty: players use this box.
 	PublicURL string `toml:"public_url"`
-	// Concurrency bounds the uploads and deletions in flight.
+	// Concurrency bounds the uploads and deletions in flight, for VOD titles
+	// and as many again for live streams.
 	Concurrency int `toml:"concurrency"`
 	// Live also publishes live streams (segments and playlists).
 	Live bool `toml:"live"`

@@ -206,11 +206,11 @@ func (ls *liveStream) step(ctx context.Context) (time.Duration, error) {
 	done := make([]bool, len(files))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, f := range files {
-		if err := s.acquire(gctx); err != nil {
+		if err := s.live.acquire(gctx); err != nil {
 			break
 		}
 		g.Go(func() error {
-			defer s.release()
+			defer s.live.release()
 			n, err := s.putBytes(gctx, f.key, f.data, f.ctype, f.cache)
 			if err != nil {
 				s.m.uploads.WithLabelValues("live", "error").Inc()
@@ -251,11 +251,11 @@ func (ls *liveStream) step(ctx context.Context) (time.Duration, error) {
 	if len(pls) > 0 && !waiting {
 		g, gctx := errgroup.WithContext(ctx)
 		for _, f := range pls[:len(pls)-1] {
-			if err := s.acquire(gctx); err != nil {
+			if err := s.live.acquire(gctx); err != nil {
 				break
 			}
 			g.Go(func() error {
-				defer s.release()
+				defer s.live.release()
 				_, err := s.putBytes(gctx, f.key, f.data, f.ctype, f.cache)
 				return err
 			})
@@ -328,7 +328,7 @@ func (ls *liveStream) expireDue(ctx context.Context) (time.Duration, error) {
 	if len(keys) == 0 && len(ended) == 0 {
 		return next, nil
 	}
-	if err := s.removeAll(ctx, keys); err != nil {
+	if err := s.removeAll(ctx, s.live, keys); err != nil {
 		return 0, err
 	}
 	ls.mu.Lock()
@@ -365,7 +365,7 @@ func (s *Service) reconcileLive(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	return s.removeAll(ctx, keys)
+	return s.removeAll(ctx, s.live, keys)
 }
 
 // cutName splits "live/NAME/FILE".

@@ -87,7 +87,8 @@ type Service struct {
 	bucket string
 	prefix string // of every key, "" or ending in "/"
 	base   string // public_url, ending in "/"; "" when unset
-	slots  chan struct{}
+	vod    slots  // VOD uploads and deletions in flight
+	live   slots  // live ones
 	wake   chan struct{}
 
 	mu       sync.Mutex
@@ -130,7 +131,8 @@ func New(st Store, cat Catalogue, log *slog.Logger, reg prometheus.Registerer, o
 	s := &Service{
 		opts: opts, st: st, cat: cat, log: log, client: client,
 		bucket: c.Bucket, prefix: s3client.Prefix(c.Prefix),
-		slots:    make(chan struct{}, max(1, c.Concurrency)),
+		vod:      make(slots, max(1, c.Concurrency)),
+		live:     make(slots, max(1, c.Concurrency)),
 		wake:     make(chan struct{}, 1),
 		versions: map[string]string{}, backoffs: map[string]*retry{},
 		failing: map[string]string{}, streams: map[string]*liveStream{},
@@ -346,14 +348,19 @@ func (s *Service) LiveURL(name string) string {
 	return s.base + "live/" + name + "/index.m3u8"
 }
 
-// acquire takes one of the concurrency slots.
-func (s *Service) acquire(ctx context.Context) error {
+// slots bound the requests in flight: publish.s3.concurrency for VOD
+// titles, as many again for live streams, so that a title's upload never
+// delays live segments.
+type slots chan struct{}
+
+// acquire takes a slot.
+func (sl slots) acquire(ctx context.Context) error {
 	select {
-	case s.slots <- struct{}{}:
+	case sl <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-func (s *Service) release() { <-s.slots }
+func (sl slots) release() { <-sl }

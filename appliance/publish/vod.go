@@ -344,11 +344,11 @@ func (s *Service) uploadTitle(ctx context.Context, it library.Item) error {
 				continue
 			}
 			ctype, cache, _ := vodHeaders(f.rel, audioOnly)
-			if err := s.acquire(gctx); err != nil {
+			if err := s.vod.acquire(gctx); err != nil {
 				break
 			}
 			g.Go(func() error {
-				defer s.release()
+				defer s.vod.release()
 				return s.uploadFile(gctx, filepath.Join(dir, filepath.FromSlash(f.rel)), root+f.rel, f.size, ctype, cache)
 			})
 		}
@@ -368,7 +368,7 @@ func (s *Service) uploadTitle(ctx context.Context, it library.Item) error {
 			old = append(old, k)
 		}
 	}
-	return s.removeAll(ctx, old)
+	return s.removeAll(ctx, s.vod, old)
 }
 
 func (s *Service) uploadFile(ctx context.Context, file, key string, size int64, ctype, cache string) error {
@@ -392,21 +392,21 @@ func (s *Service) deleteTitle(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.removeAll(ctx, slices.Collect(mapKeys(have))); err != nil {
+	if err := s.removeAll(ctx, s.vod, slices.Collect(mapKeys(have))); err != nil {
 		return err
 	}
 	return s.setVersion(id, "")
 }
 
 // removeAll deletes keys with bounded concurrency.
-func (s *Service) removeAll(ctx context.Context, keys []string) error {
+func (s *Service) removeAll(ctx context.Context, sl slots, keys []string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, k := range keys {
-		if err := s.acquire(gctx); err != nil {
+		if err := sl.acquire(gctx); err != nil {
 			break
 		}
 		g.Go(func() error {
-			defer s.release()
+			defer sl.release()
 			return s.remove(gctx, k)
 		})
 	}
