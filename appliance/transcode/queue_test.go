@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type env struct {
 	done     chan error
 	readRate float64
 	alerts   alertLog
+	changed  alertLog // titles told to the Publisher
 }
 
 func newEnv(t testing.TB, mutate func(*config.Config)) *env {
@@ -79,6 +81,7 @@ func (e *env) build() {
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.q = New(e.st, e.cat, log, e.health, prometheus.NewRegistry(), Options{
 		MediaDir: e.media, Folders: e.cfg.FTP.Folders, Transcode: e.cfg.Transcode, Alerter: &e.alerts,
+		Publisher: &e.changed,
 	})
 	e.q.readRate = e.readRate
 }
@@ -498,6 +501,18 @@ func TestCorruptSourceQuarantined(t *testing.T) {
 	if got := e.alerts.texts(); len(got) != 1 || !strings.HasPrefix(got[0], AlertFailed+": pelis/broken.mp4: ") {
 		t.Errorf("alerts %q, want one naming the failed source", got)
 	}
+	// the Publisher is told of the failed title and of the ready one, then
+	// of the removed one
+	apptest.WaitFor(t, 10*time.Second, "both titles told to the Publisher", func() bool {
+		got := e.changed.texts()
+		return slices.Contains(got, badID) && slices.Contains(got, goodID)
+	})
+	if _, err := e.q.RemoveTitle(context.Background(), goodID); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.changed.texts(); len(got) != 3 || got[2] != goodID {
+		t.Errorf("titles told to the Publisher after a removal: %q", got)
+	}
 }
 
 // alertLog records the alerts a queue raises (the Alerter contract).
@@ -511,6 +526,9 @@ func (a *alertLog) Alert(_ context.Context, key string, args ...string) {
 	defer a.mu.Unlock()
 	a.got = append(a.got, strings.Join(append([]string{key}, args...), ": "))
 }
+
+// TitleChanged records a title told to the Publisher.
+func (a *alertLog) TitleChanged(id string) { a.Alert(context.Background(), id) }
 
 func (a *alertLog) texts() []string {
 	a.mu.Lock()
