@@ -45,9 +45,25 @@ type s3Server struct {
 	addr string
 	be   *s3mem.Backend
 
-	mu   sync.Mutex
-	srv  *http.Server
-	puts int // PUT requests served
+	mu       sync.Mutex
+	srv      *http.Server
+	puts     int           // PUT requests served
+	inflight int           // PUT requests being served
+	most     int           // the most PUT requests served at once
+	delay    time.Duration // added to every PUT (a slow server)
+}
+
+// mostAtOnce is the most PUT requests the server served at once.
+func (s *s3Server) mostAtOnce() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.most
+}
+
+func (s *s3Server) slow(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // putCount is how many PUT requests the server has served.
@@ -79,7 +95,16 @@ func (s *s3Server) serve(ln net.Listener) {
 		if r.Method == http.MethodPut {
 			s.mu.Lock()
 			s.puts++
+			s.inflight++
+			s.most = max(s.most, s.inflight)
+			d := s.delay
 			s.mu.Unlock()
+			defer func() {
+				s.mu.Lock()
+				s.inflight--
+				s.mu.Unlock()
+			}()
+			time.Sleep(d)
 		}
 		h.ServeHTTP(w, r)
 	})}

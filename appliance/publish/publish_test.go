@@ -237,3 +237,24 @@ func TestTwoAppliancesOneBucket(t *testing.T) {
 		}
 	}
 }
+
+// At most publish.s3.concurrency uploads of titles are in flight at once,
+// and they do run side by side.
+func TestBoundedConcurrency(t *testing.T) {
+	s3 := newS3(t)
+	s3.slow(30 * time.Millisecond)
+	cfg := publishConfig(s3, "box1/")
+	cfg.Concurrency = 3
+	b := newBox(t, "", cfg, nil)
+	b.run()
+	ids := []string{b.addTitle("pelis/A (2001).mkv"), b.addTitle("pelis/B (2002).mkv")}
+	for _, id := range ids {
+		b.svc.TitleChanged(id)
+	}
+	apptest.WaitFor(t, 60*time.Second, "both titles in the bucket", func() bool {
+		return b.svc.URL(ids[0], "index.m3u8") != "" && b.svc.URL(ids[1], "index.m3u8") != ""
+	})
+	if n := s3.mostAtOnce(); n != 3 {
+		t.Errorf("at most %d PUTs at once, want 3 (concurrency)", n)
+	}
+}
