@@ -30,21 +30,21 @@ func (a *app) wireWebUI() error {
 	c := a.cfg.HTTP
 	var err error
 	o := webui.Options{
-		Log:         a.log.With("svc", "webui"),
-		Language:    c.Language,
-		ViewerAuth:  c.ViewerAuth,
-		SessionTTL:  c.SessionTTL.Std(),
-		BanAfter:    c.LoginBanAfter,
-		BanWindow:   c.LoginBanWindow.Std(),
-		BanTime:     c.LoginBanTime.Std(),
-		Metrics:     a.reg,
-		Health:      a.health,
-		Tickets:     webuiTickets{a.store},
-		Support:     webuiSupport{a.store},
-		Disks:       a.webuiDisks(),
-		MediaOrigin: mediaOrigin(a.cfg.Publish.S3.PublicURL),
-		Version:     version,
+		Log:        a.log.With("svc", "webui"),
+		Language:   c.Language,
+		ViewerAuth: c.ViewerAuth,
+		SessionTTL: c.SessionTTL.Std(),
+		BanAfter:   c.LoginBanAfter,
+		BanWindow:  c.LoginBanWindow.Std(),
+		BanTime:    c.LoginBanTime.Std(),
+		Metrics:    a.reg,
+		Health:     a.health,
+		Tickets:    webuiTickets{a.store},
+		Support:    webuiSupport{a.store},
+		Disks:      a.webuiDisks(),
+		Version:    version,
 	}
+	o.MediaOrigin = mediaOrigin(a.cfg.Publish.S3.PublicURL) // players may fetch from the CDN
 	// The pieces that are not wired leave their part of the pages out.
 	if a.catalogue != nil {
 		o.Catalogue = webuiCatalogue{a.catalogue}
