@@ -52,6 +52,7 @@ vet:
 # BenchmarkColdStart measures the release binary: start to /healthz 200, idle RSS, size.
 # .ci/bench-web: req/s for the catalogue page and a VOD segment, beside nginx.
 # .ci/bench-dns: DNS queries per CPU-second beside NSD.
+# appliance/publish: live segment close -> readable in S3 and VOD MB/s, beside plain PUTs (gofakes3).
 bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-backup
