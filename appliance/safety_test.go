@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -717,10 +718,25 @@ func TestKilledBackupIsIncompleteAndCleanedUp(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(data, "backups", "objects", "*", ".tmp-*"))
 		return m
 	}
+	// Freeze the backup when a temporary object is there, and look again
+	// while it is frozen: a small object may have been renamed into place
+	// between the look and the stop (then it runs on and we look again).
 	deadline := time.Now().Add(60 * time.Second)
-	for len(temps()) == 0 {
+	var left []string
+	for {
 		if time.Now().After(deadline) {
 			t.Fatal("no temporary object appeared while the backup ran")
+		}
+		if len(temps()) > 0 {
+			if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			if left = temps(); len(left) > 0 {
+				break
+			}
+			if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -728,7 +744,9 @@ func TestKilledBackupIsIncompleteAndCleanedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	left := temps()
+	if now := temps(); !slices.Equal(now, left) {
+		t.Fatalf("temporary objects changed after kill -9 of a stopped process: %q, then %q", left, now)
+	}
 	out, _, code := runCmd(t, tmp, "backup", "list", "-c", cfg)
 	if code != 0 || !regexp.MustCompile(`(?m)^\S+\s.*\sincomplete$`).MatchString(out) || len(left) == 0 {
 		t.Fatalf("after kill -9: temporary files %q, list:\n%s", left, out)
