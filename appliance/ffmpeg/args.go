@@ -81,11 +81,45 @@ func Args(j Job) []string {
 			a = append(a, "-c:a", "aac", "-b:a", fmt.Sprintf("%dk", au.Kbps), "-ac", "2")
 		}
 	}
-	// fragments of about a second, streamable (empty moov), data offsets
-	// relative to each moof: what library.Package reads
-	a = append(a, "-sn", "-dn", "-map_metadata", "-1", "-max_muxing_queue_size", "4096",
-		"-f", "mp4", "-movflags", "+empty_moov+default_base_moof", "-frag_duration", "1000000", "pipe:1")
-	return a
+	return append(a, fmp4Out()...)
+}
+
+// fmp4Out ends a command line: fragments of about a second, streamable
+// (empty moov), data offsets relative to each moof, on stdout: what
+// library.Package reads.
+func fmp4Out() []string {
+	return []string{"-sn", "-dn", "-map_metadata", "-1", "-max_muxing_queue_size", "4096",
+		"-f", "mp4", "-movflags", "+empty_moov+default_base_moof", "-frag_duration", "1000000", "pipe:1"}
+}
+
+// RepackArgs is the ffmpeg command line that copies already packaged HLS
+// renditions (one media playlist each, of the same timeline) into one
+// fragmented MP4 stream on stdout, progress on fd 3: the H.264 of every
+// input in order, then the first input's AAC when it has one, copied, or
+// encoded at audioKbps when it is not 0 (MPEG-TS segments carry ADTS AAC,
+// whose decoder config comes too late for a streamed MP4 header). The video
+// is never encoded; ffmpeg starts the output at zero.
+func RepackArgs(playlists []string, video bool, audioKbps int, readRate float64) []string {
+	a := common(true)
+	if readRate > 0 {
+		a = append(a, "-readrate", strconv.FormatFloat(readRate, 'f', -1, 64))
+	}
+	for _, p := range playlists {
+		a = append(a, "-i", Input(p))
+	}
+	if video {
+		for i := range playlists {
+			a = append(a, "-map", fmt.Sprintf("%d:v:0", i))
+		}
+		a = append(a, "-c:v", "copy")
+	}
+	a = append(a, "-map", "0:a:0?")
+	if audioKbps > 0 {
+		a = append(a, "-c:a", "aac", "-b:a", fmt.Sprintf("%dk", audioKbps), "-ac", "2")
+	} else {
+		a = append(a, "-c:a", "copy")
+	}
+	return append(a, fmp4Out()...)
 }
 
 func encodeVideo(v *Video) []string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // Item states.
@@ -27,6 +28,14 @@ const (
 	// title. It returns to ready when the files are back.
 	StateMissing = "missing"
 )
+
+// PackagingVersion is the packaging that Ready records for a title. A ready
+// title with an older one was packaged by an older release and is made
+// again at start (transcode re-packages it):
+//
+//	0 (absent): 0.1.0; media time started at 2 s, durations 2 s too long
+//	1: media time starts at 0 (0.2.0)
+const PackagingVersion = 1
 
 // Item is one title of the catalogue: what /api/library lists.
 type Item struct {
@@ -57,7 +66,9 @@ type Item struct {
 	SourceModTime time.Time     `json:"source_mtime,omitzero"`
 	Method        string        `json:"method,omitempty"` // remux | encode
 	Variants      []VariantInfo `json:"variants,omitempty"`
-	Updated       time.Time     `json:"updated"`
+	// Packaging is the PackagingVersion its HLS was made with (0: 0.1.0).
+	Packaging int       `json:"packaging,omitempty"`
+	Updated   time.Time `json:"updated"`
 }
 
 // SetMeta copies what a name or tags say into the item.
@@ -117,9 +128,28 @@ func (c *Catalogue) StagingDir(id string, run uint64) string {
 	return filepath.Join(c.hlsDir, ".staging", fmt.Sprintf("%s.%d", id, run))
 }
 
-// Publish replaces the HLS of item id with what was written in staging.
+// Publish replaces the HLS of item id with what was written in staging. A
+// title already published is swapped with the new tree in one step
+// (renameat2 RENAME_EXCHANGE), so that players never find it absent; on a
+// file system without that, the old tree is moved aside first.
 func (c *Catalogue) Publish(id, staging string) error {
 	dst := c.Dir(id)
+	err := unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	switch {
+	case err == nil:
+		// the old tree is now at staging; what cannot be deleted of it
+		// goes with the staging dir at the next start (CleanStaging)
+		_ = os.RemoveAll(staging)
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		// the first publication: nothing to swap with
+		if err := os.Rename(staging, dst); err != nil {
+			return fmt.Errorf("publish %s: %w", id, err)
+		}
+		return nil
+	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
+		return fmt.Errorf("publish %s: %w", id, err)
+	}
 	old := filepath.Join(c.hlsDir, ".staging", id+".old")
 	_ = os.RemoveAll(old)
 	if err := os.Rename(dst, old); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -263,6 +293,7 @@ func (c *Catalogue) Ready(id string, p Published) error {
 		it.HLS = "/vod/" + id + "/" + MasterPlaylist
 		it.Duration = p.Duration.Seconds()
 		it.Variants = p.Variants
+		it.Packaging = PackagingVersion
 		it.Poster = ""
 		if p.Poster {
 			it.Poster = "/vod/" + id + "/poster.jpg"

@@ -82,8 +82,10 @@ func truncated(p *ffmpeg.Probe, got time.Duration, size int64) error {
 // plan is what to ask ffmpeg for.
 type plan struct {
 	job    ffmpeg.Job
+	args   []string // the command line (ffmpeg.Args of job, unless re-packaging)
 	names  []string // variant names, one per video rendition
 	method string
+	from   string // re-packaging: the published HLS dir read instead of the source
 }
 
 // browserH264 reports whether a stream is H.264 that browsers and Apple
@@ -192,6 +194,13 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 		// removed or replaced while running: the store already says what next
 		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
 		return false
+	case errors.Is(err, errGone) && j.Repackage:
+		q.repackageGone(j)
+		return false
+	case err != nil && j.Repackage && !errors.Is(err, syscall.ENOSPC):
+		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
+		q.repackageFailed(j, err)
+		return false
 	case errors.Is(err, errGone):
 		// Never deleted by absence: the title waits, missing, for its source.
 		q.log.Info("source is gone before its job ran; the title is missing until it is back", "source", j.Source)
@@ -212,6 +221,10 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 			q.setDown("disk full: " + err.Error())
 			q.requeue(j, "disk full: "+err.Error())
 			return true
+		}
+		if j.Repackage {
+			q.repackageFailed(j, err)
+			return false
 		}
 		q.fail(j, err)
 	}
@@ -235,6 +248,12 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 		return nil, err
 	}
 	p.job.Input, p.job.ReadRate = src, q.readRate
+	p.args = ffmpeg.Args(p.job)
+	if j.Repackage {
+		if p, err = q.repackagePlan(j, p); err != nil {
+			return nil, err
+		}
+	}
 	stage := q.cat.StagingDir(j.ID, j.Seq)
 	if err := os.RemoveAll(stage); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
@@ -252,9 +271,13 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 	start := time.Now()
 	// the poster is taken from the source while the main run goes on
 	posterDone := make(chan bool, 1)
-	go func() { posterDone <- q.poster(ctx, j, probe, src, stage) }()
+	if p.from != "" {
+		posterDone <- keepPoster(p.from, stage)
+	} else {
+		go func() { posterDone <- q.poster(ctx, j, probe, src, stage) }()
+	}
 	err = q.tools.Run(ctx, ffmpeg.Cmd{
-		Args: ffmpeg.Args(p.job),
+		Args: p.args,
 		Stdout: func(r io.Reader) error {
 			var err error
 			pk, err = library.Package(r, stage, library.PackageOptions{
@@ -429,7 +452,7 @@ func (q *Queue) requeue(j Job, note string) {
 		cur.State, cur.Error = Pending, note
 		return putJob(tx, cur)
 	})
-	if err == nil {
+	if err == nil && !j.Repackage {
 		err = q.cat.SetState(j.ID, library.StateQueued)
 	}
 	if err != nil {

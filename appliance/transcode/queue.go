@@ -57,6 +57,10 @@ type Job struct {
 	Enqueued time.Time `json:"enqueued"`
 	Started  time.Time `json:"started,omitzero"`
 	Finished time.Time `json:"finished,omitzero"`
+
+	// Repackage: the job makes again a title packaged by an older release
+	// (queued at start); the title plays from its old packaging meanwhile.
+	Repackage bool `json:"repackage,omitempty"`
 }
 
 // Store is what the queue needs of the database.
@@ -464,11 +468,15 @@ func (q *Queue) Job(id string) (j Job, ok bool, err error) {
 	return j, ok, err
 }
 
-// Run resets jobs left running to pending, queues sources with no catalogue
+// Run resets jobs left running to pending, queues the titles packaged by an
+// older release (queueRepackaging), queues sources with no catalogue
 // entry, then runs the workers until ctx is cancelled. ffmpeg children are
 // stopped on the way out; their jobs run again at the next start.
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.resetRunning(); err != nil {
+		return err
+	}
+	if err := q.queueRepackaging(); err != nil {
 		return err
 	}
 	if err := q.cat.CleanStaging(); err != nil {
@@ -559,6 +567,9 @@ func (q *Queue) resetRunning() error {
 		return fmt.Errorf("transcode: reset running jobs: %w", err)
 	}
 	for _, j := range reset {
+		if j.Repackage {
+			continue // its title stays ready, playing its old packaging
+		}
 		if err := q.cat.SetState(j.ID, library.StateQueued); err != nil {
 			return fmt.Errorf("transcode: reset running jobs: %w", err)
 		}
@@ -812,6 +823,9 @@ func (q *Queue) claim() (Job, bool, error) {
 	})
 	if err != nil || !found {
 		return j, found, err
+	}
+	if j.Repackage {
+		return j, true, nil // its title stays ready, playing its old packaging
 	}
 	if err := q.cat.SetState(j.ID, library.StateProcessing); err != nil {
 		// the job runs all the same; its title shows "queued" until it ends

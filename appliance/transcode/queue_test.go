@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,7 +42,8 @@ type env struct {
 	done     chan error
 	readRate float64
 	alerts   alertLog
-	changed  alertLog // titles told to the Publisher
+	changed  alertLog  // titles told to the Publisher
+	logTo    io.Writer // also gets the queue's log, when set
 }
 
 func newEnv(t testing.TB, mutate func(*config.Config)) *env {
@@ -77,6 +79,9 @@ func (e *env) build() {
 	var w io.Writer = apptest.LogWriter(e.t)
 	if e.quiet {
 		w = io.Discard
+	}
+	if e.logTo != nil {
+		w = io.MultiWriter(w, e.logTo)
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.q = New(e.st, e.cat, log, e.health, prometheus.NewRegistry(), Options{
@@ -196,7 +201,8 @@ func (e *env) jobSettled(id string) bool {
 // probeOut is ffprobe's view of a published master playlist.
 type probeOut struct {
 	Format struct {
-		Duration string `json:"duration"`
+		Duration  string `json:"duration"`
+		StartTime string `json:"start_time"`
 	} `json:"format"`
 	Streams []struct {
 		CodecName string `json:"codec_name"`
@@ -223,6 +229,15 @@ func ffprobe(t testing.TB, path string) probeOut {
 func (p probeOut) seconds() float64 {
 	d, _ := strconv.ParseFloat(p.Format.Duration, 64)
 	return d
+}
+
+// start is the format's start_time (NaN when ffprobe gave none).
+func (p probeOut) start() float64 {
+	s, err := strconv.ParseFloat(p.Format.StartTime, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return s
 }
 
 func (e *env) master(id string) string {
