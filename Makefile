@@ -53,12 +53,14 @@ vet:
 # .ci/bench-web: req/s for the catalogue page and a VOD segment, beside nginx.
 # .ci/bench-dns: DNS queries per CPU-second beside NSD.
 # appliance/publish: live segment close -> readable in S3 and VOD MB/s, beside plain PUTs (gofakes3).
+# .ci/bench-latency: live latency through hls.js in Chromium beside MediaMTX.
 bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-backup
 	.ci/bench-include-media bin/thecure
 	.ci/bench-ftps bin/thecure
 	.ci/bench-live bin/thecure
+	.ci/bench-latency bin/thecure
 	THECURE_BIN=$(CURDIR)/bin/thecure .ci/bench-web
 	.ci/bench-dns bin/thecure
 
