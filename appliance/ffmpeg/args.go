@@ -141,7 +141,10 @@ func encodeVideo(v *Video) []string {
 		a = append(a, "-map", fmt.Sprintf("[v%d]", i))
 	}
 	ks := strconv.FormatFloat(v.KeyframeSeconds, 'f', -1, 64)
-	a = append(a, "-c:v", "libx264", "-preset", v.Preset, "-profile:v", "high",
+	// -fps_mode vfr: frames keep their times (duplicates dropped); the
+	// default for MP4, cfr, adds a picture when the video starts a little
+	// after the audio (as in most Matroska files), one frame too long
+	a = append(a, "-fps_mode", "vfr", "-c:v", "libx264", "-preset", v.Preset, "-profile:v", "high",
 		"-sc_threshold", "0", "-force_key_frames", "expr:gte(t,n_forced*"+ks+")")
 	for i, r := range v.Renditions {
 		a = append(a,
