@@ -25,7 +25,9 @@ import (
 // at 0 for ffprobe; a track with cover art shows its cover, is numbered
 // by its tag and has its year in /api/library, and plays from 0 both ways;
 // a corrupt upload's public page says it failed without the tool's error
-// or where the file went. No request answers 400 or more.
+// or where the file went; a live page opened while on air plays through
+// hls.js with and without ?mse=1, counting its viewer. No request answers
+// 400 or more.
 func TestWebNewUserIssue15(t *testing.T) {
 	const secs = 6.0
 	src := t.TempDir()
@@ -164,6 +166,36 @@ video_kbps = 300
 			t.Errorf("the failed title's public page shows %q: %q", leak, txt)
 		}
 	}
+
+	// Live, in Spanish, the page opened while on air (default engine, then
+	// ?mse=1): it plays, says it is live and counts this viewer.
+	rtmpAddr := waitLog(t, p, `msg=listening svc=\S+ key=rtmp.listen addr=(\S+)`, time.Second)[1]
+	stop := publish(t, rtmpAddr, "estreno")
+	defer stop()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		var on struct{ Streams []struct{ Name string } }
+		getJSON(t, w.base+"/api/live", &on)
+		if len(on.Streams) > 0 {
+			break
+		}
+		if wctx.Err() != nil {
+			t.Fatal("the stream is not on air after a minute")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, q := range []string{"", "?mse=1"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(w.base+"/live/estreno"+q), chromedp.WaitReady(`#player`)); err != nil {
+			t.Fatalf("live page%s: %v", q, err)
+		}
+		advances(t, ctx, 1.5, "hlsjs")
+		if ok, last := browsertest.WaitFor(wctx, `document.getElementById('live-notice').hidden && /^[1-9]\d* espectador(es)?$/.test(document.getElementById('live-viewers').innerText)`,
+			`[document.getElementById('live-notice').innerText, document.getElementById('live-viewers').innerText]`, 200*time.Millisecond); !ok {
+			t.Errorf("live page%s on air at load says %v, want live with at least 1 viewer (this one)", q, last)
+		}
+	}
+	browsertest.Screenshot(t, ctx, "e2e-newuser-live")
 	if bad := httpErrors(); len(bad) > 0 {
 		t.Errorf("requests that failed: %v", bad)
 	}
