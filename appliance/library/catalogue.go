@@ -147,7 +147,7 @@ func (c *Catalogue) Publish(id, staging string) error {
 			return fmt.Errorf("publish %s: %w", id, err)
 		}
 		return nil
-	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
+	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EXDEV):
 		return fmt.Errorf("publish %s: %w", id, err)
 	}
 	old := filepath.Join(c.hlsDir, ".staging", id+".old")
