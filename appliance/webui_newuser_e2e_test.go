@@ -24,7 +24,8 @@ import (
 // hls.js (?mse=1), with a quality menu of auto + each height, and starts
 // at 0 for ffprobe; a track with cover art shows its cover, is numbered
 // by its tag and has its year in /api/library, and plays from 0 both ways;
-// a corrupt upload's public page says it failed without the tool's error
+// episodes are listed under their show, numbered once, titled without
+// the show's name; a corrupt upload's public page says it failed without the tool's error
 // or where the file went; a live page opened while on air plays through
 // hls.js with and without ?mse=1, counting its viewer. No request answers
 // 400 or more.
@@ -41,6 +42,9 @@ func TestWebNewUserIssue15(t *testing.T) {
 		"-c:a", "libmp3lame", "-c:v", "copy", "-disposition:v", "attached_pic", "-id3v2_version", "3",
 		"-metadata", "title=Canción de prueba", "-metadata", "artist=Grupo", "-metadata", "album=Disco",
 		"-metadata", "track=3/10", "-metadata", "date=1997", track)
+	ep1, ep2 := filepath.Join(src, "ep1.mp4"), filepath.Join(src, "ep2.mp4")
+	makeClip(t, ep1, 2)
+	makeClip(t, ep2, 2)
 	broken := filepath.Join(src, "broken.mp4")
 	if err := os.WriteFile(broken, []byte(strings.Repeat("not a film ", 4000)), 0o644); err != nil {
 		t.Fatal(err)
@@ -58,6 +62,7 @@ height = 240
 video_kbps = 300
 `)
 	for dst, f := range map[string]string{
+		"media/series/Los Simpson S02E05.mp4": ep1, "media/series/Cuéntame cómo pasó 1x07 Cuéntame.mp4": ep2,
 		"media/pelis/Ventana Web (2023).mkv": film, "media/musica/Grupo/Disco/01 pista.mp3": track, "media/pelis/Roto (2020).mp4": broken,
 	} {
 		dst = filepath.Join(dir, "data", dst)
@@ -121,6 +126,20 @@ video_kbps = 300
 	}
 	if lang, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`)); lang != "es" {
 		t.Errorf("a new install's pages are in %q, want es", lang)
+	}
+	// series: the show is the heading, an episode says its number once
+	// (no list marker beside it) and its title without the show's name
+	w.waitTitle(t, "Cuéntame")
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`#series`)); err != nil {
+		t.Fatalf("catalogue: %v", err)
+	}
+	shows, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#series article.show')).map(function(a){
+		var ol = a.querySelector('ol.episodes');
+		return a.querySelector('h3').innerText + ' | ' + getComputedStyle(ol).listStyleType + ' | ' +
+			Array.from(a.querySelectorAll('ol.episodes li a')).map(function(l){return l.innerText.replace(/\s+/g, ' ')}).join(' / ')})`))
+	want := []string{"Cuéntame cómo pasó | none | 7 Cuéntame 0:02", "Los Simpson | none | 5 Episodio 5 0:02"}
+	if len(shows) != 2 || shows[0] != want[0] || shows[1] != want[1] {
+		t.Errorf("series on the catalogue: %q, want %q", shows, want)
 	}
 	browsertest.Screenshot(t, ctx, "e2e-newuser-catalogue")
 	for _, c := range []struct{ query, engine string }{{"", "native"}, {"?mse=1", "hlsjs"}} {
