@@ -169,6 +169,11 @@ func TestRepackageOldTitles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, id := range []string{idRemux, idEnc} {
+			if it, _, _ := e.cat.Get(id); it.State != library.StateReady || !e.cat.HasHLS(id) {
+				t.Fatalf("title %s at the first start: state %q, HLS on disk %v", id, it.State, e.cat.HasHLS(id))
+			}
+		}
 		first = map[string]Job{}
 		running := false
 		for _, j := range jobs {
