@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -262,11 +263,22 @@ func measure(b *testing.B, page string, settle time.Duration, samples int) []flo
 
 // BenchmarkLiveLatencyHLSJS: THECURE_BIN and MEDIAMTX are the binaries to
 // measure (without MEDIAMTX, thecure alone, and the table says so). Run it
-// once (-benchtime 1x): each line takes about 20 s.
+// once (-benchtime 1x); LATENCY_ROUNDS (2) rounds measure every line in
+// turn, a fresh stream and browser each time, about 20 s a measurement:
+// the table pools each line's samples and lists each round's median (a
+// stall now and then moves hls.js's target latency up for a while).
 func BenchmarkLiveLatencyHLSJS(b *testing.B) {
 	bin, mtx := os.Getenv("THECURE_BIN"), os.Getenv("MEDIAMTX")
 	if bin == "" {
 		b.Fatal("set THECURE_BIN (and MEDIAMTX) to the binaries to measure (.ci/bench-latency does)")
+	}
+	rounds := 2
+	if v := os.Getenv("LATENCY_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("LATENCY_ROUNDS=%q: want a number of rounds, at least 1", v)
+		}
+		rounds = n
 	}
 	servers := []server{startThecure(b, bin)}
 	if mtx != "" {
@@ -274,34 +286,46 @@ func BenchmarkLiveLatencyHLSJS(b *testing.B) {
 	}
 	base := harness(b, servers)
 	type line struct {
-		server, page string
-		lats         []float64
+		server             server
+		key, what, url     string
+		lats, roundMedians []float64
 	}
-	var lines []line
+	var lines []*line
 	for i, s := range servers {
-		type page struct{ key, what, url string }
-		pages := []page{{"hlsjs-page", "hls.js page (same for both)", fmt.Sprintf("%s/?src=/s/%d/live/NAME/index.m3u8", base, i)}}
+		lines = append(lines, &line{server: s, key: "hlsjs-page", what: "hls.js page (same for both)",
+			url: fmt.Sprintf("%s/?src=/s/%d/live/NAME/index.m3u8", base, i)})
 		if s.page != "" {
-			pages = append(pages, page{"own-page", "its own /live/NAME page", s.page})
+			lines = append(lines, &line{server: s, key: "own-page", what: "its own /live/NAME page", url: s.page})
 		}
-		for j, p := range pages {
-			name := fmt.Sprintf("lat%d%d", i, j)
-			b.Run(s.name+"/"+p.key, func(b *testing.B) {
+	}
+	const settle, samples = 5 * time.Second, 11
+	for r := range rounds {
+		for j, l := range lines {
+			name := fmt.Sprintf("lat%d-%d", j, r)
+			b.Run(fmt.Sprintf("%s/%s/round%d", l.server.name, l.key, r+1), func(b *testing.B) {
 				for range b.N {
-					stop := publish(b, s.rtmp+"live/"+name)
-					lats := measure(b, strings.ReplaceAll(p.url, "NAME", name), 5*time.Second, 11)
+					stop := publish(b, l.server.rtmp+"live/"+name)
+					lats := measure(b, strings.ReplaceAll(l.url, "NAME", name), settle, samples)
 					stop()
-					lines = append(lines, line{s.name, p.what, lats})
 					slices.Sort(lats)
+					l.lats = append(l.lats, lats...)
+					l.roundMedians = append(l.roundMedians, lats[len(lats)/2])
 					b.ReportMetric(lats[len(lats)/2], "s-median-latency")
 				}
 			})
 		}
 	}
-	fmt.Println("live latency through hls.js 1.7.4 in headless Chromium (wall clock - program date time of the frame shown; median of 11 samples after 5 s of play):")
-	fmt.Printf("  %-9s %-28s %7s %7s %7s\n", "server", "page", "min", "median", "max")
+	fmt.Printf("live latency through hls.js 1.7.4 in headless Chromium (wall clock - program date time of the frame shown; "+
+		"%d samples 500 ms apart after %s of play, %d rounds, a fresh stream and browser each):\n", samples, settle, rounds)
+	fmt.Printf("  %-9s %-28s %7s %7s %7s   %s\n", "server", "page", "min", "median", "max", "median of each round")
 	for _, l := range lines {
-		fmt.Printf("  %-9s %-28s %6.2fs %6.2fs %6.2fs\n", l.server, l.page, l.lats[0], l.lats[len(l.lats)/2], l.lats[len(l.lats)-1])
+		slices.Sort(l.lats)
+		var each []string
+		for _, m := range l.roundMedians {
+			each = append(each, fmt.Sprintf("%.2fs", m))
+		}
+		fmt.Printf("  %-9s %-28s %6.2fs %6.2fs %6.2fs   %s\n", l.server.name, l.what,
+			l.lats[0], l.lats[len(l.lats)/2], l.lats[len(l.lats)-1], strings.Join(each, " "))
 	}
 	if mtx == "" {
 		fmt.Printf("  %-9s not measured: no MediaMTX binary (MEDIAMTX unset; see .ci/bench-latency)\n", "mediamtx")
