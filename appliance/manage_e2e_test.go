@@ -115,7 +115,9 @@ func TestWebManage(t *testing.T) {
 
 	// Delete the user.
 	if err := chromedp.Do(ctx, chromedp.Click(`li.user[data-user="ana"] summary`),
-		chromedp.Click(`li.user[data-user="ana"] button.danger`), chromedp.WaitVisible(`#notice`)); err != nil {
+		chromedp.Click(`li.user[data-user="ana"] button.danger`),
+		// the retry's notice is still on the page: wait for the page without ana
+		chromedp.WaitNotPresent(`li.user[data-user="ana"]`), chromedp.WaitVisible(`#notice`)); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	if ftpsLogin(ftpAddr, "ana", newPW) {
