@@ -32,6 +32,9 @@ type Config struct {
 	Publish   Publish   `toml:"publish"`
 	Transcode Transcode `toml:"transcode"`
 	DNS       DNS       `toml:"dns"`
+
+	// Channels are the playout channels ([[channels]], channels.go).
+	Channels []Channel `toml:"channels"`
 }
 
 // Log configures the process log (stderr; journald under systemd).

@@ -30,6 +30,7 @@ func (c *Config) Validate() Problems {
 	v.transcode(&c.Transcode, c.FTP.Folders)
 	v.rtmp(&c.RTMP)
 	v.hls(&c.HLS)
+	v.channels(c.Channels, c.FTP.Folders, &c.RTMP, c.Transcode.Renditions)
 	v.maxima(c)
 	v.dns(&c.DNS, c.PublicHost)
 	v.distinct(map[string]string{
