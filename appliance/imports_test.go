@@ -45,7 +45,10 @@ var allowedImports = map[string][]string{
 	"reason":   {}, // a failure's detail turned into what the public may see
 	"sampler":  {}, // the charts' samples of the /metrics registry, kept in the store
 	"audit":    {}, // the admin actions' log, kept in the store
-	"channels": {}, // playout and guide of [[channels]]; add edges (library, live, rtmp) with their reasons
+	// playout reads the catalogue's titles and their packaged HLS (library),
+	// makes its slate with ffmpeg; it feeds the RTMP server through its own
+	// Output interface (no rtmp edge)
+	"channels": {"library", "ffmpeg"},
 	// the edges the architecture names
 	"ftps":      {"users", "loginban", "logsafe"}, // FTPS logins are the users' accounts; refusals are banned and logged safely
 	"transcode": {"library", "ffmpeg", "reason"},  // jobs run ffmpeg and publish titles; failures shown as reasons

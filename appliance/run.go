@@ -134,6 +134,7 @@ type app struct {
 	queue     *transcode.Queue   // VOD jobs; the FTPS ingest feeds it
 	charts    *sampler.Sampler   // the last day of /metrics (wire_charts.go)
 	guide     channels.Timeline  // the channels' guide; nil: no channels (wire_guide.go)
+	channels  *channels.Service  // playout channels; nil without [[channels]] (wire_channels.go)
 }
 
 func (a *app) close() {
@@ -202,11 +203,12 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 		a.wireFTPS, // after wireVOD: its queue is the ingest
 		a.wireBackup,
 		a.wireLive,
+		a.wireChannels, // after wireVOD and wireLive: it plays the one out to the other
 		a.wireDNS,
 		a.wireBot,    // after the subsystems whose state it reports
 		a.wireCharts, // after every subsystem's metrics
-		// the channels' guide: nil until the playout's Timeline is wired
-		func() error { return a.wireGuide(nil) },
+		// the channels' guide over the playout (a nil *channels.Service: none)
+		func() error { return a.wireGuide(a.channels) },
 		a.wireWebUI, // last: it shows the others
 	} {
 		if err := wire(); err != nil {

@@ -49,9 +49,9 @@ const (
 	OnDeleteCut     = "cut"
 )
 
-// defaults is what a [[channels]] entry starts from before its keys are
+// SetDefaults gives a [[channels]] entry starts from before its keys are
 // decoded (the decoder calls it for each new list element).
-func (c *Channel) defaults() {
+func (c *Channel) SetDefaults() {
 	c.Order = OrderSequential
 	c.Loop = true
 	c.OnDelete = OnDeleteFinish

@@ -260,8 +260,8 @@ func (d *decoder) value(path string, v any, fv reflect.Value) {
 		}
 		out := reflect.MakeSlice(fv.Type(), len(items), len(items))
 		for i, item := range items {
-			if e, ok := out.Index(i).Addr().Interface().(interface{ defaults() }); ok {
-				e.defaults() // a list element's own defaults ([[channels]])
+			if e, ok := out.Index(i).Addr().Interface().(interface{ SetDefaults() }); ok {
+				e.SetDefaults() // a list element's own defaults ([[channels]])
 			}
 			d.value(fmt.Sprintf("%s[%d]", path, i), item, out.Index(i))
 		}

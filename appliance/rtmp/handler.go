@@ -118,6 +118,8 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 		return h.refuse("name", "invalid stream name %q", clip(name))
 	case s.pulled[name]:
 		return h.refuse("pulled", "stream %s is relayed here from an origin ([[rtmp.pull]]); publish it to the origin", name)
+	case s.fed(name):
+		return h.refuse("channel", "stream %s is a playout channel of this server ([[channels]]); it cannot be published", name)
 	}
 	acc := s.access()
 	decl, declared := acc.streams[name]

@@ -48,6 +48,7 @@ type Server struct {
 	closing bool               // Serve is ending: no new pushers
 	pulled  map[string]bool    // names [[rtmp.pull]] feeds: nobody may publish them
 	pullers []*Puller
+	feeds   map[string]bool // names local feeds take (feed.go): nobody may publish them
 
 	refused *logsafe.Refusals
 

@@ -1,0 +1,41 @@
+package appliance
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+
+	"thecure/appliance/channels"
+	"thecure/appliance/rtmp"
+)
+
+// The guide reads the playout's timeline through this contract.
+var _ channels.Timeline = (*channels.Service)(nil)
+
+// wireChannels builds the playout channels ([[channels]]): each is fed to
+// the RTMP server as a local stream (RTMP players, live HLS and pushes as
+// for a published one), and its name is refused to publishers. After
+// wireVOD (the catalogue) and wireLive (the RTMP server).
+func (a *app) wireChannels() error {
+	if len(a.cfg.Channels) == 0 {
+		return nil
+	}
+	svc := channels.New(a.store, a.catalogue, rtmpOutput{a.rtmp}, a.log.With("svc", "channels"), a.health, channels.Options{
+		Channels: a.cfg.Channels,
+		Dir:      filepath.Join(a.dataDir, "channels"),
+		FFmpeg:   a.cfg.Transcode.FFmpeg,
+		Alerter:  &a.alerts,
+	})
+	a.channels = svc
+	a.rtmp.Reserve(svc.Names()...)
+	a.add(service{name: "channels", run: func(ctx context.Context, _ []net.Listener) error { return svc.Run(ctx) }})
+	return nil
+}
+
+// rtmpOutput opens the channels' feeds on the RTMP server.
+type rtmpOutput struct{ srv *rtmp.Server }
+
+func (o rtmpOutput) OpenFeed(name string, log *slog.Logger) (channels.Feed, error) {
+	return o.srv.OpenFeed(name, log)
+}
