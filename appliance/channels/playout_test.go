@@ -155,7 +155,9 @@ func (tb *testbed) service(t *testing.T, ch config.Channel, now func() time.Time
 
 type testOutput struct{ srv *rtmp.Server }
 
-func (o testOutput) OpenFeed(name string, log *slog.Logger) (Feed, error) { return o.srv.OpenFeed(name, log) }
+func (o testOutput) OpenFeed(name string, log *slog.Logger) (Feed, error) {
+	return o.srv.OpenFeed(name, log)
+}
 
 func runService(t *testing.T, svc *Service) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
