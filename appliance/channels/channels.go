@@ -81,6 +81,9 @@ type Service struct {
 	mu      sync.Mutex
 	renMeta map[string]renMeta // rendition directory -> what it holds
 	slates  map[string]*rendition
+
+	// onPlay, in tests, sees each entry start playing from a position
+	onPlay func(channel string, e Entry, from time.Duration)
 }
 
 // renMeta is what a rendition holds, read once per version of its title.
@@ -528,6 +531,9 @@ func (c *channel) play(ctx context.Context, o *onAir, cur slot, r *rendition) er
 	limit := cur.End.Sub(cur.Start)
 	if from >= limit {
 		return nil
+	}
+	if s.onPlay != nil {
+		s.onPlay(c.cfg.Name, cur.Entry, r.segs[r.segmentAt(from)].start)
 	}
 	var nextCheck time.Duration
 	var stop error

@@ -205,6 +205,9 @@ func (r *rendition) readSegment(i int, fn func(sample) error) error {
 	} else {
 		out, err = r.samplesFMP4(b)
 	}
+	if err == nil && len(out) == 0 {
+		err = errors.New("no media")
+	}
 	if err != nil {
 		return fmt.Errorf("segment %s: %w", r.segs[i].uri, err)
 	}
