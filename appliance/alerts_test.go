@@ -5,6 +5,7 @@ import (
 
 	"thecure/appliance/backup"
 	"thecure/appliance/bot"
+	"thecure/appliance/channels"
 	s3pub "thecure/appliance/publish"
 	"thecure/appliance/transcode"
 )
@@ -18,6 +19,7 @@ func TestAlertKeys(t *testing.T) {
 		"backup damaged":   {backup.AlertDamaged, bot.AlertBackupDamaged},
 		"backup warning":   {backup.AlertWarning, bot.AlertBackupWarning},
 		"publish failed":   {s3pub.AlertFailed, bot.AlertPublishFailed},
+		"channel title":    {channels.AlertUnreadable, bot.AlertChannelTitle},
 	} {
 		if pair[0] != pair[1] {
 			t.Errorf("%s: raised as %q, the bot knows %q", feature, pair[0], pair[1])

@@ -531,6 +531,9 @@ const (
 	AlertServiceDown     = "service_down"     // service, state, detail
 	AlertDiskFull        = "disk_full"        // free, size, share, file system
 	AlertPublishFailed   = "publish_failed"   // what fails and why
+
+	// AlertChannelTitle: channel, title, reason.
+	AlertChannelTitle = "channel_title_unreadable"
 )
 
 // alertText is the sentence for alert key with args in the bot's language;

@@ -644,7 +644,7 @@ func TestUneditableMessageIsSentAnew(t *testing.T) {
 // with a place for each of its arguments.
 func TestAlertsTranslated(t *testing.T) {
 	args := map[string]int{AlertTranscodeFailed: 2, AlertBackupFailed: 1, AlertBackupDamaged: 1,
-		AlertBackupWarning: 2, AlertServiceDown: 3, AlertDiskFull: 4, AlertPublishFailed: 1}
+		AlertBackupWarning: 2, AlertServiceDown: 3, AlertDiskFull: 4, AlertPublishFailed: 1, AlertChannelTitle: 3}
 	for _, lang := range []string{"es", "en"} {
 		tx := textsFor(lang)
 		if len(tx.alerts) != len(args) {
