@@ -8,10 +8,15 @@ import (
 
 	"thecure/appliance/channels"
 	"thecure/appliance/rtmp"
+	"thecure/appliance/transcode"
 )
 
-// The guide reads the playout's timeline through this contract.
-var _ channels.Timeline = (*channels.Service)(nil)
+// The guide reads the playout's timeline through this contract; the
+// transcode queue makes the renditions titles lack.
+var (
+	_ channels.Timeline   = (*channels.Service)(nil)
+	_ channels.Normaliser = (*transcode.Queue)(nil)
+)
 
 // wireChannels builds the playout channels ([[channels]]): each is fed to
 // the RTMP server as a local stream (RTMP players, live HLS and pushes as
@@ -22,10 +27,11 @@ func (a *app) wireChannels() error {
 		return nil
 	}
 	svc := channels.New(a.store, a.catalogue, rtmpOutput{a.rtmp}, a.log.With("svc", "channels"), a.health, channels.Options{
-		Channels: a.cfg.Channels,
-		Dir:      filepath.Join(a.dataDir, "channels"),
-		FFmpeg:   a.cfg.Transcode.FFmpeg,
-		Alerter:  &a.alerts,
+		Channels:   a.cfg.Channels,
+		Dir:        filepath.Join(a.dataDir, "channels"),
+		FFmpeg:     a.cfg.Transcode.FFmpeg,
+		Alerter:    &a.alerts,
+		Normaliser: a.queue, // titles lacking the profile's rendition get it made once, ahead of air time
 	})
 	a.channels = svc
 	a.rtmp.Reserve(svc.Names()...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -40,6 +41,16 @@ type Feed interface {
 	Close()
 }
 
+// Normaliser makes, once and ahead of air time, a title's rendition of a
+// channel's size when it has none (the transcode queue).
+type Normaliser interface {
+	// Normalise queues the rendition of width x height of title id; it
+	// returns at once, and does nothing when it is made or being made.
+	Normalise(ctx context.Context, id string, width, height int) error
+	// NormalisedName is that rendition's directory in the title's.
+	NormalisedName(width, height int) string
+}
+
 // Health is where the channels say how they fare.
 type Health interface {
 	Set(name string, st health.State, detail string)
@@ -66,6 +77,8 @@ type Options struct {
 	Now       func() time.Time
 	HealthKey string // "channels" when empty
 	Alerter   Alerter
+	// Normaliser, when set, makes the renditions titles lack.
+	Normaliser Normaliser
 }
 
 // Service plays every configured channel and tells their timelines.
@@ -81,16 +94,18 @@ type Service struct {
 	mu      sync.Mutex
 	renMeta map[string]renMeta // rendition directory -> what it holds
 	slates  map[string]*rendition
+	asked   map[string]time.Time // normalisations asked for: title id+size -> its version
 
 	// onPlay, in tests, sees each entry start playing from a position
 	onPlay func(channel string, e Entry, from time.Duration)
 }
 
-// renMeta is what a rendition holds, read once per version of its title.
+// renMeta is what a rendition holds, read once per version of its
+// playlist.
 type renMeta struct {
-	updated time.Time
-	total   time.Duration
-	ok      bool // H.264 of the profile's height, AAC of the channels' audio
+	mtime time.Time
+	total time.Duration
+	ok    bool // H.264 of the profile's size, AAC of the channels' audio
 }
 
 // channelAudio is the audio every title of a channel has: titles with
@@ -107,7 +122,7 @@ func New(st Store, cat Catalogue, out Output, log *slog.Logger, h Health, opts O
 		opts.HealthKey = "channels"
 	}
 	s := &Service{st: st, cat: cat, out: out, log: log, health: h, opts: opts,
-		renMeta: map[string]renMeta{}, slates: map[string]*rendition{}}
+		renMeta: map[string]renMeta{}, slates: map[string]*rendition{}, asked: map[string]time.Time{}}
 	for _, c := range opts.Channels {
 		s.chans = append(s.chans, &channel{svc: s, cfg: c, log: log.With("channel", c.Name), failed: map[string]time.Time{}})
 	}
@@ -195,28 +210,67 @@ func profileHeight(c config.Channel) int {
 	return h
 }
 
+// profileWidth is the width of a profile of that height (16:9, even).
+func profileWidth(height int) int { return (height*16/9 + 1) &^ 1 }
+
 // playable tells whether item has a rendition a channel of the profile can
-// air, where and how long.
+// air, where and how long: the variant of the profile when it has the
+// size and the audio, else the one normalised for channels, else none (a
+// normalisation is asked for).
 func (s *Service) playable(profile string, height int, it library.Item) (string, time.Duration, bool) {
-	i := slices.IndexFunc(it.Variants, func(v library.VariantInfo) bool { return v.Name == profile && v.Height == height })
-	if i < 0 {
+	width := profileWidth(height)
+	if i := slices.IndexFunc(it.Variants, func(v library.VariantInfo) bool {
+		return v.Name == profile && v.Height == height && v.Width == width
+	}); i >= 0 {
+		dir := filepath.Join(s.cat.Dir(it.ID), it.Variants[i].Name)
+		if total, ok := s.rendition(dir, width, height); ok {
+			return dir, total, true
+		}
+	}
+	n := s.opts.Normaliser
+	if n == nil || it.Kind == "track" {
 		return "", 0, false
 	}
-	dir := filepath.Join(s.cat.Dir(it.ID), it.Variants[i].Name)
+	dir := filepath.Join(s.cat.Dir(it.ID), n.NormalisedName(width, height))
+	if total, ok := s.rendition(dir, width, height); ok {
+		return dir, total, true
+	}
+	key := fmt.Sprintf("%s %dx%d", it.ID, width, height)
+	s.mu.Lock()
+	v, asked := s.asked[key]
+	if !asked || !v.Equal(it.Updated) {
+		s.asked[key] = it.Updated
+	}
+	s.mu.Unlock()
+	if !asked || !v.Equal(it.Updated) {
+		if err := n.Normalise(context.Background(), it.ID, width, height); err != nil {
+			s.log.Warn("channels: cannot queue a normalisation", "title", it.Title, "err", err)
+		}
+	}
+	return "", 0, false
+}
+
+// rendition reads (once per version of its playlist) whether the rendition
+// in dir can air on a channel of that size, and how long it is.
+func (s *Service) rendition(dir string, width, height int) (time.Duration, bool) {
+	fi, err := os.Stat(filepath.Join(dir, "index.m3u8"))
+	if err != nil {
+		return 0, false
+	}
 	s.mu.Lock()
 	m, ok := s.renMeta[dir]
 	s.mu.Unlock()
-	if !ok || !m.updated.Equal(it.Updated) {
-		m = renMeta{updated: it.Updated}
+	if !ok || !m.mtime.Equal(fi.ModTime()) {
+		m = renMeta{mtime: fi.ModTime()}
 		if r, err := openRendition(dir); err == nil {
 			m.total = r.total
-			m.ok = r.height == height && r.aac != nil && sameAudio(r.aac, &channelAudio)
+			m.ok = r.width == width && r.height == height && r.aac != nil && sameAudio(r.aac, &channelAudio)
 		}
 		s.mu.Lock()
 		s.renMeta[dir] = m
 		s.mu.Unlock()
 	}
-	return dir, m.total, m.ok
+	return m.total, m.ok
 }
 
 func sameAudio(a, b *mpeg4audio.AudioSpecificConfig) bool {

@@ -19,7 +19,7 @@ import (
 // into dir/PROFILE. It is written to a temporary directory and renamed into
 // place, so a half-made slate is never used.
 func makeSlate(ctx context.Context, prog, dir, profile string, height int) error {
-	width := (height*16/9 + 1) &^ 1
+	width := profileWidth(height)
 	tmp := dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err

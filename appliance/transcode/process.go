@@ -183,6 +183,10 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 		q.mu.Unlock()
 	}()
 
+	if j.Method == MethodNormalise {
+		q.runNormalise(jctx, j, l)
+		return false
+	}
 	res, err := q.convert(jctx, j, l)
 	switch {
 	case ctx.Err() != nil:

@@ -61,6 +61,11 @@ type Job struct {
 	// Repackage: the job makes again a title packaged by an older release
 	// (queued at start); the title plays from its old packaging meanwhile.
 	Repackage bool `json:"repackage,omitempty"`
+
+	// A normalisation for channels (normalise.go): the title and the size.
+	Title  string `json:"title_id,omitempty"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
 }
 
 // Store is what the queue needs of the database.
@@ -821,7 +826,7 @@ func (q *Queue) claim() (Job, bool, error) {
 		j.Progress, j.Speed, j.ETA = 0, 0, 0
 		return putJob(tx, j)
 	})
-	if err != nil || !found {
+	if err != nil || !found || j.Method == MethodNormalise {
 		return j, found, err
 	}
 	if j.Repackage {
