@@ -591,9 +591,10 @@ func (c *channel) play(ctx context.Context, o *onAir, cur slot, r *rendition) er
 	}
 	var nextCheck time.Duration
 	var stop error
+	announced := false
 	err := r.read(ctx, from, func(smp sample) error {
-		if smp.dts >= limit {
-			return nil // past a cut: dropped
+		if smp.video && smp.dts >= limit || !smp.video && smp.dts >= limit+r.shiftPTS-r.shiftDTS {
+			return nil // past the end or a cut: dropped (audio goes with the pictures it accompanies)
 		}
 		at := cur.Start.Add(smp.dts)
 		if !o.haveOrig {
@@ -617,7 +618,14 @@ func (c *channel) play(ctx context.Context, o *onAir, cur slot, r *rendition) er
 		ts := at.Sub(o.origin)
 		var err error
 		if smp.video {
-			err = o.feed.WriteH264(ts, ts+(smp.pts-smp.dts), smp.au)
+			au := smp.au
+			if !announced {
+				// the title's parameters (fMP4 keeps them out of the
+				// samples): the feed announces them when they change
+				au = append([][]byte{r.sps, r.pps}, au...)
+				announced = true
+			}
+			err = o.feed.WriteH264(ts, ts+(smp.pts-smp.dts), au)
 		} else {
 			err = o.feed.WriteAAC(cur.Start.Add(smp.pts).Sub(o.origin), smp.au[0])
 		}

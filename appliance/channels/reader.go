@@ -48,6 +48,12 @@ type segRef struct {
 	start, dur time.Duration
 }
 
+// presentationDelay is how far every title's presentation times are
+// behind its decode times: the same for all (when it covers their B-frame
+// delay), so that the pictures of one title all come before the next one's
+// at a join, and audio stays with video.
+const presentationDelay = 200 * time.Millisecond
+
 // a sample is one access unit with its times in the title (from zero).
 type sample struct {
 	video    bool
@@ -131,7 +137,7 @@ func openRendition(dir string) (*rendition, error) {
 		return nil, err
 	}
 	r.shiftDTS = max(-minDTS, 0)
-	r.shiftPTS = r.shiftDTS + max(-minCTS, 0)
+	r.shiftPTS = r.shiftDTS + max(-minCTS, presentationDelay)
 	if r.sps != nil {
 		var sps h264.SPS
 		if err := sps.Unmarshal(r.sps); err != nil {

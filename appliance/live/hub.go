@@ -442,3 +442,18 @@ func (s *Stream) info(now time.Time) StreamInfo {
 		Started: s.started, Uptime: now.Sub(s.started).Seconds(),
 	}
 }
+
+// WriteH264DTS is WriteH264 with the access unit's decode time given (a
+// source that knows it, such as a playout channel): the muxer does not
+// estimate it, which goes wrong for a few frames where the parameters change.
+func (s *Stream) WriteH264DTS(dts, pts time.Duration, au [][]byte) error {
+	if s.video == nil {
+		return errors.New("stream has no video track")
+	}
+	n := 0
+	for _, nalu := range au {
+		n += len(nalu)
+	}
+	s.count(n, true)
+	return s.muxer.WriteH264DTS(s.video, s.ntp(pts), int64(pts)*90000/int64(time.Second), int64(dts)*90000/int64(time.Second), au)
+}

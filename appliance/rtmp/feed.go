@@ -61,7 +61,7 @@ func (s *Server) OpenFeed(name string, log *slog.Logger) (*Feed, error) {
 	s.mu.Unlock()
 	s.startPushes(st)
 	f := &Feed{s: s, st: st, log: log}
-	f.in = &ingest{name: name, hub: s.hub, log: log, onStart: st.started}
+	f.in = &ingest{name: name, hub: s.hub, log: log, onStart: st.started, knownDTS: true}
 	return f, nil
 }
 
@@ -135,8 +135,8 @@ func (f *Feed) SetAAC(ts time.Duration, c *mpeg4audio.AudioSpecificConfig) error
 
 // WriteH264 sends one access unit (NAL units, no start codes) with its
 // decode and presentation times. Parameter sets in it that differ from the
-// announced ones are announced first (a new sequence header), then dropped
-// from the frame.
+// announced ones are announced first (a new sequence header); keyframes
+// carry the parameters in-band as well.
 func (f *Feed) WriteH264(dts, pts time.Duration, au [][]byte) error {
 	var sps, pps []byte
 	nalus := make([][]byte, 0, len(au))
@@ -167,6 +167,10 @@ func (f *Feed) WriteH264(dts, pts time.Duration, au [][]byte) error {
 	ft := byte(2) // inter frame
 	if h264.IsRandomAccess(nalus) {
 		ft = frameKey
+		// the parameters go in-band too at every keyframe: a player that
+		// does not apply a new sequence header mid-stream (ffmpeg) still
+		// decodes the frames of a title made with other parameters
+		nalus = append([][]byte{f.sps, f.pps}, nalus...)
 	}
 	cts := (pts - dts).Milliseconds()
 	size := 5

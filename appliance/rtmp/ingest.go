@@ -43,6 +43,7 @@ type ingest struct {
 	noVideo, noAudio                  bool // track absent from the HLS output
 	errs                              int
 	onStart                           func(*live.Stream)
+	knownDTS                          bool // a local feed (feed.go): its FLV times are the decode times
 }
 
 // errRefuse is an error that ends a publication: the stream is not usable.
@@ -216,6 +217,10 @@ func (in *ingest) write(m *message) error {
 			au = append([][]byte{in.avc.sps, in.avc.pps}, au...)
 		}
 		pts := time.Duration(int64(m.ts)+int64(v.cts)) * time.Millisecond
+		if in.knownDTS { // a local feed's decode times are exact
+			err = in.out.WriteH264DTS(time.Duration(m.ts)*time.Millisecond, pts, au)
+			break
+		}
 		err = in.out.WriteH264(pts, au)
 	case typeAudio:
 		if in.noAudio {

@@ -608,7 +608,7 @@ func (m *Muxer) WriteH264(
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
-	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au)
+	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au, nil)
 }
 
 // WriteOpus writes Opus packets.
@@ -872,4 +872,23 @@ func (m *Muxer) generateMultivariantPlaylist(rawQuery string) ([]byte, error) {
 	}
 
 	return pl.Marshal()
+}
+
+// WriteH264DTS is WriteH264 with the access unit's decode time given by
+// the source (thecure): the DTS is not estimated from the picture order
+// counts, which goes wrong for the first frames after the parameters
+// change (a playout channel going from one title to the next).
+func (m *Muxer) WriteH264DTS(
+	track *Track,
+	ntp time.Time,
+	pts int64,
+	dts int64,
+	au [][]byte,
+) error {
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	if m.segmenter.ended {
+		return errEnded
+	}
+	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au, &dts)
 }

@@ -287,6 +287,7 @@ func (s *muxerSegmenter) writeH264(
 	ntp time.Time,
 	pts int64,
 	au [][]byte,
+	givenDTS *int64, // thecure: the source's decode time, when it knows it
 ) error {
 	codec := track.Codec.(*codecs.H264)
 	randomAccess := false
@@ -329,9 +330,15 @@ func (s *muxerSegmenter) writeH264(
 		track.h264DTSExtractor.Initialize()
 	}
 
-	dts, err := track.h264DTSExtractor.Extract(au, pts)
-	if err != nil {
-		return fmt.Errorf("unable to extract DTS: %w", err)
+	var dts int64
+	var err error
+	if givenDTS != nil { // thecure: no estimate where the source knows
+		dts = *givenDTS
+	} else {
+		dts, err = track.h264DTSExtractor.Extract(au, pts)
+		if err != nil {
+			return fmt.Errorf("unable to extract DTS: %w", err)
+		}
 	}
 
 	if s.variant == MuxerVariantMPEGTS {
