@@ -514,7 +514,11 @@ func (c *channel) open(ctx context.Context, p *plan, cur slot) (*rendition, erro
 	if x == nil {
 		return nil, errors.New("title not playable any more")
 	}
-	r, err := openRendition(x.dir)
+	dir := x.dir
+	if c.cfg.OnDelete == config.OnDeleteFinish {
+		dir = c.hold(x.dir)
+	}
+	r, err := openRendition(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -677,4 +681,34 @@ func (s *Service) slate(ctx context.Context, cfg config.Channel) (*rendition, er
 	s.slates[profile] = r
 	s.mu.Unlock()
 	return r, nil
+}
+
+// hold links the files of the rendition on air into the channel's own
+// directory and returns it, so that a title deleted while on air plays to
+// its end (on_delete = "finish"); the links go when the next title airs.
+// Where links cannot be made (another file system), the rendition is read
+// in place and a deletion cuts it short.
+func (c *channel) hold(dir string) string {
+	held := filepath.Join(c.svc.opts.Dir, "onair", c.cfg.Name)
+	if err := os.RemoveAll(held); err != nil {
+		c.log.Warn("channel: cannot clear the title on air's links", "err", err)
+		return dir
+	}
+	ents, err := os.ReadDir(dir)
+	if err == nil {
+		err = os.MkdirAll(held, 0o755)
+	}
+	for _, e := range ents {
+		if err != nil {
+			break
+		}
+		if e.Type().IsRegular() {
+			err = os.Link(filepath.Join(dir, e.Name()), filepath.Join(held, e.Name()))
+		}
+	}
+	if err != nil {
+		c.log.Warn("channel: cannot link the title on air (a deletion will cut it short)", "err", err)
+		return dir
+	}
+	return held
 }

@@ -181,3 +181,63 @@ func sameEntries(a, b []Entry) bool {
 	}
 	return true
 }
+
+// TestDeletedOnAir deletes the title on air: with on_delete = "cut" the
+// next title takes the air at once; with "finish" it plays to its end.
+func TestDeletedOnAir(t *testing.T) {
+	for _, mode := range []string{config.OnDeleteCut, config.OnDeleteFinish} {
+		t.Run(mode, func(t *testing.T) {
+			tb := newTestbed(t)
+			a := tb.title(t, "pelis/a.mp4", 6, 360, "libx264", "440")
+			b := tb.title(t, "pelis/b.mp4", 6, 360, "libx264", "880")
+			ch := testChannel()
+			ch.OnDelete = mode
+			svc := tb.service(t, ch, nil)
+			p := &plays{now: time.Now}
+			svc.onPlay = p.hook
+			runService(t, svc)
+			apptest.WaitFor(t, 20*time.Second, "a on air", func() bool { return len(p.get()) > 0 })
+			first := p.get()[0]
+			if first.e.TitleID != a {
+				t.Fatalf("first play %+v", first)
+			}
+			time.Sleep(2 * time.Second)
+			deleted := time.Now()
+			if _, err := tb.cat.Forget(a); err != nil {
+				t.Fatal(err)
+			}
+			if err := tb.cat.RemoveFiles(a); err != nil {
+				t.Fatal(err)
+			}
+			apptest.WaitFor(t, 20*time.Second, "b on air", func() bool {
+				for _, x := range p.get() {
+					if x.e.TitleID == b {
+						return true
+					}
+				}
+				return false
+			})
+			var next played
+			for _, x := range p.get() {
+				if x.e.TitleID == b {
+					next = x
+					break
+				}
+			}
+			switch mode {
+			case config.OnDeleteCut:
+				// cut within the check interval (1 s of media) after the deletion
+				if next.e.Start.Before(deleted.Add(-200*time.Millisecond)) || next.e.Start.After(deleted.Add(1500*time.Millisecond)) {
+					t.Errorf("b starts at %v, a deleted at %v", next.e.Start, deleted)
+				}
+			case config.OnDeleteFinish:
+				if !next.e.Start.Equal(first.e.End) {
+					t.Errorf("b starts at %v, a was to end at %v", next.e.Start, first.e.End)
+				}
+			}
+			if al := tb.alerts.list(); len(al) > 0 {
+				t.Errorf("alerts for a deleted title: %v", al)
+			}
+		})
+	}
+}
