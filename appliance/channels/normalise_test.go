@@ -22,10 +22,11 @@ import (
 // uploads: two H.264/AAC ones of the profile's size (remuxed) and an HEVC
 // one in 4:3 (encoded to the ladder at another width). The HEVC title
 // stays out of the channel until its rendition of the profile's size is
-// made, once, by a job of the queue; then it airs, and a player goes
-// through the join without a decode error.
+// made, once, by a job of the queue; then it airs, and players (RTMP and
+// LL-HLS) go through the joins, where the H.264 parameters change, without
+// a decode error.
 func TestNormalisedTitleJoins(t *testing.T) {
-	tb := newTestbed(t)
+	tb := newTestbedHLS(t, config.HLSLowLatency)
 	media := filepath.Join(tb.dir, "media")
 	if err := os.MkdirAll(filepath.Join(media, "pelis"), 0o755); err != nil {
 		t.Fatal(err)

@@ -63,7 +63,10 @@ func (a *alertLog) list() []string {
 	return append([]string(nil), a.keys...)
 }
 
-func newTestbed(t *testing.T) *testbed {
+func newTestbed(t *testing.T) *testbed { return newTestbedHLS(t, config.HLSMPEGTS) }
+
+// newTestbedHLS is a testbed whose live HLS is of that variant.
+func newTestbedHLS(t *testing.T, variant string) *testbed {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(dir, time.Second)
@@ -74,9 +77,9 @@ func newTestbed(t *testing.T) *testbed {
 	cfg := config.Default()
 	cfg.RTMP.Listen = "127.0.0.1:0"
 	cfg.RTMP.MaxConnectionsPerAddress = 200
-	cfg.HLS.Variant = config.HLSMPEGTS
+	cfg.HLS.Variant = variant
 	cfg.HLS.SegmentDuration = config.Duration(time.Second)
-	cfg.HLS.SegmentCount = 5
+	cfg.HLS.SegmentCount = 7
 	logs := &apptest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, apptest.LogWriter(t)), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	reg := prometheus.NewRegistry()
