@@ -91,6 +91,7 @@ type Service struct {
 	opts   Options
 	chans  []*channel
 
+	slateMu sync.Mutex // held while a slate is made
 	mu      sync.Mutex
 	renMeta map[string]renMeta // rendition directory -> what it holds
 	slates  map[string]*rendition
@@ -453,13 +454,20 @@ func (c *channel) session(ctx context.Context) error {
 	}
 	defer feed.Close()
 	o := &onAir{feed: feed}
+	var cur slot
 	for ctx.Err() == nil {
 		p := c.plan()
 		if p == nil {
 			return errors.New("the catalogue cannot be read")
 		}
-		cur, err := c.current(p, s.opts.Now())
-		if err != nil {
+		// the next entry is taken (and stored) while the last one's final
+		// samples, sent ahead, are still to be shown: no wait at the join
+		at := s.opts.Now()
+		if cur.End.After(at) {
+			at = cur.End
+		}
+		var err error
+		if cur, err = c.current(p, at); err != nil {
 			return err
 		}
 		r, err := c.open(ctx, p, cur)
@@ -495,12 +503,10 @@ func (c *channel) session(ctx context.Context) error {
 			}
 		case err != nil:
 			return err
-		default:
-			// every sample is out: the next entry starts at this one's end
-			if !c.sleep(ctx, cur.End.Sub(s.opts.Now())) {
-				return nil
-			}
 		}
+		c.mu.Lock()
+		cur = c.st.Cur // with its end, if it was cut
+		c.mu.Unlock()
 	}
 	return nil
 }
@@ -576,6 +582,11 @@ type onAir struct {
 
 func (o *onAir) endOfSent() time.Time { return o.last }
 
+// sendAhead is how far ahead of its time a sample is sent: the time to
+// take the next entry (store it, open its rendition) at a join without
+// making players wait.
+const sendAhead = 500 * time.Millisecond
+
 // checkEvery is how often (in media time) the title on air is looked up
 // in the catalogue.
 const checkEvery = time.Second
@@ -607,7 +618,7 @@ func (c *channel) play(ctx context.Context, o *onAir, cur slot, r *rendition) er
 		if at.Before(o.origin) || smp.video && !at.After(o.lastVideo) || !smp.video && !at.After(o.lastAudio) {
 			return nil // sent already, or before the stream's start
 		}
-		if d := at.Sub(s.opts.Now()); d > 2*time.Millisecond {
+		if d := at.Sub(s.opts.Now()) - sendAhead; d > 2*time.Millisecond {
 			if !c.sleep(ctx, d) {
 				return ctx.Err()
 			}
@@ -661,6 +672,8 @@ const slateLength = 10 * time.Second
 // kept in the channels' directory.
 func (s *Service) slate(ctx context.Context, cfg config.Channel) (*rendition, error) {
 	profile := cfg.ChannelProfile()
+	s.slateMu.Lock() // one ffmpeg per slate, however many channels need it
+	defer s.slateMu.Unlock()
 	s.mu.Lock()
 	r := s.slates[profile]
 	s.mu.Unlock()
