@@ -54,6 +54,7 @@ vet:
 # .ci/bench-dns: DNS queries per CPU-second beside NSD.
 # appliance/publish: live segment close -> readable in S3 and VOD MB/s, beside plain PUTs (gofakes3).
 # .ci/bench-latency: live latency through hls.js in Chromium beside MediaMTX.
+# .ci/bench-channels: CPU and RSS per playout channel (10 at 720p), the gap at a title change.
 bench: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-backup
@@ -61,6 +62,7 @@ bench: build
 	.ci/bench-ftps bin/thecure
 	.ci/bench-live bin/thecure
 	.ci/bench-latency bin/thecure
+	.ci/bench-channels bin/thecure
 	THECURE_BIN=$(CURDIR)/bin/thecure .ci/bench-web
 	.ci/bench-dns bin/thecure
 
