@@ -93,6 +93,7 @@ type Service struct {
 
 	slateMu sync.Mutex // held while a slate is made
 	mu      sync.Mutex
+	trouble time.Time // when a channel last said it is degraded
 	renMeta map[string]renMeta // rendition directory -> what it holds
 	slates  map[string]*rendition
 	asked   map[string]time.Time // normalisations asked for: title id+size -> its version
@@ -278,6 +279,31 @@ func sameAudio(a, b *mpeg4audio.AudioSpecificConfig) bool {
 	return a.Type == b.Type && a.SampleRate == b.SampleRate && a.ChannelCount == b.ChannelCount
 }
 
+// troubleShown is how long a channel's trouble stays on the health
+// line (and /admin) after the last one.
+const troubleShown = 10 * time.Minute
+
+// degraded says on the health line what went wrong.
+func (s *Service) degraded(detail string) {
+	s.mu.Lock()
+	s.trouble = time.Now()
+	s.mu.Unlock()
+	s.health.Set(s.opts.HealthKey, health.Degraded, detail)
+}
+
+// fine puts the health line back up once the last trouble is old.
+func (s *Service) fine() {
+	s.mu.Lock()
+	old := !s.trouble.IsZero() && time.Since(s.trouble) > troubleShown
+	if old {
+		s.trouble = time.Time{}
+	}
+	s.mu.Unlock()
+	if old {
+		s.health.Set(s.opts.HealthKey, health.Up, fmt.Sprintf("%d channels", len(s.chans)))
+	}
+}
+
 // channel is one channel's playout.
 type channel struct {
 	svc *Service
@@ -422,7 +448,7 @@ func (c *channel) run(ctx context.Context) {
 			return
 		}
 		c.log.Warn("channel: off air; retrying", "err", err)
-		c.svc.health.Set(c.svc.opts.HealthKey, health.Degraded, fmt.Sprintf("channel %s: %v", c.cfg.Name, err))
+		c.svc.degraded(fmt.Sprintf("channel %s: %v", c.cfg.Name, err))
 		if !c.sleep(ctx, 2*time.Second) {
 			return
 		}
@@ -485,6 +511,7 @@ func (c *channel) session(ctx context.Context) error {
 			o.started = true
 		}
 		c.log.Info("channel: on air", "title", cur.Title, "kind", cur.Kind, "start", cur.Start, "end", cur.End)
+		s.fine()
 		err = c.play(ctx, o, cur, r)
 		switch {
 		case ctx.Err() != nil:
@@ -555,7 +582,7 @@ func (c *channel) unreadable(ctx context.Context, cur slot, err error) {
 			c.mu.Unlock()
 		}
 	}
-	s.health.Set(s.opts.HealthKey, health.Degraded, fmt.Sprintf("channel %s: %q cannot be read: %v", c.cfg.Name, cur.Title, err))
+	s.degraded(fmt.Sprintf("channel %s: %q cannot be read: %v", c.cfg.Name, cur.Title, err))
 	if s.opts.Alerter != nil {
 		s.opts.Alerter.Alert(ctx, AlertUnreadable, c.cfg.Name, cur.Title, err.Error())
 	}
