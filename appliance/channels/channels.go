@@ -93,7 +93,7 @@ type Service struct {
 
 	slateMu sync.Mutex // held while a slate is made
 	mu      sync.Mutex
-	trouble time.Time // when a channel last said it is degraded
+	trouble time.Time          // when a channel last said it is degraded
 	renMeta map[string]renMeta // rendition directory -> what it holds
 	slates  map[string]*rendition
 	asked   map[string]time.Time // normalisations asked for: title id+size -> its version
