@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/sync/errgroup"
 
 	"thecure/appliance/config"
@@ -440,16 +441,25 @@ func (c *channel) setEnd(end time.Time) error {
 	return saveState(c.svc.st, c.cfg.Name, st)
 }
 
-// run plays the channel until ctx ends, retrying what fails.
+// run plays the channel until ctx ends, retrying what fails with back-off
+// (2 s growing to a minute; a session that lasted a minute starts it over).
 func (c *channel) run(ctx context.Context) {
+	bo := &backoff.ExponentialBackOff{InitialInterval: 2 * time.Second, Multiplier: 2,
+		RandomizationFactor: backoff.DefaultRandomizationFactor, MaxInterval: time.Minute}
+	bo.Reset()
 	for ctx.Err() == nil {
+		start := time.Now()
 		err := c.session(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		c.log.Warn("channel: off air; retrying", "err", err)
-		c.svc.degraded(fmt.Sprintf("channel %s: %v", c.cfg.Name, err))
-		if !c.sleep(ctx, 2*time.Second) {
+		if time.Since(start) > time.Minute {
+			bo.Reset()
+		}
+		wait := bo.NextBackOff()
+		c.log.Warn("channel: off air; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		c.svc.degraded(fmt.Sprintf("channel %s: off air: %v", c.cfg.Name, err))
+		if !c.sleep(ctx, wait) {
 			return
 		}
 	}
@@ -497,6 +507,9 @@ func (c *channel) session(ctx context.Context) error {
 			return err
 		}
 		r, err := c.open(ctx, p, cur)
+		if err != nil && cur.Kind == "slate" {
+			return err // off air until the slate can be made (retried, with the reason on /admin)
+		}
 		if err != nil {
 			c.unreadable(ctx, cur, err)
 			if err := c.setEnd(s.opts.Now()); err != nil {

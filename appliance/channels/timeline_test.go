@@ -2,6 +2,7 @@ package channels
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -240,4 +241,41 @@ func TestDeletedOnAir(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSlate: a channel with nothing to play shows its slate (made once
+// with ffmpeg at the profile's size, kept in its directory) rather than
+// going off air, and a title that becomes ready takes over after it.
+func TestSlate(t *testing.T) {
+	tb := newTestbed(t)
+	svc := tb.service(t, testChannel(), nil)
+	p := &plays{now: time.Now}
+	svc.onPlay = p.hook
+	runService(t, svc)
+	apptest.WaitFor(t, 30*time.Second, "the slate on air", func() bool { return len(p.get()) > 0 })
+	if e := p.get()[0].e; e.Kind != "slate" || e.TitleID != "" || e.End.Sub(e.Start) != slateLength {
+		t.Errorf("first entry %+v", e)
+	}
+	if _, err := os.Stat(filepath.Join(tb.dir, "channels", "slate-360p", "360p", "index.m3u8")); err != nil {
+		t.Errorf("slate not kept: %v", err)
+	}
+	rec := filepath.Join(tb.dir, "slate.ts")
+	errs, _, _ := record(t, "rtmp://"+tb.rtmpAddr+"/live/tv", rec, 3*time.Second)
+	if strings.TrimSpace(errs) != "" {
+		t.Errorf("ffmpeg errors on the slate:\n%s", errs)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "stream=width,height",
+		"-of", "csv=p=0", rec).Output()
+	if f := strings.Fields(string(out)); err != nil || len(f) == 0 || f[0] != "640,360" {
+		t.Errorf("slate size %q %v", out, err)
+	}
+	a := tb.title(t, "pelis/a.mp4", 2, 360, "libx264", "440")
+	apptest.WaitFor(t, 20*time.Second, "the title after the slate", func() bool {
+		for _, x := range p.get() {
+			if x.e.TitleID == a {
+				return true
+			}
+		}
+		return false
+	})
 }
