@@ -136,12 +136,6 @@ func TestNormalisedTitleJoins(t *testing.T) {
 	}
 	checkTimeline(t, "rtmp", packets(t, rec), 0.2)
 	checkTimeline(t, "hls", packets(t, hrec), 0.2)
-	if os.Getenv("CHANNELS_DEBUG") != "" {
-		o, _ := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv=p=0", hrec).Output()
-		t.Logf("hls packets:\n%s", o)
-		o, _ = exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv=p=0", rec).Output()
-		t.Logf("rtmp packets:\n%s", o)
-	}
 	aired := false
 	for _, x := range p.get() {
 		aired = aired || x.e.TitleID == cid
