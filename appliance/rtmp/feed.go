@@ -51,18 +51,30 @@ func (s *Server) fed(name string) bool {
 // OpenFeed starts the local stream name, fed by the caller. It fails when
 // the name is live already.
 func (s *Server) OpenFeed(name string, log *slog.Logger) (*Feed, error) {
+	st, in, err := s.openLocal(name, log)
+	if err != nil {
+		return nil, err
+	}
+	in.knownDTS = true
+	return &Feed{s: s, st: st, in: in, log: log}, nil
+}
+
+// errBusy: a local stream's name is live already.
+var errBusy = errors.New("the local stream is still live")
+
+// openLocal makes a local stream (a feed's or a pull's) with its pushes,
+// and the ingest that feeds HLS from its FLV messages.
+func (s *Server) openLocal(name string, log *slog.Logger) (*stream, *ingest, error) {
 	s.mu.Lock()
 	if _, busy := s.streams[name]; busy || s.hub.Live(name) {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("stream %s is already live", name)
+		return nil, nil, fmt.Errorf("stream %s: %w", name, errBusy)
 	}
 	st := &stream{name: name, s: s, players: map[*player]struct{}{}, log: log}
 	s.streams[name] = st
 	s.mu.Unlock()
 	s.startPushes(st)
-	f := &Feed{s: s, st: st, log: log}
-	f.in = &ingest{name: name, hub: s.hub, log: log, onStart: st.started, knownDTS: true}
-	return f, nil
+	return st, &ingest{name: name, hub: s.hub, log: log, onStart: st.started}, nil
 }
 
 // Start announces the stream's tracks (onMetaData and the sequence

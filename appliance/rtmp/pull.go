@@ -116,18 +116,11 @@ func (f *pullFeed) open() error {
 	if f.st != nil {
 		return nil
 	}
-	p, s := f.p, f.p.s
-	s.mu.Lock()
-	if _, busy := s.streams[p.name]; busy || s.hub.Live(p.name) {
-		s.mu.Unlock()
-		return errors.New("the local stream is still live")
+	st, in, err := f.p.s.openLocal(f.p.name, f.p.log) // as a local feed (feed.go)
+	if err != nil {
+		return errBusy
 	}
-	st := &stream{name: p.name, s: s, players: map[*player]struct{}{}, log: p.log}
-	s.streams[p.name] = st
-	s.mu.Unlock()
-	f.st = st
-	s.startPushes(st)
-	f.in = &ingest{name: p.name, hub: s.hub, log: p.log, onStart: st.started}
+	f.st, f.in = st, in
 	return nil
 }
 
