@@ -113,13 +113,19 @@ func newTestbedHLS(t *testing.T, variant string) *testbed {
 // source path, seconds, size and video codec (libx264 or libx265).
 func (tb *testbed) title(t *testing.T, source string, secs, height int, vcodec, tone string) string {
 	t.Helper()
+	return tb.titlePreset(t, source, secs, height, vcodec, tone, "veryfast")
+}
+
+// titlePreset is title with that x264 preset (other parameter sets).
+func (tb *testbed) titlePreset(t *testing.T, source string, secs, height int, vcodec, tone, preset string) string {
+	t.Helper()
 	id := library.ItemID(source)
 	width := height * 16 / 9
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=25:duration=%d", width, height, secs),
 		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=%s:sample_rate=48000:duration=%d", tone, secs),
 		"-map", "0:v", "-map", "1:a", "-ac", "2",
-		"-c:v", vcodec, "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "12",
+		"-c:v", vcodec, "-preset", preset, "-pix_fmt", "yuv420p", "-g", "12",
 		"-c:a", "aac", "-b:a", "64k",
 		"-f", "mp4", "-movflags", "+empty_moov+default_base_moof", "-frag_duration", "500000", "pipe:1"}
 	if vcodec == "libx265" {
