@@ -35,7 +35,8 @@ type rendition struct {
 	aac    *mpeg4audio.AudioSpecificConfig
 	width  int
 	height int
-	// shiftDTS is added to every decode time so that they start at zero,
+	// shiftDTS is added to every decode time so that they start at zero
+	// (the length of the title is from its first picture to its last),
 	// shiftPTS to every presentation time (and audio time) so that none
 	// precedes its decode time (the B-frame delay the packager took off).
 	shiftDTS, shiftPTS time.Duration
@@ -136,7 +137,9 @@ func openRendition(dir string) (*rendition, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.shiftDTS = max(-minDTS, 0)
+	// (a remuxed title may start its pictures a little after zero, behind
+	// its audio's priming: its decode times start at zero all the same)
+	r.shiftDTS = -minDTS
 	r.shiftPTS = r.shiftDTS + max(-minCTS, presentationDelay)
 	if r.sps != nil {
 		var sps h264.SPS
