@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 )
 
@@ -106,4 +108,33 @@ func TestChromiumPlaysThroughJoins(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("currentTime advanced from %.2f to %.2f", first, last)
+
+	// the media playlist marks where the parameters change
+	apptest.WaitFor(t, 20*time.Second, "EXT-X-DISCONTINUITY in the video playlist", func() bool {
+		return strings.Contains(mediaPlaylist(t, tb.httpURL+"/live/tv/"), "#EXT-X-DISCONTINUITY\n")
+	})
+}
+
+// mediaPlaylist is the first media playlist of a live stream's multivariant one.
+func mediaPlaylist(t *testing.T, base string) string {
+	t.Helper()
+	get := func(u string) string {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, l := range strings.Split(get(base+"index.m3u8"), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			return get(base + l)
+		}
+	}
+	t.Fatal("no media playlist")
+	return ""
 }

@@ -371,6 +371,10 @@ func TestPlayoutThroughTitleChanges(t *testing.T) {
 	if span < 6 || hspan < 6 {
 		t.Errorf("rtmp: %.2fs, hls: %.2fs of video", span, hspan)
 	}
+	// the same parameters throughout: no discontinuity
+	if pl := mediaPlaylist(t, tb.httpURL+"/live/tv/"); strings.Contains(pl, "DISCONTINUITY") {
+		t.Errorf("a discontinuity where the parameters do not change:\n%s", pl)
+	}
 	if a := tb.alerts.list(); len(a) > 0 {
 		t.Errorf("alerts: %v", a)
 	}

@@ -758,6 +758,12 @@ func (m *Muxer) rotateSegmentsInner(
 	nextDTS time.Duration,
 	nextNTP time.Time,
 ) error {
+	if m.segmenter.paramsChanged { // thecure: every rendition marks the discontinuity
+		m.segmenter.paramsChanged = false
+		for _, stream := range m.streams {
+			stream.discontinuityNext = true
+		}
+	}
 	err := m.leadingStream.rotateSegments(nextDTS, nextNTP)
 	if err != nil {
 		return err

@@ -20,6 +20,8 @@ type muxerSegmentFMP4 struct {
 	size    uint64
 	parts   []*muxerPart
 	endDTS  time.Duration // available after finalize()
+
+	discontinuity bool // thecure: starts with new parameters
 }
 
 func (s *muxerSegmentFMP4) initialize() error {

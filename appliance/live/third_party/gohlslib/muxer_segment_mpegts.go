@@ -29,6 +29,8 @@ type muxerSegmentMPEGTS struct {
 	path        string
 	endDTS      time.Duration // available after finalize()
 	endDTS0     time.Duration // thecure: end of the media written so far
+
+	discontinuity bool // thecure: starts with new parameters
 }
 
 func (s *muxerSegmentMPEGTS) initialize() error {

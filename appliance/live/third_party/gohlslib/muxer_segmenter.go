@@ -109,6 +109,11 @@ type muxerSegmenter struct {
 	fmp4AdjustedPartDuration       time.Duration              // low-latency only
 	fmp4FreezeAdjustedPartDuration bool                       // low-latency only
 	ended                          bool                       // thecure: after Muxer.Finish
+
+	// thecure: the H.264 parameters changed at the random access unit
+	// being written: the segment it starts is cut there and marked with
+	// EXT-X-DISCONTINUITY (a playout channel's next title)
+	paramsChanged bool
 }
 
 func (s *muxerSegmenter) initialize() {
@@ -307,12 +312,23 @@ func (s *muxerSegmenter) writeH264(
 			if !track.stream.initFilePresent && !bytes.Equal(codec.SPS, nalu) {
 				codec.SPS = nalu
 			}
+			if !bytes.Equal(track.lastSPS, nalu) { // thecure
+				s.paramsChanged = s.paramsChanged || track.lastSPS != nil
+				track.lastSPS = nalu
+			}
 
 		case h264.NALUTypePPS:
 			if !track.stream.initFilePresent && !bytes.Equal(codec.PPS, nalu) {
 				codec.PPS = nalu
 			}
+			if !bytes.Equal(track.lastPPS, nalu) { // thecure
+				s.paramsChanged = s.paramsChanged || track.lastPPS != nil
+				track.lastPPS = nalu
+			}
 		}
+	}
+	if !randomAccess || track.stream.nextSegment == nil { // thecure: only a segment start can change them
+		s.paramsChanged = false
 	}
 
 	if !randomAccess && !nonIDRPresent {
@@ -348,7 +364,7 @@ func (s *muxerSegmenter) writeH264(
 				return err
 			}
 		} else if randomAccess && // switch segment
-			((timestampToDuration(dts, track.ClockRate) -
+			(s.paramsChanged || (timestampToDuration(dts, track.ClockRate)- // thecure: or new parameters
 				track.stream.nextSegment.(*muxerSegmentMPEGTS).startDTS) >= s.segmentMinDuration) {
 			err = s.parent.rotateSegments(timestampToDuration(dts, track.ClockRate), ntp)
 			if err != nil {
@@ -630,7 +646,7 @@ func (s *muxerSegmenter) fmp4WriteSample(
 
 	if track.isLeading {
 		// switch segment
-		if randomAccess && ((timestampToDuration(track.fmp4NextSample.dts, track.ClockRate) -
+		if randomAccess && (s.paramsChanged || (timestampToDuration(track.fmp4NextSample.dts, track.ClockRate)- // thecure: or new parameters
 			track.stream.nextSegment.(*muxerSegmentFMP4).startDTS) >= s.segmentMinDuration) {
 			err = s.parent.rotateSegments(timestampToDuration(track.fmp4NextSample.dts, track.ClockRate),
 				track.fmp4NextSample.ntp)

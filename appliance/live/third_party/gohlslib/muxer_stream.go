@@ -147,6 +147,11 @@ type muxerStream struct {
 	pubNext                uint64           // thecure: the first segment not yet published
 	publishing             bool             // thecure: Muxer.OnPublish is set
 	pubGone                []string         // thecure: segments gone since the last publication
+
+	// thecure: EXT-X-DISCONTINUITY where the H.264 parameters change: the
+	// next segment starts one; how many left the playlist
+	discontinuityNext    bool
+	discontinuityDeleted int
 }
 
 func (s *muxerStream) initialize() error {
@@ -463,6 +468,9 @@ func (s *muxerStream) generateMediaPlaylistMPEGTS(
 		MediaSequence:  s.segmentDeleteCount,
 		Endlist:        s.ended, // thecure
 	}
+	if s.discontinuityDeleted > 0 { // thecure
+		pl.DiscontinuitySequence = ptrOf(s.discontinuityDeleted)
+	}
 
 	for _, s := range s.segments {
 		if seg, ok := s.(*muxerSegmentMPEGTS); ok {
@@ -472,9 +480,10 @@ func (s *muxerStream) generateMediaPlaylistMPEGTS(
 			}
 
 			pl.Segments = append(pl.Segments, &playlist.MediaSegment{
-				DateTime: &seg.startNTP,
-				Duration: seg.getDuration(),
-				URI:      uri,
+				DateTime:      &seg.startNTP,
+				Duration:      seg.getDuration(),
+				URI:           uri,
+				Discontinuity: seg.discontinuity, // thecure
 			})
 		}
 	}
@@ -494,6 +503,9 @@ func (s *muxerStream) generateMediaPlaylistFMP4(
 		TargetDuration: s.provisionalTargetDuration(),
 		MediaSequence:  s.segmentDeleteCount,
 		Endlist:        s.ended, // thecure
+	}
+	if s.discontinuityDeleted > 0 { // thecure
+		pl.DiscontinuitySequence = ptrOf(s.discontinuityDeleted)
 	}
 
 	if s.variant == MuxerVariantLowLatency {
@@ -551,8 +563,9 @@ func (s *muxerStream) generateMediaPlaylistFMP4(
 			}
 
 			plse := &playlist.MediaSegment{
-				Duration: seg.getDuration(),
-				URI:      u,
+				Duration:      seg.getDuration(),
+				URI:           u,
+				Discontinuity: seg.discontinuity, // thecure
 			}
 
 			if (len(s.segments) - i) <= 2 {
@@ -844,6 +857,9 @@ func (s *muxerStream) rotateSegments(
 		}
 
 		toDelete.close()
+		if isDiscontinuity(toDelete) { // thecure
+			s.discontinuityDeleted++
+		}
 
 		s.server.unregisterPath(toDelete.getPath())
 		if s.publishing { // thecure: for Muxer.OnPublish
@@ -873,6 +889,7 @@ func (s *muxerStream) rotateSegments(
 			id:             s.nextSegmentID,
 			startNTP:       nextNTP,
 			startDTS:       nextDTS,
+			discontinuity:  s.discontinuityNext, // thecure
 		}
 		err = seg.initialize()
 		if err != nil {
@@ -889,6 +906,7 @@ func (s *muxerStream) rotateSegments(
 			id:             s.nextSegmentID,
 			startNTP:       nextNTP,
 			startDTS:       nextDTS,
+			discontinuity:  s.discontinuityNext, // thecure
 		}
 		err = seg.initialize()
 		if err != nil {
@@ -908,6 +926,8 @@ func (s *muxerStream) rotateSegments(
 		}
 		s.nextPart.initialize()
 	}
+
+	s.discontinuityNext = false // thecure
 
 	if s.isLeading {
 		targetDuration := targetDuration(s.segments)
@@ -1023,4 +1043,15 @@ func (s *muxerStream) finish() error {
 		s.targetDuration = max(s.targetDuration, targetDuration(s.segments))
 	}
 	return nil
+}
+
+// isDiscontinuity tells whether a segment starts with new parameters (thecure).
+func isDiscontinuity(seg muxerSegment) bool {
+	switch x := seg.(type) {
+	case *muxerSegmentFMP4:
+		return x.discontinuity
+	case *muxerSegmentMPEGTS:
+		return x.discontinuity
+	}
+	return false
 }

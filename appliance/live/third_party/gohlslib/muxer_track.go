@@ -28,6 +28,9 @@ type muxerTrack struct {
 	mpegtsLastDuration        int64                  // mpegts only (thecure)
 	mpegtsEarly               []mpegtsEarlyAudio     // mpegts only (thecure): before the first segment
 	fmp4Early                 []*fmp4AugmentedSample // fmp4 only (thecure): before the first segment
+
+	// thecure: the H.264 parameter sets last seen in the stream
+	lastSPS, lastPPS []byte
 }
 
 func (t *muxerTrack) initialize() {
