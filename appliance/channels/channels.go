@@ -510,6 +510,15 @@ func (c *channel) session(ctx context.Context) error {
 		if err != nil && cur.Kind == "slate" {
 			return err // off air until the slate can be made (retried, with the reason on /admin)
 		}
+		if errors.Is(err, errGone) {
+			// deleted (or not ready, or lacking the profile's rendition)
+			// since the timeline was made: the next entry takes its place
+			c.log.Info("channel: title no longer playable; skipped", "title", cur.Title)
+			if err := c.setEnd(s.opts.Now()); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			c.unreadable(ctx, cur, err)
 			if err := c.setEnd(s.opts.Now()); err != nil {
@@ -558,7 +567,7 @@ func (c *channel) open(ctx context.Context, p *plan, cur slot) (*rendition, erro
 	}
 	x := p.byID[cur.TitleID]
 	if x == nil {
-		return nil, errors.New("title not playable any more")
+		return nil, errGone
 	}
 	dir := x.dir
 	if c.cfg.OnDelete == config.OnDeleteFinish {
@@ -601,7 +610,10 @@ func (c *channel) unreadable(ctx context.Context, cur slot, err error) {
 	}
 }
 
-var errDeleted = errors.New("title deleted")
+var (
+	errDeleted = errors.New("title deleted")
+	errGone    = errors.New("title not playable any more")
+)
 
 // readError is a title that failed to read on air.
 type readError struct{ error }

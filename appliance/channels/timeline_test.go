@@ -279,3 +279,38 @@ func TestSlate(t *testing.T) {
 		return false
 	})
 }
+
+// TestDeletedWhileStopped: the title on air at a stop was deleted before
+// the restart: the channel goes on with the next one, and nobody is
+// alerted (nothing failed to read).
+func TestDeletedWhileStopped(t *testing.T) {
+	tb := newTestbed(t)
+	a := tb.title(t, "pelis/a.mp4", 8, 360, "libx264", "440")
+	b := tb.title(t, "pelis/b.mp4", 8, 360, "libx264", "880")
+	svc := tb.service(t, testChannel(), nil)
+	p1 := &plays{now: time.Now}
+	svc.onPlay = p1.hook
+	stop := runService(t, svc)
+	apptest.WaitFor(t, 20*time.Second, "a on air", func() bool { return len(p1.get()) > 0 })
+	if p1.get()[0].e.TitleID != a {
+		t.Fatalf("first play %+v", p1.get()[0])
+	}
+	stop()
+	if _, err := tb.cat.Forget(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.cat.RemoveFiles(a); err != nil {
+		t.Fatal(err)
+	}
+	svc2 := tb.service(t, testChannel(), nil)
+	p2 := &plays{now: time.Now}
+	svc2.onPlay = p2.hook
+	runService(t, svc2)
+	apptest.WaitFor(t, 20*time.Second, "b on air", func() bool { return len(p2.get()) > 0 })
+	if got := p2.get()[0].e.TitleID; got != b {
+		t.Errorf("after the restart %s airs, want b", got)
+	}
+	if al := tb.alerts.list(); len(al) > 0 {
+		t.Errorf("alerts: %v", al)
+	}
+}
