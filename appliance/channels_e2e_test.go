@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"thecure/appliance/apptest"
+	"thecure/appliance/config"
 )
 
 // TestChannelE2E runs the binary with a [[channels]] channel over a library
@@ -100,5 +102,21 @@ on_delete = "cut"
 	apptest.WaitFor(t, 30*time.Second, "Alpha on air twice more", func() bool { return aired("Alpha") >= alpha+2 })
 	if n := aired("Bravo"); n != bravo {
 		t.Errorf("Bravo aired %d more times after its deletion over FTPS", n-bravo)
+	}
+}
+
+// TestChannelsChangeNeedsRestart: a reload names [[channels]] among the
+// keys that need a restart (no live service applies them).
+func TestChannelsChangeNeedsRestart(t *testing.T) {
+	a, b := config.Default(), config.Default()
+	b.Channels = []config.Channel{{Name: "tv", Folder: "pelis"}}
+	if got := changedKeys(a, b); !slices.Equal(got, []string{"channels"}) {
+		t.Errorf("changed keys %v, want [channels]", got)
+	}
+	app := &app{cfg: a}
+	for name, svc := range app.liveServices() {
+		if coveredBy("channels", svc.LiveKeys()) {
+			t.Errorf("%s applies channels live", name)
+		}
 	}
 }
