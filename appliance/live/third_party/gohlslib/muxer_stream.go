@@ -599,6 +599,7 @@ func (s *muxerStream) generateMediaPlaylistFMP4(
 	}
 
 	if s.variant == MuxerVariantLowLatency && !s.ended { // thecure: nothing more comes after the end
+		pl.PartsDiscontinuity = s.nextSegment.(*muxerSegmentFMP4).discontinuity // thecure
 		for _, part := range s.nextSegment.(*muxerSegmentFMP4).parts {
 			u := part.path
 			if rawQuery != "" {

@@ -84,6 +84,10 @@ type Media struct {
 	// EXT-X-PART
 	Parts []*MediaPart
 
+	// thecure: the segment in progress, whose parts follow, starts with
+	// EXT-X-DISCONTINUITY (written before its parts; not read back)
+	PartsDiscontinuity bool
+
 	// EXT-X-PRELOAD-HINT
 	PreloadHint *MediaPreloadHint
 
@@ -421,6 +425,10 @@ func (m Media) Marshal() ([]byte, error) {
 		}
 
 		ret.WriteString(seg.marshal())
+	}
+
+	if m.PartsDiscontinuity && (len(m.Parts) > 0 || m.PreloadHint != nil) { // thecure
+		ret.WriteString("#EXT-X-DISCONTINUITY\n")
 	}
 
 	for _, part := range m.Parts {
