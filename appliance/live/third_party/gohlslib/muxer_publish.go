@@ -143,12 +143,16 @@ func (s *muxerStream) plainMediaPlaylist() ([]byte, error) {
 		Endlist:        s.ended,
 		Map:            &playlist.MediaMap{URI: initFilePath(s.prefix, s.id)},
 	}
+	if s.discontinuityDeleted > 0 { // thecure: where the H.264 parameters changed
+		pl.DiscontinuitySequence = ptrOf(s.discontinuityDeleted)
+	}
 	for _, sog := range s.segments {
 		if seg, ok := sog.(*muxerSegmentFMP4); ok {
 			pl.Segments = append(pl.Segments, &playlist.MediaSegment{
-				DateTime: &seg.startNTP,
-				Duration: seg.getDuration(),
-				URI:      seg.path,
+				DateTime:      &seg.startNTP,
+				Duration:      seg.getDuration(),
+				URI:           seg.path,
+				Discontinuity: seg.discontinuity,
 			})
 		}
 	}
