@@ -20,7 +20,7 @@ import (
 
 // TestNormalisedTitleJoins runs the real transcode queue over three
 // uploads: two H.264/AAC ones of the profile's size (remuxed) and an HEVC
-// one in 4:3 (encoded to the ladder at another width). The HEVC title
+// one in 4:3 without sound (encoded to the ladder at another width). The HEVC title
 // stays out of the channel until its rendition of the profile's size is
 // made, once, by a job of the queue; then it airs, and players (RTMP and
 // LL-HLS) go through the joins, where the H.264 parameters change, without
@@ -40,7 +40,8 @@ func TestNormalisedTitleJoins(t *testing.T) {
 	}
 	clip("a.mp4", "libx264", 640, "-preset", "veryfast")
 	clip("b.mp4", "libx264", 640, "-preset", "veryfast")
-	clip("c.mp4", "libx265", 480, "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=12")
+	// HEVC, 4:3 and silent: normalised to 640x360 with a silent audio track
+	clip("c.mp4", "libx265", 480, "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=12", "-an")
 
 	tc := config.Default().Transcode
 	tc.SegmentDuration = config.Duration(time.Second)
@@ -112,6 +113,11 @@ func TestNormalisedTitleJoins(t *testing.T) {
 		"-of", "csv=p=0", joined).Output()
 	if err != nil || strings.TrimSpace(string(out)) != "h264,640,360" {
 		t.Errorf("normalised rendition: %q %v", out, err)
+	}
+	out, err = exec.Command("ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_name,sample_rate,channels",
+		"-of", "csv=p=0", joined).Output()
+	if err != nil || strings.TrimSpace(string(out)) != "aac,48000,2" {
+		t.Errorf("normalised rendition's audio: %q %v", out, err)
 	}
 
 	// a player through the join into c and out of it

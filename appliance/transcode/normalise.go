@@ -121,14 +121,25 @@ func (q *Queue) normalise(ctx context.Context, j Job, l *liveJob) error {
 	name := NormalisedName(j.Width, j.Height)
 	w, h := j.Width, j.Height
 	ks := q.opts.Transcode.SegmentDuration.Std().Seconds()
+	// a title without sound gets silence: a channel's stream has audio
+	audio := []string{"-map", "0:a:0"}
+	probe, err := q.tools.Probe(ctx, input)
+	if err != nil {
+		return err
+	}
+	if probe.Audio() == nil {
+		audio = []string{"-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-map", "1:a", "-shortest"}
+	}
 	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:3",
-		"-i", ffmpeg.Input(input), "-map", "0:v:0", "-map", "0:a:0",
+		"-i", ffmpeg.Input(input)}
+	args = append(args, audio...)
+	args = append(args, "-map", "0:v:0",
 		"-vf", fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p", w, h, w, h),
 		"-c:v", "libx264", "-preset", q.opts.Transcode.Preset, "-profile:v", "high",
 		"-sc_threshold", "0", "-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", ks),
 		"-c:a", "aac", "-b:a", fmt.Sprintf("%dk", q.opts.Transcode.AudioKbps), "-ar", "48000", "-ac", "2",
 		"-sn", "-dn", "-map_metadata", "-1", "-max_muxing_queue_size", "4096",
-		"-f", "mp4", "-movflags", "+empty_moov+default_base_moof", "-frag_duration", "1000000", "pipe:1"}
+		"-f", "mp4", "-movflags", "+empty_moov+default_base_moof", "-frag_duration", "1000000", "pipe:1")
 	total := it.Duration
 	err = q.tools.Run(ctx, ffmpeg.Cmd{
 		Args: args,
