@@ -491,6 +491,7 @@ func (c *channel) session(ctx context.Context) error {
 	defer feed.Close()
 	o := &onAir{feed: feed}
 	var cur slot
+	var prevKind string
 	for ctx.Err() == nil {
 		p := c.plan()
 		if p == nil {
@@ -532,7 +533,13 @@ func (c *channel) session(ctx context.Context) error {
 			}
 			o.started = true
 		}
-		c.log.Info("channel: on air", "title", cur.Title, "kind", cur.Kind, "start", cur.Start, "end", cur.End)
+		// a slate loops every few seconds: only its first loop is news
+		lvl := slog.LevelInfo
+		if cur.Kind == "slate" && prevKind == "slate" {
+			lvl = slog.LevelDebug
+		}
+		prevKind = cur.Kind
+		c.log.Log(ctx, lvl, "channel: on air", "title", cur.Title, "kind", cur.Kind, "start", cur.Start, "end", cur.End)
 		s.fine()
 		err = c.play(ctx, o, cur, r)
 		switch {
