@@ -195,6 +195,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 	a.web = web.New(log.With("svc", "http"), a.health, a.reg, a.reg, cfg.ShutdownTimeout.Std())
 	a.ctl = control.New(log.With("svc", "control"))
 	a.ctl.Handle("GET /status", http.HandlerFunc(a.statusHandler))
+	a.profileRoutes()
 
 	// Each subsystem adds its routes and services here (wire_*.go).
 	for _, wire := range []func() error{
