@@ -54,6 +54,8 @@ type stream struct {
 	players  map[*player]struct{}
 	closed   bool
 	lastTS   uint32       // of the newest media message
+	wokenTS  uint32       // of the media message that last woke the players
+	woken    bool         // wokenTS is set
 	out      *live.Stream // the HLS side, once started: told the player count
 	pushers  []*pusher    // [[rtmp.push]] targets, set before the first message
 }
@@ -77,6 +79,14 @@ func (st *stream) started(out *live.Stream) {
 	st.out = out
 	st.countChanged()
 }
+
+// mergeWrites is how much media (by its timestamps) gathers in the players'
+// queues before their writers are woken: each player then gets it in one
+// writev. Waking every player for every message (about 80 a second for
+// 30 fps video and 48 kHz AAC) made the fan-out mostly wake-ups and
+// syscalls; players buffer far more than this anyway (SRS merges 350 ms
+// by default). Keyframes, sequence headers and metadata wake them at once.
+const mergeWrites = 100 // ms
 
 // publish caches m where late joiners need it and queues it for every
 // player; a player whose queue is full is dropped.
@@ -108,6 +118,13 @@ func (st *stream) publish(m *message) {
 	for _, pu := range st.pushers {
 		pu.offer(m)
 	}
+	// audio and video interleave with slightly out-of-order timestamps:
+	// only a jump back of over a second (a new clock) counts as one
+	d := int64(int32(m.ts - st.wokenTS))
+	wake := m.typ == typeData || m.seq || m.key || !st.woken || d >= mergeWrites || d < -1000
+	if wake && m.typ != typeData {
+		st.wokenTS, st.woken = m.ts, true
+	}
 	dropped := false
 	for p := range st.players {
 		if p.waitKey {
@@ -118,7 +135,7 @@ func (st *stream) publish(m *message) {
 				p.waitKey = false
 			}
 		}
-		if !p.push(m) {
+		if !p.push(m, wake) {
 			delete(st.players, p)
 			dropped = true
 			st.s.m.dropped.Inc()
@@ -152,7 +169,7 @@ func (st *stream) join(p *player) bool {
 		if m != nil {
 			c := *m
 			c.ts = ts
-			p.push(&c)
+			p.push(&c, true)
 		}
 	}
 	switch {
@@ -160,7 +177,7 @@ func (st *stream) join(p *player) bool {
 		// audio only (or nothing yet): no keyframes to wait for
 	case len(st.gop) > 0 && len(st.gop) < p.maxMsgs-4 && st.gopBytes < maxPlayerQueueBytes/2:
 		for _, m := range st.gop {
-			p.push(m)
+			p.push(m, true)
 		}
 	default:
 		p.waitKey = true
@@ -238,8 +255,8 @@ func newPlayer(c *conn, streamID uint32, maxMsgs int, log *slog.Logger) *player 
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// push queues m, unless the queue is full.
-func (p *player) push(m *message) bool {
+// push queues m, unless the queue is full, and wakes the writer if asked.
+func (p *player) push(m *message, wake bool) bool {
 	p.qmu.Lock()
 	if len(p.queue) >= p.maxMsgs || p.queued+len(m.data) > maxPlayerQueueBytes {
 		p.qmu.Unlock()
@@ -248,6 +265,9 @@ func (p *player) push(m *message) bool {
 	p.queue = append(p.queue, m)
 	p.queued += len(m.data)
 	p.qmu.Unlock()
+	if !wake {
+		return true
+	}
 	select {
 	case p.wake <- struct{}{}:
 	default:
