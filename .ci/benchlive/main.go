@@ -144,16 +144,17 @@ func run() error {
 	procs := expand(*pids)
 	cpu0, w0 := cpuTicks(procs), time.Now()
 	b0, h0 := rtmpBytes.Load(), hlsBytes.Load()
-	var maxRSS int64
+	var maxRSS, maxAnon int64
 	for end := time.Now().Add(*fanoutFor); time.Now().Before(end); time.Sleep(time.Second) {
-		maxRSS = max(maxRSS, rss(expand(*pids)))
+		r, a := rss(expand(*pids))
+		maxRSS, maxAnon = max(maxRSS, r), max(maxAnon, a)
 	}
 	cpu1, w1 := cpuTicks(procs), time.Now()
 	b1, h1 := rtmpBytes.Load(), hlsBytes.Load()
 	secs := w1.Sub(w0).Seconds()
-	fmt.Printf("%-8s fan-out %d RTMP + %d HLS clients: server CPU %.0f%% of one core, RSS %.0f MB (max over %.0f s); "+
+	fmt.Printf("%-8s fan-out %d RTMP + %d HLS clients: server CPU %.0f%% of one core, RSS %.0f MB (private %.0f MB; max over %.0f s); "+
 		"RTMP out %.0f Mb/s, HLS out %.0f Mb/s, %d segments, errors rtmp=%d hls=%d\n",
-		*name, *players, *hlsN, 100*float64(cpu1-cpu0)/100/secs, float64(maxRSS)/(1<<20), secs,
+		*name, *players, *hlsN, 100*float64(cpu1-cpu0)/100/secs, float64(maxRSS)/(1<<20), float64(maxAnon)/(1<<20), secs,
 		float64(b1-b0)*8/secs/1e6, float64(h1-h0)*8/secs/1e6, hlsSegs.Load(), rtmpErrs.Load(), hlsErrs.Load())
 	if cpu := float64(cpu1-cpu0) / 100 / secs; *players > 0 && *hlsN == 0 && *rate > 0 && cpu > 0 {
 		// players served at the clip's full rate per core of CPU: a server
@@ -445,20 +446,27 @@ func cpuTicks(procs []int) int64 {
 	return total
 }
 
-// rss sums the resident memory (bytes) of processes.
-func rss(procs []int) int64 {
-	var total int64
+// rss sums the resident memory (bytes) of processes, and its private
+// part (RssAnon: without the pages of the executable and libraries, which
+// are shared page cache).
+func rss(procs []int) (total, anon int64) {
 	for _, p := range procs {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
 		if err != nil {
 			continue
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			k, v, ok := strings.Cut(l, ":")
+			if !ok || k != "VmRSS" && k != "RssAnon" {
+				continue
+			}
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if k == "VmRSS" {
 				total += kb << 10
+			} else {
+				anon += kb << 10
 			}
 		}
 	}
-	return total
+	return total, anon
 }
