@@ -87,6 +87,7 @@ func cmdRun(ctx context.Context, e *env, file string) error {
 		return printProblems(e, err)
 	}
 	cfg := l.cfg
+	tuneGC()
 	level := new(slog.LevelVar)
 	log := newLoggerLevel(e.stderr, cfg.Log, level)
 	log.Info("starting thecure", "version", version, "commit", commit, "config", l.source, "data_dir", cfg.DataDir)
