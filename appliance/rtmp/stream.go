@@ -90,11 +90,11 @@ func (st *stream) started(out *live.Stream) {
 }
 
 // mergeWrites is how much media (by its timestamps) gathers in the players'
-// queues before their writers are woken: each player then gets it in one
-// writev. Waking every player for every message (about 80 a second for
-// 30 fps video and 48 kHz AAC) made the fan-out mostly wake-ups and
-// syscalls; players buffer far more than this anyway (SRS merges 350 ms
-// by default). Keyframes, sequence headers and metadata wake them at once.
+// queues before it is written to them (stream.flush): each player then gets
+// it in one writev. Writing every message (about 80 a second for 30 fps
+// video and 48 kHz AAC) to every player made the fan-out mostly wake-ups
+// and syscalls; players buffer far more than this anyway (SRS merges
+// 350 ms by default). Keyframes, sequence headers and metadata go at once.
 const mergeWrites = 100 // ms
 
 // publish caches m where late joiners need it and queues it for every
