@@ -266,12 +266,12 @@ type player struct {
 	streamID uint32
 	maxMsgs  int
 	qmu      sync.Mutex
-	queue    []*message // under qmu
-	queued   int        // bytes of media in queue, under qmu
-	ending   bool       // the stream ended: stop once the queue is written; under qmu
-	draining bool       // drain runs (or a flush writes): nobody else writes; under qmu
-	waitKey  bool       // under stream.mu
-	base     uint32     // subtracted from timestamps (set in join)
+	queue    []*message         // under qmu
+	queued   int                // bytes of media in queue, under qmu
+	ending   bool               // the stream ended: stop once the queue is written; under qmu
+	draining bool               // drain runs (or a flush writes): nobody else writes; under qmu
+	waitKey  bool               // under stream.mu
+	base     uint32             // subtracted from timestamps (set in join)
 	out      prometheus.Counter // bytes sent (set in join)
 	log      *slog.Logger
 	done     chan struct{}
