@@ -87,6 +87,7 @@ func cmdRun(ctx context.Context, e *env, file string) error {
 		return printProblems(e, err)
 	}
 	cfg := l.cfg
+	tuneGC()
 	level := new(slog.LevelVar)
 	log := newLoggerLevel(e.stderr, cfg.Log, level)
 	log.Info("starting thecure", "version", version, "commit", commit, "config", l.source, "data_dir", cfg.DataDir)
@@ -195,6 +196,7 @@ func buildApp(cfg *config.Config, cfgFile string, log *slog.Logger) (_ *app, err
 	a.web = web.New(log.With("svc", "http"), a.health, a.reg, a.reg, cfg.ShutdownTimeout.Std())
 	a.ctl = control.New(log.With("svc", "control"))
 	a.ctl.Handle("GET /status", http.HandlerFunc(a.statusHandler))
+	a.profileRoutes()
 
 	// Each subsystem adds its routes and services here (wire_*.go).
 	for _, wire := range []func() error{

@@ -39,13 +39,13 @@ func runEnd(clip string) error {
 	go func() { pubDone <- pub.Wait() }()
 
 	var mu sync.Mutex
-	var maxRSS int64
+	var maxRSS, maxAnon int64
 	stopRSS := make(chan struct{})
 	go func() {
 		for {
-			r := rss(expand(*pids))
+			r, a := rss(expand(*pids))
 			mu.Lock()
-			maxRSS = max(maxRSS, r)
+			maxRSS, maxAnon = max(maxRSS, r), max(maxAnon, a)
 			mu.Unlock()
 			select {
 			case <-stopRSS:
@@ -112,9 +112,9 @@ func runEnd(clip string) error {
 	defer mu.Unlock()
 	fmt.Printf("%-8s one stream (%s, 2 s GOP): first LL-HLS part %s, first segment %.2f s after the publisher started; "+
 		"HLS media of the stream (a viewer from the start, after the end) %.2f s in %d segments; "+
-		"server CPU %.2f s, max RSS %.1f MB (one HLS viewer)\n",
+		"server CPU %.2f s, max RSS %.1f MB (private %.1f MB; one HLS viewer)\n",
 		*name, clip[strings.LastIndexByte(clip, '/')+1:], part, firstSeg.Seconds(), total, len(seen),
-		float64(cpu1-cpu0)/100, float64(maxRSS)/(1<<20))
+		float64(cpu1-cpu0)/100, float64(maxRSS)/(1<<20), float64(maxAnon)/(1<<20))
 	return nil
 }
 

@@ -45,7 +45,11 @@ var (
 	hlsN      = flag.Int("hls", 200, "HLS clients")
 	latFor    = flag.Duration("latency-for", 10*time.Second, "latency sampling time")
 	fanoutFor = flag.Duration("fanout-for", 30*time.Second, "fan-out measuring time")
-	rampUp    = flag.Duration("ramp-up", 5*time.Second, "time for the clients to settle before measuring")
+	rampUp    = flag.Duration("ramp-up", 5*time.Second, "time for the clients to settle before measuring, after the last has started")
+	rate      = flag.Float64("rate", 0, "the clip's bit rate (b/s): players per core are counted at it")
+	profSock  = flag.String("profile-sock", "", "after measuring, a CPU profile of the fan-out from thecure's control socket")
+	profOut   = flag.String("profile-out", "", "where the profile goes")
+	profFor   = flag.Duration("profile-for", 20*time.Second, "profile duration")
 	endClip   = flag.String("end", "", "instead: publish this clip once and follow it as one HLS viewer (first part, media after the end)")
 )
 
@@ -134,24 +138,63 @@ func run() error {
 			poll(fctx, hc, mediaURLs, &hlsBytes, &hlsSegs, &hlsErrs)
 		}()
 	}
-	time.Sleep(*rampUp)
+	// players start 10 ms apart, HLS clients 5 ms apart: all of them are
+	// in before measuring
+	time.Sleep(*rampUp + max(time.Duration(*players)*10*time.Millisecond, time.Duration(*hlsN)*5*time.Millisecond))
 	procs := expand(*pids)
 	cpu0, w0 := cpuTicks(procs), time.Now()
 	b0, h0 := rtmpBytes.Load(), hlsBytes.Load()
-	var maxRSS int64
+	var maxRSS, maxAnon int64
 	for end := time.Now().Add(*fanoutFor); time.Now().Before(end); time.Sleep(time.Second) {
-		maxRSS = max(maxRSS, rss(expand(*pids)))
+		r, a := rss(expand(*pids))
+		maxRSS, maxAnon = max(maxRSS, r), max(maxAnon, a)
 	}
 	cpu1, w1 := cpuTicks(procs), time.Now()
 	b1, h1 := rtmpBytes.Load(), hlsBytes.Load()
+	secs := w1.Sub(w0).Seconds()
+	fmt.Printf("%-8s fan-out %d RTMP + %d HLS clients: server CPU %.0f%% of one core, RSS %.0f MB (private %.0f MB; max over %.0f s); "+
+		"RTMP out %.0f Mb/s, HLS out %.0f Mb/s, %d segments, errors rtmp=%d hls=%d\n",
+		*name, *players, *hlsN, 100*float64(cpu1-cpu0)/100/secs, float64(maxRSS)/(1<<20), float64(maxAnon)/(1<<20), secs,
+		float64(b1-b0)*8/secs/1e6, float64(h1-h0)*8/secs/1e6, hlsSegs.Load(), rtmpErrs.Load(), hlsErrs.Load())
+	if cpu := float64(cpu1-cpu0) / 100 / secs; *players > 0 && *hlsN == 0 && *rate > 0 && cpu > 0 {
+		// players served at the clip's full rate per core of CPU: a server
+		// that sends less than every player's full rate counts only what it sent
+		full := float64(b1-b0) * 8 / secs / *rate
+		fmt.Printf("%-8s RTMP: %.0f players' worth of the full stream sent (of %d), %.0f players per core\n",
+			*name, full, *players, full/cpu)
+	}
+	var perr error
+	if *profSock != "" {
+		// after the measured window, so that profiling costs it nothing
+		perr = profile(*profSock, *profFor, *profOut)
+	}
 	fcancel()
 	wg.Wait()
-	secs := w1.Sub(w0).Seconds()
-	fmt.Printf("%-8s fan-out %d RTMP + %d HLS clients: server CPU %.0f%% of one core, RSS %.0f MB (max over %.0f s); "+
-		"RTMP out %.0f Mb/s, HLS out %.0f Mb/s, %d segments, errors rtmp=%d hls=%d\n",
-		*name, *players, *hlsN, 100*float64(cpu1-cpu0)/100/secs, float64(maxRSS)/(1<<20), secs,
-		float64(b1-b0)*8/secs/1e6, float64(h1-h0)*8/secs/1e6, hlsSegs.Load(), rtmpErrs.Load(), hlsErrs.Load())
-	return nil
+	return perr
+}
+
+// profile saves a CPU profile of the next d from thecure's control socket.
+func profile(sock string, d time.Duration, out string) error {
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := hc.Get(fmt.Sprintf("http://thecure/debug/pprof/profile?seconds=%d", int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func fetch(hc *http.Client, u string) (string, error) {
@@ -403,20 +446,27 @@ func cpuTicks(procs []int) int64 {
 	return total
 }
 
-// rss sums the resident memory (bytes) of processes.
-func rss(procs []int) int64 {
-	var total int64
+// rss sums the resident memory (bytes) of processes, and its private
+// part (RssAnon: without the pages of the executable and libraries, which
+// are shared page cache).
+func rss(procs []int) (total, anon int64) {
 	for _, p := range procs {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
 		if err != nil {
 			continue
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			k, v, ok := strings.Cut(l, ":")
+			if !ok || k != "VmRSS" && k != "RssAnon" {
+				continue
+			}
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if k == "VmRSS" {
 				total += kb << 10
+			} else {
+				anon += kb << 10
 			}
 		}
 	}
-	return total
+	return total, anon
 }

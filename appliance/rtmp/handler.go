@@ -183,7 +183,7 @@ func (h *handler) OnPlay(sc *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetStr
 	}
 	h.p = p
 	h.c.setMode(modePlaying)
-	go p.run(st)
+	go p.start()
 	h.log.Info("rtmp player started")
 	return nil
 }
@@ -252,6 +252,7 @@ func (h *handler) OnClose() {
 	}
 	if h.p != nil {
 		h.p.stop()
+		h.p.st.leave(h.p)
 		h.log.Info("rtmp player ended")
 	}
 }

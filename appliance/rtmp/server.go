@@ -361,10 +361,10 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 			MaxMessageSize:             maxCommandMessage,
 			MaxBufferedBytes:           maxCommandBuffered,
 		},
-		// small: every connection has them, and large reads (media) go
-		// straight into the message buffer; go-rtmp writes only replies
-		ReaderBufferSize: 4 << 10,
-		WriterBufferSize: 4 << 10,
+		// small: every connection has it, and large reads (media) go
+		// straight into the message buffer (the patched go-rtmp takes a
+		// write buffer from a pool for each chunk it writes)
+		ReaderBufferSize: 1 << 10,
 		OnServeError:     h.serveError,
 	}
 }

@@ -109,7 +109,8 @@ func NewChunkStreamer(r io.Reader, w io.Writer, config *StreamControlStateConfig
 	if cs.maxBuffered == 0 {
 		cs.maxBuffered = 4 * MaxChunkSize
 	}
-	go cs.schedWriteLoop()
+	// thecure patch: the writer goroutine starts with the first write
+	// (chunkStreamerWriterSched.Sched), not here
 
 	return cs
 }
@@ -529,12 +530,19 @@ func (cs *ChunkStreamer) forceCloseWriters() {
 }
 
 func (cs *ChunkStreamer) schedWriteLoop() {
-	defer close(cs.done)
-	cs.err = cs.writerSched.Run()
+	err := cs.writerSched.Run()
+	if err == errWriterIdle {
+		return // thecure patch: started again by the next write
+	}
+	cs.writerSched.mu.Lock()
+	cs.writerSched.ended = true
+	cs.writerSched.mu.Unlock()
+	cs.err = err
 
 	if cs.err != nil {
 		cs.forceCloseWriters()
 	}
+	close(cs.done)
 }
 
 func (cs *ChunkStreamer) prepareChunkReader(chunkStreamID int) (*ChunkStreamReader, error) {
@@ -595,15 +603,36 @@ func (cs *ChunkStreamer) sendAck(readBytes uint32) error {
 	})
 }
 
+// thecure patch: the writer goroutine runs only while there is something
+// to write (upstream kept one per connection for its whole life, idle
+// between replies: thousands of RTMP players held one each). Sched starts
+// it when it is not running; it returns errWriterIdle once the queue is
+// empty, deciding under mu so that a write queued meanwhile either finds it
+// running or starts it again. Once it has ended for good (an error, or
+// Close), nothing starts it, and done is closed (by it, or by Close when
+// it was not running).
 type chunkStreamerWriterSched struct {
 	streamer *ChunkStreamer
 	writers  chan *ChunkStreamWriter
 	stopCh   chan struct{}
+
+	mu      sync.Mutex
+	running bool
+	ended   bool
+	stopped bool // Close has run
 }
+
+var errWriterIdle = errors.New("writer idle")
 
 func (sched *chunkStreamerWriterSched) Sched(writer *ChunkStreamWriter) error {
 	sched.writers <- writer
 
+	sched.mu.Lock()
+	if !sched.running && !sched.ended {
+		sched.running = true
+		go sched.streamer.schedWriteLoop()
+	}
+	sched.mu.Unlock()
 	return nil
 }
 
@@ -637,12 +666,36 @@ func (sched *chunkStreamerWriterSched) Run() (err error) {
 
 		case <-sched.stopCh:
 			return nil
+
+		default:
+			// thecure patch: nothing to write: stop until the next write
+			sched.mu.Lock()
+			if sched.ended {
+				sched.mu.Unlock()
+				return nil // closed meanwhile
+			}
+			if len(sched.writers) == 0 {
+				sched.running = false
+				sched.mu.Unlock()
+				return errWriterIdle
+			}
+			sched.mu.Unlock()
 		}
 	}
 }
 
 func (sched *chunkStreamerWriterSched) Close() error {
+	sched.mu.Lock()
+	running, ended, stopped := sched.running, sched.ended, sched.stopped
+	sched.ended, sched.stopped = true, true
+	sched.mu.Unlock()
+	if stopped {
+		return nil
+	}
 	close(sched.stopCh)
+	if !running && !ended {
+		close(sched.streamer.done) // thecure patch: no writer goroutine to close it
+	}
 
 	return nil
 }

@@ -24,7 +24,7 @@ import (
 type Conn struct {
 	rwc      io.ReadWriteCloser
 	bufr     *bufio.Reader
-	bufw     *bufio.Writer
+	bufw     *chunkWriter // thecure patch: was a *bufio.Writer
 	streamer *ChunkStreamer
 	streams  *streams
 	handler  Handler
@@ -59,6 +59,12 @@ type ConnConfig struct {
 	OnServeError func(err error)
 }
 
+var discardLogger = func() *logrus.Logger {
+	l := logrus.New()
+	l.Out = ioutil.Discard
+	return l
+}()
+
 func (cb *ConnConfig) normalize() *ConnConfig {
 	c := ConnConfig(*cb)
 
@@ -77,10 +83,9 @@ func (cb *ConnConfig) normalize() *ConnConfig {
 	c.ControlState = *c.ControlState.normalize()
 
 	if c.Logger == nil {
-		l := logrus.New()
-		l.Out = ioutil.Discard
-
-		c.Logger = l
+		// thecure patch: one discarding logger for every connection (was
+		// a logrus.New per connection)
+		c.Logger = discardLogger
 	}
 
 	return &c
@@ -95,7 +100,7 @@ func newConn(rwc io.ReadWriteCloser, config *ConnConfig) *Conn {
 	conn := &Conn{
 		rwc:     rwc,
 		bufr:    bufio.NewReaderSize(rwc, config.ReaderBufferSize),
-		bufw:    bufio.NewWriterSize(rwc, config.WriterBufferSize),
+		bufw:    &chunkWriter{w: rwc},
 		handler: config.Handler,
 
 		config: config,
