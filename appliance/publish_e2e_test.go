@@ -114,6 +114,11 @@ public_url = "`+cdn.URL+`/"
 		!strings.Contains(string(out), "h264") || !strings.Contains(string(out), "aac") {
 		t.Errorf("ffprobe %s: %v\n%s", liveURL, err, out)
 	}
+	// the live page plays from the CDN, and from this box when the stream comes back
+	_, page, _ := apptest.Get(t, http.DefaultClient, base+"/live/cam1")
+	if !strings.Contains(page, `data-src="`+liveURL+`"`) || !strings.Contains(page, `data-box-src="/live/cam1/index.m3u8"`) {
+		t.Errorf("the live page does not play from the CDN with the box behind it:\n%s", page)
+	}
 	var hz healthz
 	getJSON(t, base+"/healthz", &hz)
 	found := false

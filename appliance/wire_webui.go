@@ -45,6 +45,9 @@ func (a *app) wireWebUI() error {
 		Version:    version,
 	}
 	o.MediaOrigin = mediaOrigin(a.cfg.Publish.S3.PublicURL) // players may fetch from the CDN
+	if a.publish != nil {
+		o.LiveURL = a.publish.LiveURL // live pages play from the CDN once the bucket holds the stream
+	}
 	// The pieces that are not wired leave their part of the pages out.
 	if a.catalogue != nil {
 		o.Catalogue = webuiCatalogue{a.catalogue}

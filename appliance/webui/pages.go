@@ -404,7 +404,8 @@ type liveView struct {
 	OnAir   bool
 	Stream  Stream
 	Started string // RFC 3339, as /api/live/NAME says it
-	HLS     string
+	HLS     string // where the player starts: the CDN's copy when there is one
+	BoxHLS  string // this box's LL-HLS, when HLS is the CDN's
 }
 
 func (u *UI) livePage(w http.ResponseWriter, r *http.Request) {
@@ -415,6 +416,12 @@ func (u *UI) livePage(w http.ResponseWriter, r *http.Request) {
 		if s, ok := u.o.Live.Watch(name, r); ok {
 			v.OnAir, v.Stream = true, s
 			v.Started = s.Started.Format(time.RFC3339Nano)
+			// once the bucket holds the stream, the CDN serves its viewers
+			if u.o.LiveURL != nil {
+				if cdn := u.o.LiveURL(name); cdn != "" {
+					v.HLS, v.BoxHLS = cdn, v.HLS
+				}
+			}
 		}
 	}
 	// An offline name gets the page too: it follows the stream and starts

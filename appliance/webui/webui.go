@@ -202,6 +202,9 @@ type Options struct {
 	// MediaOrigin is where players may also fetch media from (the origin of
 	// [publish.s3] public_url, e.g. "https://cdn.example.com"); "" for none.
 	MediaOrigin string
+	// LiveURL, when set, says where viewers find a live stream's playlist
+	// in the [publish.s3] bucket (public_url), or "" when it is not there.
+	LiveURL func(name string) string
 }
 
 // AdminGroup is the group whose users may open /admin.

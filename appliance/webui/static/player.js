@@ -10,6 +10,7 @@
   var el = document.getElementById('player');
   if (!el) return;
   var src = el.getAttribute('data-src');
+  var boxSrc = el.getAttribute('data-box-src'); // live: this box's LL-HLS when src is the CDN's
   var live = el.getAttribute('data-live') === '1';
   var q = location.search;
   var forceMSE = /[?&]mse=1(&|$)/.test(q), forceNative = /[?&]native=1(&|$)/.test(q);
@@ -143,7 +144,9 @@
         state = st.state;
         started = st.started || '';
         show(st);
-        if (back) start(); // on air again (or for the first time): play it
+        // on air again (or for the first time): play it, from this box (the
+        // CDN's copy of a stream that just began may not be there yet)
+        if (back) { src = boxSrc || src; start(); }
         else if (st.state === 'offline' && (hls || el.getAttribute('src'))) stop();
       })
       .catch(function () {})
