@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,28 @@ type sourceError struct{ err error }
 
 func (e sourceError) Error() string { return e.err.Error() }
 func (e sourceError) Unwrap() error { return e.err }
+
+// crashError is ffmpeg killed by a signal (a crash, the OOM killer, an
+// operator's kill -9): not the source's fault at first, so the job runs
+// again, up to maxAttempts; a source that crashes ffmpeg every time is then
+// failed as the source's fault.
+type crashError struct{ err error }
+
+func (e crashError) Error() string { return e.err.Error() }
+func (e crashError) Unwrap() error { return e.err }
+
+// maxAttempts is how many times a job whose ffmpeg crashes is run.
+const maxAttempts = 3
+
+// crashed reports whether ffmpeg ended on a signal rather than exiting.
+func crashed(fe *ffmpeg.Error) bool {
+	var ee *exec.ExitError
+	if !errors.As(fe.Err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
+}
 
 // errGone means the source disappeared before its job ran.
 var errGone = errors.New("source is gone")
@@ -212,9 +235,18 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 		return false
 	case errors.Is(err, syscall.ENOSPC):
 		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
-		q.setDown("disk full: " + err.Error())
+		q.setDegraded("disk full: " + err.Error())
 		q.requeue(j, "disk full: "+err.Error())
 		return true
+	case errors.As(err, new(crashError)) && j.Attempts < maxAttempts:
+		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
+		q.log.Warn("ffmpeg crashed; the job runs again", "source", j.Source, "id", j.ID, "attempt", j.Attempts, "of", maxAttempts, "err", shorten(err.Error()))
+		q.requeue(j, fmt.Sprintf("ffmpeg crashed (attempt %d of %d): %v", j.Attempts, maxAttempts, err))
+		return false
+	case errors.As(err, new(crashError)):
+		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
+		q.fail(j, sourceError{fmt.Errorf("ffmpeg crashed on every one of %d attempts: %w", j.Attempts, err)})
+		return false
 	case err != nil:
 		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
 		q.fail(j, err)
@@ -222,7 +254,7 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 	}
 	if err := q.commit(j, res); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
-			q.setDown("disk full: " + err.Error())
+			q.setDegraded("disk full: " + err.Error())
 			q.requeue(j, "disk full: "+err.Error())
 			return true
 		}
@@ -313,6 +345,8 @@ func (q *Queue) convert(ctx context.Context, j Job, l *liveJob) (*result, error)
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
+	case errors.As(err, &fe) && crashed(fe):
+		return nil, crashError{err}
 	case errors.As(err, &fe):
 		// A cut-short file may make ffmpeg fail at its end: keep it in
 		// place for the resume rather than quarantine it.

@@ -839,14 +839,21 @@ func (q *Queue) claim() (Job, bool, error) {
 	return j, true, nil
 }
 
-func (q *Queue) setDown(reason string) {
+// setDown says the queue cannot work (ffmpeg missing): the box is unhealthy.
+func (q *Queue) setDown(reason string) { q.setWaiting(health.Down, reason) }
+
+// setDegraded says jobs wait for something outside the queue (a full disk):
+// the box still streams and serves, so it is degraded, not unhealthy.
+func (q *Queue) setDegraded(reason string) { q.setWaiting(health.Degraded, reason) }
+
+func (q *Queue) setWaiting(st health.State, reason string) {
 	q.mu.Lock()
 	changed := q.down != reason
 	q.down = reason
 	q.mu.Unlock()
 	if changed {
 		q.log.Warn("transcoding is waiting", "reason", reason)
-		q.health.Set(q.opts.HealthKey, health.Down, reason)
+		q.health.Set(q.opts.HealthKey, st, reason)
 	}
 }
 

@@ -1,9 +1,11 @@
 package transcode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -16,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -831,5 +834,120 @@ func TestQuarantineDeleteAndDeepPaths(t *testing.T) {
 	}
 	if _, err := e.q.RemoveTitle(context.Background(), bad3); !errors.Is(err, ErrNoTitle) {
 		t.Errorf("removing it again: %v", err)
+	}
+}
+
+// killFFmpeg sends SIGKILL to every transcoding ffmpeg child of this test
+// process (the one writing to -progress pipe:3, not the poster's) whose
+// command line names source, once per process; it reports how many it
+// killed so far through the returned function, and stops with the test.
+func killFFmpeg(t *testing.T, source string, limit int) func() int {
+	var mu sync.Mutex
+	killed := map[int]bool{}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			ents, err := os.ReadDir("/proc")
+			if err != nil {
+				continue
+			}
+			for _, d := range ents {
+				pid, err := strconv.Atoi(d.Name())
+				if err != nil {
+					continue
+				}
+				stat, err1 := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				cmdline, err2 := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				if err1 != nil || err2 != nil {
+					continue
+				}
+				i := bytes.LastIndexByte(stat, ')')
+				if i < 0 || i+2 > len(stat) {
+					continue
+				}
+				f := strings.Fields(string(stat[i+2:]))
+				if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+					continue
+				}
+				args := strings.Split(string(cmdline), "\x00")
+				if filepath.Base(args[0]) != "ffmpeg" || !slices.Contains(args, "pipe:3") || !strings.Contains(string(cmdline), source) {
+					continue
+				}
+				mu.Lock()
+				if !killed[pid] && len(killed) < limit && syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed[pid] = true
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(killed)
+	}
+}
+
+// TestFFmpegCrashRetried: ffmpeg killed by a signal in the middle of an
+// encode is not the source's fault: the job runs again and the title is
+// published whole, the source staying in place.
+func TestFFmpegCrashRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	e.readRate = 1 // realtime: about 4 s, time enough to be killed
+	e.build()
+	e.start()
+	rel := e.clip("pelis/Crashy (2022).mkv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=4",
+		"-c:v", "mpeg4", "-q:v", "5")
+	kills := killFFmpeg(t, "Crashy (2022)", 1)
+	id := e.enqueue(rel)
+	it := e.waitItem(id, library.StateReady)
+	if kills() != 1 {
+		t.Fatalf("ffmpeg was killed %d times, want 1", kills())
+	}
+	if !near(it.Duration, 4, 0.3) {
+		t.Errorf("duration %.2f, want 4", it.Duration)
+	}
+	if p := ffprobe(t, e.master(id)); !near(p.seconds(), 4, 0.3) {
+		t.Errorf("published HLS lasts %s, want 4 s", p.Format.Duration)
+	}
+	j, _, _ := e.q.Job(id)
+	if j.Attempts != 2 || j.State != Done || j.Error != "" {
+		t.Errorf("job %+v, want done at the second attempt", j)
+	}
+	if _, err := os.Stat(filepath.Join(e.media, filepath.FromSlash(rel))); err != nil {
+		t.Errorf("the source must stay in place: %v", err)
+	}
+}
+
+// TestFFmpegCrashEveryTime: a source that crashes ffmpeg at every attempt
+// fails after maxAttempts, with the reason, and goes to quarantine.
+func TestFFmpegCrashEveryTime(t *testing.T) {
+	e := newEnv(t, nil)
+	e.readRate = 1
+	e.build()
+	e.start()
+	rel := e.clip("pelis/Cursed (2023).mkv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=4",
+		"-c:v", "mpeg4", "-q:v", "5")
+	kills := killFFmpeg(t, "Cursed (2023)", 100)
+	id := e.enqueue(rel)
+	it := e.waitItem(id, library.StateFailed)
+	if kills() != maxAttempts {
+		t.Errorf("ffmpeg was killed %d times, want %d", kills(), maxAttempts)
+	}
+	if !strings.Contains(it.Error, fmt.Sprintf("ffmpeg crashed on every one of %d attempts", maxAttempts)) || !strings.Contains(it.Error, "killed") {
+		t.Errorf("reason %q", it.Error)
+	}
+	j, _, _ := e.q.Job(id)
+	if j.Attempts != maxAttempts || j.State != Failed {
+		t.Errorf("job %+v, want failed after %d attempts", j, maxAttempts)
+	}
+	if _, err := os.Stat(filepath.Join(e.media, filepath.FromSlash(rel))); !os.IsNotExist(err) {
+		t.Errorf("the source should be in quarantine: %v", err)
 	}
 }
