@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"thecure/appliance/bot"
+	"thecure/appliance/health"
 	"thecure/appliance/live"
 	"thecure/appliance/rtmp"
 	"thecure/appliance/webui"
@@ -36,9 +37,33 @@ func (a *app) wireLive() error {
 	a.add(service{name: "rtmp", listen: []listenSpec{{"rtmp.listen", a.cfg.RTMP.Listen}},
 		run: func(ctx context.Context, lns []net.Listener) error { return srv.Serve(ctx, lns[0]) }})
 	for _, p := range srv.Pullers() {
-		a.add(service{name: "rtmp-pull-" + p.Name(), run: func(ctx context.Context, _ []net.Listener) error { return p.Run(ctx) }})
+		name := "rtmp-pull-" + p.Name()
+		// The origin is outside the box: while it is away the pull is down
+		// (retrying) and the box only degraded.
+		a.health.Optional(name)
+		setHealth := func(rs rtmp.RelayStatus) {
+			st, detail := pullHealth(rs)
+			a.health.Set(name, st, detail)
+		}
+		p.OnChange(setHealth)
+		a.add(service{name: name, run: func(ctx context.Context, _ []net.Listener) error {
+			setHealth(p.Status())
+			return p.Run(ctx)
+		}})
 	}
 	return nil
+}
+
+// pullHealth is a pull relay's health: up while media comes from the
+// origin, else down with why (connecting, or retrying after what error).
+func pullHealth(rs rtmp.RelayStatus) (health.State, string) {
+	switch rs.State {
+	case rtmp.RelayUp:
+		return health.Up, "relaying from " + rs.Target
+	case rtmp.RelayRetrying:
+		return health.Down, "retrying: " + rs.LastError
+	}
+	return health.Down, "connecting: " + rs.Target
 }
 
 // liveAPI is /api/live: the hub's list of streams, and for admins the

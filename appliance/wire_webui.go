@@ -17,6 +17,7 @@ import (
 	"thecure/appliance/ftps"
 	"thecure/appliance/library"
 	"thecure/appliance/live"
+	"thecure/appliance/rtmp"
 	"thecure/appliance/store"
 	"thecure/appliance/transcode"
 	"thecure/appliance/users"
@@ -67,6 +68,9 @@ func (a *app) wireWebUI() error {
 	}
 	if a.live != nil {
 		o.Live = webuiLive{a.live}
+	}
+	if a.rtmp != nil {
+		o.Relays = webuiRelays{a.rtmp}
 	}
 	if a.charts != nil {
 		o.Charts = webuiCharts{a.charts}
@@ -233,4 +237,17 @@ func unknownUser(err error) error {
 		return fmt.Errorf("%w: %w", webui.ErrUnknownUser, err)
 	}
 	return err
+}
+
+// webuiRelays shows the RTMP relays on /admin, their stream keys masked.
+type webuiRelays struct{ srv *rtmp.Server }
+
+func (w webuiRelays) Relays() []webui.Relay {
+	rs := w.srv.Relays()
+	out := make([]webui.Relay, len(rs))
+	for i, r := range rs {
+		out[i] = webui.Relay{Kind: r.Kind, Stream: r.Stream, Target: r.Target, State: r.State, Since: r.Since,
+			LastError: r.LastError, Reconnects: r.Reconnects, Bytes: r.Bytes}
+	}
+	return out
 }

@@ -23,52 +23,115 @@ import (
 // RelayStatus is the state of one relay, for /api/live (admins only: the
 // URL may hold a stream key) and /admin.
 type RelayStatus struct {
-	Kind      string    `json:"kind"`   // "push" or "pull"
-	Stream    string    `json:"stream"` // the local stream
-	URL       string    `json:"url"`
-	Connected bool      `json:"connected"`
-	Since     time.Time `json:"since,omitzero"`       // connected since, or retrying since
-	LastError string    `json:"last_error,omitempty"` // why the last attempt or session ended
-	Attempts  int       `json:"attempts"`             // connection attempts so far
-	Bytes     int64     `json:"bytes"`                // media bytes sent (push) or received (pull)
+	Kind       string    `json:"kind"`   // "push" or "pull"
+	Stream     string    `json:"stream"` // the local stream
+	URL        string    `json:"url"`
+	Connected  bool      `json:"connected"`
+	State      string    `json:"state"`                // RelayConnecting, RelayUp or RelayRetrying
+	Target     string    `json:"target"`               // URL with its stream key and secrets masked, to show
+	Since      time.Time `json:"since,omitzero"`       // in this state since
+	LastError  string    `json:"last_error,omitempty"` // why the last attempt or session ended
+	Attempts   int       `json:"attempts"`             // connection attempts so far
+	Reconnects int       `json:"reconnects"`           // attempts after the first
+	Bytes      int64     `json:"bytes"`                // media bytes sent (push) or received (pull)
 }
+
+// The states of a relay.
+const (
+	RelayConnecting = "connecting" // the first attempt runs
+	RelayUp         = "up"         // connected: media flows
+	RelayRetrying   = "retrying"   // lost or never reached: reconnecting with back-off
+)
 
 // relayState is the live part of a RelayStatus.
 type relayState struct {
 	mu        sync.Mutex
 	connected bool
+	retrying  bool
 	since     time.Time
 	lastErr   string
 	attempts  int
 	bytes     atomic.Int64
+	// onChange, when set (before the relay runs), is told of every change
+	// of state, outside the lock.
+	onChange func()
 }
 
 func (r *relayState) attempt() {
 	r.mu.Lock()
 	r.attempts++
+	if r.since.IsZero() {
+		r.since = time.Now()
+	}
 	r.mu.Unlock()
 }
 
 func (r *relayState) up() {
 	r.mu.Lock()
-	r.connected, r.since, r.lastErr = true, time.Now(), ""
+	r.connected, r.retrying, r.since, r.lastErr = true, false, time.Now(), ""
 	r.mu.Unlock()
+	r.changed()
 }
 
 func (r *relayState) down(err error) {
 	r.mu.Lock()
-	r.connected, r.since = false, time.Now()
+	if r.connected || !r.retrying { // retrying since the first failure, not the latest
+		r.since = time.Now()
+	}
+	r.connected, r.retrying = false, true
 	if err != nil {
 		r.lastErr = clip(err.Error())
 	}
 	r.mu.Unlock()
+	r.changed()
+}
+
+func (r *relayState) changed() {
+	if r.onChange != nil {
+		r.onChange()
+	}
 }
 
 func (r *relayState) status(kind, stream, url string) RelayStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return RelayStatus{Kind: kind, Stream: stream, URL: url, Connected: r.connected, Since: r.since,
-		LastError: r.lastErr, Attempts: r.attempts, Bytes: r.bytes.Load()}
+	st := RelayConnecting
+	switch {
+	case r.connected:
+		st = RelayUp
+	case r.retrying:
+		st = RelayRetrying
+	}
+	return RelayStatus{Kind: kind, Stream: stream, URL: url, Connected: r.connected, State: st, Target: maskURL(url), Since: r.since,
+		LastError: r.lastErr, Attempts: r.attempts, Reconnects: max(0, r.attempts-1), Bytes: r.bytes.Load()}
+}
+
+// maskURL is an RTMP URL fit to show: the stream key (the path after the
+// application), any password and query values are masked.
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "****"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "****")
+		}
+	}
+	app, key, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	u.Path, u.RawPath = "/"+app, ""
+	if key != "" {
+		u.Path += "/****"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"****"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	u.Fragment = ""
+	return strings.ReplaceAll(u.String(), "%2A%2A%2A%2A", "****")
 }
 
 // newBackOff is the pause between a relay's attempts: 0.5 s growing to 30 s.

@@ -29,6 +29,13 @@ func (p *Puller) Name() string { return p.name }
 
 func (p *Puller) status() RelayStatus { return p.state.status("pull", p.name, p.url) }
 
+// Status is the pull's state now (for its health: up, or retrying).
+func (p *Puller) Status() RelayStatus { return p.status() }
+
+// OnChange has f told of the pull's every change of state (connected,
+// lost); set it before Run.
+func (p *Puller) OnChange(f func(RelayStatus)) { p.state.onChange = func() { f(p.status()) } }
+
 // Relays tells the state of every push target of the live streams and of
 // every pull, for admins (the URLs may hold stream keys).
 func (s *Server) Relays() []RelayStatus {

@@ -169,10 +169,11 @@ func TestRelayPushPull(t *testing.T) {
 	wantAV(t, "edge B HLS", probe(t, edgeB.httpURL+"/live/cam/index.m3u8"))
 
 	push, pull := origin.relay("push"), edgeB.relay("pull")
-	if !push.Connected || push.Bytes == 0 || push.Stream != "cam" || push.URL != "rtmp://"+edgeA.addr+"/live/cam" {
+	if !push.Connected || push.State != rtmp.RelayUp || push.Target != "rtmp://"+edgeA.addr+"/live/****" || push.Reconnects != 0 ||
+		push.Bytes == 0 || push.Stream != "cam" || push.URL != "rtmp://"+edgeA.addr+"/live/cam" {
 		t.Errorf("origin push status: %+v", push)
 	}
-	if !pull.Connected || pull.Bytes == 0 || pull.Stream != "cam" {
+	if !pull.Connected || pull.State != rtmp.RelayUp || pull.Bytes == 0 || pull.Stream != "cam" {
 		t.Errorf("edge B pull status: %+v", pull)
 	}
 
@@ -191,15 +192,21 @@ func TestRelayPushPull(t *testing.T) {
 	apptest.WaitFor(t, 30*time.Second, "edge B to notice", func() bool { return !edgeB.hub.Live("cam") })
 	apptest.WaitFor(t, 30*time.Second, "edge B's pull to retry", func() bool {
 		r := edgeB.relay("pull")
-		return !r.Connected && r.LastError != ""
+		return !r.Connected && r.LastError != "" && r.State == rtmp.RelayRetrying
 	})
+	// retrying since the origin went away, not since the latest attempt
+	first := edgeB.relay("pull")
+	apptest.WaitFor(t, 30*time.Second, "edge B's pull to try again", func() bool { return edgeB.relay("pull").Attempts > first.Attempts })
+	if r := edgeB.relay("pull"); !r.Since.Equal(first.Since) || r.State != rtmp.RelayRetrying || r.Reconnects < 1 {
+		t.Errorf("edge B pull while retrying: %+v, first seen %+v", r, first)
+	}
 	origin.start()
 	publish(t, origin.url("cam"), 120)
 	apptest.WaitFor(t, 60*time.Second, "the pulled stream on edge B again", func() bool { return edgeB.hub.Live("cam") })
 	wantAV(t, "edge B RTMP after the origin's restart", probe(t, edgeB.url("cam")))
 	wantAV(t, "edge B HLS after the origin's restart", probe(t, edgeB.httpURL+"/live/cam/index.m3u8"))
 	apptest.WaitFor(t, 60*time.Second, "the pushed stream on edge A again", func() bool { return edgeA.hub.Live("cam") })
-	if r := edgeB.relay("pull"); r.Attempts < 2 || !r.Connected {
+	if r := edgeB.relay("pull"); r.Attempts < 2 || !r.Connected || r.State != rtmp.RelayUp {
 		t.Errorf("edge B pull after the restart: %+v", r)
 	}
 

@@ -35,6 +35,7 @@ type diskUse struct {
 type statusView struct {
 	Services []health.Service `json:"services"`
 	Live     []Stream         `json:"live"`
+	Relays   []Relay          `json:"relays"`
 	Queue    []Job            `json:"queue"`
 	Failures []failure        `json:"failures"`
 	Disks    []diskUse        `json:"disks"`
@@ -62,6 +63,12 @@ func (u *UI) status(r *http.Request) statusView {
 		v.Live = u.o.Live.Streams()
 		if v.Live == nil {
 			v.Live = []Stream{}
+		}
+	}
+	if u.o.Relays != nil {
+		v.Relays = u.o.Relays.Relays()
+		if v.Relays == nil {
+			v.Relays = []Relay{}
 		}
 	}
 	if u.o.Jobs != nil {

@@ -4,7 +4,9 @@ import (
 	"go/ast"
 	"go/parser"
 	gotoken "go/token"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -78,5 +80,40 @@ func TestStatesTranslated(t *testing.T) {
 	}
 	if got := tr.state("done"); got != "hecho" {
 		t.Errorf("es state(done) = %q", got)
+	}
+}
+
+// Every {{t "key"}} of the templates has a text in every language, and
+// every relay state too.
+func TestTemplateKeysTranslated(t *testing.T) {
+	files, err := filepath.Glob("templates/*.html")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("templates: %v", err)
+	}
+	re := regexp.MustCompile(`\{\{-?\s*(?:[^}]*\()?t "([^"]+)"`)
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			n++
+			for lang, msgs := range messages {
+				if _, ok := msgs[string(m[1])]; !ok {
+					t.Errorf("%s: %s uses %q, which has no text", lang, filepath.Base(f), m[1])
+				}
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("found only %d uses of t in the templates", n)
+	}
+	for lang, msgs := range messages {
+		for _, s := range RelayStates {
+			if _, ok := msgs["state."+s]; !ok {
+				t.Errorf("%s: relay state %q has no text", lang, s)
+			}
+		}
 	}
 }

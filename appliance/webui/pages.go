@@ -72,6 +72,7 @@ func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 		"hours":      func(sec int) string { return strconv.Itoa(sec/3600) + " h" },
 		"stateClass": func(s string) string { return "st-" + strings.ToLower(s) },
 		"hhmm":       func(t time.Time) string { return t.Local().Format("15:04") },
+		"u64":        func(n int64) uint64 { return uint64(max(n, 0)) },
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/status.html")
 	if err != nil {

@@ -113,6 +113,26 @@ type Channels interface {
 	Channels() []Channel
 }
 
+// Relay is one RTMP relay (a [[rtmp.push]] target or a [[rtmp.pull]]).
+type Relay struct {
+	Kind       string    `json:"kind"`   // push | pull
+	Stream     string    `json:"stream"` // the local stream
+	Target     string    `json:"target"` // the other server's URL, its stream key masked
+	State      string    `json:"state"`  // connecting | up | retrying
+	Since      time.Time `json:"since,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
+	Reconnects int       `json:"reconnects"`
+	Bytes      int64     `json:"bytes"` // media bytes sent (push) or received (pull)
+}
+
+// RelayStates are the states a Relay shows (each has a text).
+var RelayStates = []string{"connecting", "up", "retrying"}
+
+// Relays lists the RTMP relays and their state.
+type Relays interface {
+	Relays() []Relay
+}
+
 // Job is one upload or transcode job.
 type Job struct {
 	ID       string    `json:"id"`
@@ -187,6 +207,7 @@ type Options struct {
 	Catalogue Catalogue
 	Live      LiveStreams
 	Channels  Channels // may be nil: no channels
+	Relays    Relays   // may be nil: no relays shown
 	Jobs      Jobs
 	Users     Users
 	Tickets   Tickets

@@ -474,3 +474,55 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// relayList is a fixed list of relays.
+type relayList []Relay
+
+func (r relayList) Relays() []Relay { return r }
+
+// TestAdminRelays: /admin shows each RTMP relay (kind, stream, masked
+// target, state, since, reconnects, bytes, last error) in the page's
+// language, and says so when there is none.
+func TestAdminRelays(t *testing.T) {
+	since := time.Date(2026, 11, 30, 21, 0, 0, 0, time.Local)
+	relays := relayList{
+		{Kind: "push", Stream: "cam", Target: "rtmp://edge.example:1935/live/****", State: "up", Since: since, Reconnects: 0, Bytes: 3 << 20},
+		{Kind: "pull", Stream: "news", Target: "rtmp://origin.example/live/****?key=****", State: "retrying", Since: since,
+			Reconnects: 7, LastError: "dial tcp 10.0.0.9:1935: connection refused"},
+	}
+	for _, c := range []struct {
+		lang string
+		want []string
+	}{
+		{"en", []string{"RTMP relays", "push", "pull", "Server", "Reconnects", "Last error", ">up<", ">retrying<", "3.0 MiB", "connection refused",
+			"rtmp://edge.example:1935/live/****", "rtmp://origin.example/live/****?key=****", "2026-11-30 21:00:00", `data-state="retrying"`, `class="num">7<`}},
+		{"es", []string{"Relés RTMP", "envío", "recepción", "Servidor", "Reconexiones", "Último error", ">en marcha<", ">reintentando<", "3.0 MiB"}},
+	} {
+		_, srv := newTestUI(t, Options{Language: c.lang, Relays: relays})
+		admin := client(t)
+		if code, _, _ := login(t, admin, srv.URL, "boss", "s3cret-pass", "/admin"); code != http.StatusSeeOther {
+			t.Fatalf("%s: admin login = %d", c.lang, code)
+		}
+		_, body, _ := apptest.Get(t, admin, srv.URL+"/admin")
+		i := strings.Index(body, `id="relays"`)
+		if i < 0 {
+			t.Fatalf("%s: no relays section on /admin", c.lang)
+		}
+		sec := body[i:]
+		sec = sec[:strings.Index(sec, "</section>")]
+		for _, w := range c.want {
+			if !strings.Contains(sec, w) {
+				t.Errorf("%s: the relays section lacks %q:\n%s", c.lang, w, sec)
+			}
+		}
+		if n := strings.Count(sec, `<tr class="relay"`); n != 2 {
+			t.Errorf("%s: %d relay rows, want 2", c.lang, n)
+		}
+	}
+	_, srv := newTestUI(t, Options{Language: "en", Relays: relayList{}})
+	admin := client(t)
+	login(t, admin, srv.URL, "boss", "s3cret-pass", "/admin")
+	if _, body, _ := apptest.Get(t, admin, srv.URL+"/admin"); !strings.Contains(body, "No relay active") {
+		t.Error("/admin without relays does not say so")
+	}
+}
