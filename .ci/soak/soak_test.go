@@ -5,6 +5,7 @@ package soak
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -183,12 +184,16 @@ const keepEvery = 10
 // TestSoak runs the release binary (THECURE_BIN) for SOAK_DURATION under
 // SOAK_UPLOADERS FTPS uploaders (each upload downloaded back and its SHA-256
 // checked), SOAK_PUBLISHERS RTMP publishers, SOAK_PLAYERS RTMP players and
-// SOAK_VIEWERS HLS viewers, a backup every SOAK_BACKUP_EVERY, and these
-// faults: kill -9 mid-upload and mid-backup (each followed by a restart),
-// garbage and slowloris connections on every port. It prints a table and
-// fails on any loss: a completed upload missing or changed, a half file
-// published, a store that does not open, a complete backup that does not
-// verify.
+// SOAK_VIEWERS HLS viewers, SOAK_BOT_USERS Telegram users of the support bot
+// (through a fake Bot API), an HEVC film every SOAK_FILM_EVERY and a backup
+// every SOAK_BACKUP_EVERY, with the media and HLS dirs on a file system of
+// SOAK_DISK_MIB, and these faults: kill -9 mid-upload, mid-transcode and
+// mid-backup (each followed by a restart), kill -9 of ffmpeg mid-transcode
+// (twice), the media file system full, garbage and slowloris connections on
+// every port. It prints a table and fails on any loss: a completed upload
+// missing or changed, a half file published, a film not published, a bot
+// update without its answer or missing from the conversation log, a store
+// that does not open, a complete backup that does not verify.
 func TestSoak(t *testing.T) {
 	bin := os.Getenv("THECURE_BIN")
 	if bin == "" {
@@ -206,6 +211,22 @@ func TestSoak(t *testing.T) {
 	a := &appliance{bin: bin, dir: dir, cfg: filepath.Join(dir, "config.toml"), log: logf, httpAddr: freePort(t)}
 	ftpAddr, rtmpAddr := freePort(t), freePort(t)
 	pasv := 40000 + mrand.IntN(15000)
+	// The media and HLS dirs on a small file system of their own, which
+	// the full-disk fault fills; the store and backups stay on the host's.
+	vol := filepath.Join(dir, "vol")
+	volHow := smallFS(t, vol, int64(knob("SOAK_DISK_MIB", 2048))<<20)
+	media := filepath.Join(vol, "media")
+	// The support bot talks to a fake Bot API.
+	nBot := knob("SOAK_BOT_USERS", 20)
+	botAPI := newFakeBotAPI()
+	defer botAPI.srv.Close()
+	if err := os.WriteFile(filepath.Join(dir, "bot.token"), []byte(botToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var botUsers []string
+	for u := range nBot {
+		botUsers = append(botUsers, strconv.FormatInt(botUser0+int64(u), 10))
+	}
 	conf := fmt.Sprintf(`data_dir = %q
 shutdown_timeout = "10s"
 [http]
@@ -216,21 +237,31 @@ passive_ports = "%d-%d"
 max_clients = %d
 max_per_ip = %d
 max_startups = %d
+min_free_space = "8MiB"
+[library]
+media_dir = %q
+hls_dir = %q
 [rtmp]
 listen = %q
 max_connections_per_address = %d
 [backup]
 schedule = %q
 include_media = true
-[transcode]
-ffmpeg = %q
-`, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, nUp+32, rtmpAddr, nPub+nPlay+32, // every client is 127.0.0.1
-		fmt.Sprintf("%dm", max(1, int(backupEvery.Minutes()))), filepath.Join(dir, "ffmpeg-crashy"))
-	// ffmpeg crashing: one encode in four gets SIGSEGV after a second.
-	crashy := "#!/bin/sh\nr=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')\nif [ $((r % 4)) -eq 0 ]; then\n  ffmpeg \"$@\" & p=$!\n  sleep 1\n  kill -SEGV $p\n  wait $p\n  exit $?\nfi\nexec ffmpeg \"$@\"\n"
-	if err := os.WriteFile(filepath.Join(dir, "ffmpeg-crashy"), []byte(crashy), 0o755); err != nil {
-		t.Fatal(err)
-	}
+[bot]
+enabled = true
+language = "en"
+token_file = %q
+api_url = %q
+allowed_users = [%s]
+admins = [%d]
+operators_chat = %d
+# each soak user sends a conversation every few seconds
+rate_limit = 120
+poll_timeout = "10s"
+%s`, filepath.Join(dir, "data"), a.httpAddr, ftpAddr, pasv, pasv+3*nUp+50, 3*nUp+200, 3*nUp+200, nUp+32, media, filepath.Join(vol, "hls"),
+		rtmpAddr, nPub+nPlay+32, // every client is 127.0.0.1
+		fmt.Sprintf("%dm", max(1, int(backupEvery.Minutes()))),
+		filepath.Join(dir, "bot.token"), botAPI.srv.URL, strings.Join(botUsers, ", "), botAdmin, botOpsChat, botMenu)
 	if err := os.WriteFile(a.cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +416,7 @@ ffmpeg = %q
 		go loop("-nostdin", "-loglevel", "quiet", "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "flv", fmt.Sprintf("rtmp://%s/live/s%d", rtmpAddr, p))()
 	}
 	// Films: an HEVC clip every SOAK_FILM_EVERY into /pelis, encoded by
-	// the (crashy) ffmpeg.
+	// ffmpeg (killed now and then: see the plan).
 	var filmMu sync.Mutex
 	var films []string // sources (relative to media) uploaded completely
 	cFilm := &class{name: "film upload (HEVC)"}
@@ -416,6 +447,17 @@ ffmpeg = %q
 			cFilm.done(start, err, inFault || a.fault.Load() > 0 || ctx.Err() != nil)
 		}
 	}()
+	// Support bot users: conversations through the fake Bot API.
+	cBot := &class{name: "bot update answered"}
+	botSt := &botStats{inLines: map[int64][]string{}}
+	for u := range nBot {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(mrand.IntN(3000)) * time.Millisecond)
+			botUser(ctx, botAPI, botUser0+int64(u), a, cBot, botSt)
+		}()
+	}
 	// RTMP players: a session is good when it plays 5 s or more.
 	for p := range nPlay {
 		wg.Add(1)
@@ -495,6 +537,7 @@ ffmpeg = %q
 	}
 	var samples []sample
 	var events []string
+	var lost []string
 	began := time.Now()
 	event := func(s string) {
 		events = append(events, fmt.Sprintf("%6.1fs %s", time.Since(began).Seconds(), s))
@@ -546,11 +589,75 @@ ffmpeg = %q
 		}
 		gw.Wait()
 	}
+	var ffKilled []string // films whose ffmpeg was killed mid-transcode
+	killFF := func() {
+		src, err := killFFmpeg(a.pid(), media, 90*time.Second)
+		switch {
+		case err != nil:
+			event(fmt.Sprintf("kill -9 of ffmpeg: %v", err))
+		case src == "":
+			event("kill -9 of ffmpeg: no transcode ran within 90 s")
+		default:
+			ffKilled = append(ffKilled, src)
+			event(fmt.Sprintf("kill -9 of ffmpeg mid-transcode of %q", src))
+		}
+	}
+	var diskNotes []string
+	diskFull := func() {
+		a.fault.Add(1)
+		defer a.fault.Add(-1)
+		base := "http://" + a.httpAddr
+		filler := filepath.Join(vol, "filler")
+		n, err := fill(filler)
+		if err != nil {
+			t.Errorf("filling the media file system: %v", err)
+			return
+		}
+		event(fmt.Sprintf("media file system full: %d MiB of filler, %d bytes left", n>>20, freeBytes(vol)))
+		took, err := waitReadyz(base, "degraded", 60*time.Second)
+		if err != nil {
+			lost = append(lost, "full disk: the box did not say degraded: "+err.Error())
+		} else {
+			event(fmt.Sprintf("full disk: /readyz 200 degraded after %s", took.Round(time.Millisecond)))
+		}
+		// An upload now fails cleanly and leaves nothing behind.
+		upErr, _ := ftpProbe(ftpAddr, "admin", pw, "/admin/diskfull-probe.bin", 2<<20)
+		if upErr == nil {
+			lost = append(lost, "full disk: an upload of 2 MiB succeeded on a full file system")
+		} else {
+			diskNotes = append(diskNotes, "upload while full: "+upErr.Error())
+		}
+		if ents, err := os.ReadDir(filepath.Join(media, "admin")); err == nil {
+			for _, e := range ents {
+				if strings.Contains(e.Name(), "diskfull-probe") {
+					lost = append(lost, "full disk: the failed upload left "+e.Name())
+				}
+			}
+		}
+		time.Sleep(20 * time.Second) // uploads, films and HLS keep hitting it
+		if err := os.Remove(filler); err != nil {
+			t.Errorf("freeing the media file system: %v", err)
+			return
+		}
+		event(fmt.Sprintf("space freed: %d MiB available", freeBytes(vol)>>20))
+		took, err = waitReadyz(base, "ok", 120*time.Second)
+		if err != nil {
+			lost = append(lost, "full disk: the box did not recover after space was freed: "+err.Error())
+		} else {
+			event(fmt.Sprintf("full disk: /readyz ok again %s after space was freed", took.Round(time.Millisecond)))
+		}
+		if upErr, chkErr := ftpProbe(ftpAddr, "admin", pw, "/admin/diskfree-probe.bin", 2<<20); upErr != nil || chkErr != nil {
+			lost = append(lost, fmt.Sprintf("full disk: an upload after space was freed: %v %v", upErr, chkErr))
+		}
+		time.Sleep(recoveryGrace)
+	}
 	plan := []struct {
 		at   float64
 		what string
 		do   func()
 	}{
+		{0.15, "kill -9 of ffmpeg mid-transcode", killFF},
+		{0.35, "full media disk", diskFull},
 		{0.25, "kill -9 mid-upload", func() {
 			a.fault.Add(1)
 			defer a.fault.Add(-1)
@@ -573,6 +680,7 @@ ffmpeg = %q
 			time.Sleep(time.Second)
 			recoverAfter("kill -9 mid-transcode")
 		}},
+
 		{0.65, "kill -9 mid-backup", func() {
 			a.fault.Add(1)
 			defer a.fault.Add(-1)
@@ -589,7 +697,15 @@ ffmpeg = %q
 			time.Sleep(time.Second)
 			recoverAfter("kill -9 mid-backup")
 		}},
+		{0.8, "kill -9 of ffmpeg mid-transcode", killFF},
 	}
+	slices.SortStableFunc(plan, func(x, y struct {
+		at   float64
+		what string
+		do   func()
+	}) int {
+		return cmp.Compare(x.at, y.at)
+	})
 	tick := time.NewTicker(max(dur/20, 5*time.Second))
 	defer tick.Stop()
 	var lastCPU float64
@@ -625,7 +741,6 @@ ffmpeg = %q
 	var titles []struct {
 		ID, State, Source, HLS, Error string
 	}
-	var lost []string
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		titles = titles[:0]
@@ -654,10 +769,57 @@ ffmpeg = %q
 		}
 	}
 	for _, f := range films {
-		if st := bySource[f]; st != "ready" && st != "failed" {
-			lost = append(lost, fmt.Sprintf("film %s uploaded, title state %q", f, st))
+		if st := bySource[f]; st != "ready" {
+			lost = append(lost, fmt.Sprintf("film %s uploaded, title state %q (want ready: every film is a sound HEVC file)", f, st))
 		}
 	}
+	// The films whose ffmpeg was killed ran again and were published.
+	var jobs []struct {
+		Source   string
+		State    string
+		Attempts int
+	}
+	if b, err := httpGet(http.DefaultClient, "http://"+a.httpAddr+"/api/jobs"); err != nil || json.Unmarshal(b, &jobs) != nil {
+		lost = append(lost, fmt.Sprintf("/api/jobs: %v", err))
+	}
+	var ffRetried []string
+	for _, src := range ffKilled {
+		i := slices.IndexFunc(jobs, func(j struct {
+			Source   string
+			State    string
+			Attempts int
+		}) bool {
+			return j.Source == src
+		})
+		switch {
+		case i < 0:
+			lost = append(lost, "no job for the film whose ffmpeg was killed: "+src)
+		case jobs[i].State != "done" || jobs[i].Attempts < 2 || bySource[src] != "ready":
+			lost = append(lost, fmt.Sprintf("film %s: ffmpeg killed, then job %s after %d attempts, title %q", src, jobs[i].State, jobs[i].Attempts, bySource[src]))
+		default:
+			ffRetried = append(ffRetried, fmt.Sprintf("%s (attempts %d)", src, jobs[i].Attempts))
+		}
+	}
+	// Every bot update got its answer, and its line is in the log.
+	botSt.mu.Lock()
+	for _, u := range botSt.unanswered {
+		lost = append(lost, "bot: "+u)
+	}
+	var botLines, botMissing int
+	for user, want := range botSt.inLines {
+		got, err := botLogLines(filepath.Join(dir, "data", "control.sock"), user)
+		if err != nil {
+			lost = append(lost, fmt.Sprintf("bot log of %d: %v", user, err))
+			continue
+		}
+		botLines += len(want)
+		for _, l := range missingLines(want, got) {
+			botMissing++
+			lost = append(lost, fmt.Sprintf("bot: user %d's line %q is not in the conversation log", user, l))
+		}
+	}
+	botSt.mu.Unlock()
+	botAlerts := botAPI.count("sendMessage", func(c botCall) bool { return c.p["chat_id"] == strconv.Itoa(botAdmin) })
 	bstart := time.Now()
 	out, err := exec.Command(bin, "backup", "run", "-c", a.cfg).CombinedOutput()
 	cBackup.done(bstart, err, false)
@@ -668,7 +830,6 @@ ffmpeg = %q
 
 	// What was lost: every completed upload present and intact; no other
 	// visible file but whole ones; the store opens; complete backups verify.
-	media := filepath.Join(dir, "data", "media")
 	intended := map[string]*attempt{}
 	for _, at := range attempts {
 		intended[at.path] = at
@@ -733,18 +894,24 @@ ffmpeg = %q
 		dur, nUp, nPub, nPlay, nView, backupEvery)
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "what\tserved\terrors\terrors in faults\tp50\tp99\t")
-	for _, c := range []*class{cUp, cDown, cDel, cFilm, cRTMP, cHLS, cBackup} {
+	for _, c := range []*class{cUp, cDown, cDel, cFilm, cRTMP, cHLS, cBot, cBackup} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", c.name, c.ok, c.errs, c.faults, c.pct(0.5).Round(time.Millisecond), c.pct(0.99).Round(time.Millisecond))
 	}
 	tw.Flush()
-	for _, c := range []*class{cUp, cDown, cDel, cFilm, cRTMP, cHLS, cBackup} {
+	for _, c := range []*class{cUp, cDown, cDel, cFilm, cRTMP, cHLS, cBot, cBackup} {
 		for _, e := range c.first {
 			fmt.Fprintf(&b, "  %s error: %s\n", c.name, e)
 		}
 	}
 	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted; %d kept and checked on disk at the end\n",
 		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts), countKept(attempts))
-	fmt.Fprintf(&b, "films: %d uploaded; titles %v (failed: the crashing ffmpeg; each with its reason, none half published)\n", len(films), byState)
+	fmt.Fprintf(&b, "films: %d uploaded; titles %v; ffmpeg killed mid-transcode and the film published on a retry: %s\n", len(films), byState, strings.Join(ffRetried, ", "))
+	fmt.Fprintf(&b, "bot: %d users, %d updates, %d escalations (tickets opened to the operators), %d operator replies passed on, %d unanswered; %d log lines checked, %d missing; %d alerts to the admin\n",
+		nBot, botSt.updates, botSt.escalations, botSt.replies, len(botSt.unanswered), botLines, botMissing, botAlerts)
+	fmt.Fprintf(&b, "media file system: %s\n", volHow)
+	for _, n := range diskNotes {
+		fmt.Fprintf(&b, "  %s\n", n)
+	}
 	fmt.Fprintf(&b, "backups: %d complete (each verified), %d listed incomplete; %d interrupted by kill -9 (README: listed as incomplete)\n\n", complete, incomplete, killedBackups)
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "time\tRSS MiB\tCPU (cores)\trestarts\t")
@@ -776,8 +943,14 @@ ffmpeg = %q
 	if countCompleted(attempts) == 0 || verified.Load() == 0 {
 		t.Error("no upload completed: the soak measured nothing")
 	}
-	if raw, err := json.Marshal(events); err == nil && len(events) < 4 {
-		t.Errorf("not every fault ran: %s", raw)
+	if len(plan) > 0 {
+		t.Errorf("not every fault ran: %d left, the first %q", len(plan), plan[0].what)
+	}
+	if len(ffKilled) == 0 {
+		t.Error("ffmpeg was never killed mid-transcode: the fault did not run")
+	}
+	if cBot.ok == 0 {
+		t.Error("no bot update was answered: the soak measured nothing there")
 	}
 }
 
