@@ -387,8 +387,9 @@ func (b *Bot) pollLoop(ctx context.Context, offset int) {
 			next = max(next, u.ID+1)
 		}
 		// Durable first: once the offset is stored these updates are never
-		// handled again, even if the appliance stops halfway through them.
-		if err := saveOffset(b.st, next); err != nil {
+		// handled again, even if the appliance stops halfway through them;
+		// their lines are in the conversation log from the same moment.
+		if err := saveOffsetAndLog(b.st, next, b.inLines(ups)); err != nil {
 			b.setHealth(health.Down, "store: "+err.Error())
 			b.log.Error("cannot store the update offset", "err", err)
 			sleep(ctx, delays.NextBackOff())
@@ -508,7 +509,7 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // a redelivery: handled already
 		return
 	}
-	if err := saveOffset(b.st, u.ID+1); err != nil {
+	if err := saveOffsetAndLog(b.st, u.ID+1, b.inLines([]*echotron.Update{&u})); err != nil {
 		http.Error(w, "store", http.StatusInternalServerError)
 		return
 	}
@@ -679,6 +680,31 @@ func (b *Bot) logWriter() {
 		flush()
 	}
 	flush()
+}
+
+// inLines are the conversation log's lines of updates received: a message
+// (its text) or a button pressed ("[button] DATA").
+func (b *Bot) inLines(ups []*echotron.Update) []LogEntry {
+	var out []LogEntry
+	now := b.now().UTC()
+	for _, u := range ups {
+		switch {
+		case u.Message != nil:
+			var user int64
+			if u.Message.From != nil {
+				user = u.Message.From.ID
+			}
+			out = append(out, LogEntry{Time: now, User: user, Chat: u.Message.Chat.ID, Dir: "in", Text: b.messageText(u.Message)})
+		case u.CallbackQuery != nil && u.CallbackQuery.From != nil:
+			q := u.CallbackQuery
+			chat := q.From.ID
+			if q.Message != nil {
+				chat = q.Message.Chat.ID
+			}
+			out = append(out, LogEntry{Time: now, User: q.From.ID, Chat: chat, Dir: "in", Text: "[button] " + q.Data})
+		}
+	}
+	return out
 }
 
 func (b *Bot) logLine(user, chat int64, dir, text string) {

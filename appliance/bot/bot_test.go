@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/NicoNex/echotron/v3"
+	bolt "go.etcd.io/bbolt"
 
 	"thecure/appliance/apptest"
 	"thecure/appliance/config"
@@ -655,5 +657,93 @@ func TestAlertsTranslated(t *testing.T) {
 				t.Errorf("%s: alert %s has %d places, want %d", lang, key, got, n)
 			}
 		}
+	}
+}
+
+// An update's "in" line is stored with the update offset, in the same
+// transaction: the first moment the offset says the update was taken, its
+// line is in the log (a kill -9 while it is handled loses neither).
+func TestInLineStoredWithTheOffset(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	f.mu.Lock()
+	f.slow[userOK] = 2 * time.Second // the answer is still on its way
+	f.mu.Unlock()
+	ids := f.push(textMsg(userOK, userOK, 1, "/start"), press(userOK, 1, "n:conn"))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var off int
+		var lines []string
+		err := h.st.View(func(tx *bolt.Tx) error {
+			if b := tx.Bucket(bucketState); b != nil {
+				off = int(keyID(b.Get(keyOffset)))
+			}
+			if b := tx.Bucket(bucketLog); b != nil {
+				return b.ForEach(func(_, v []byte) error {
+					var e LogEntry
+					if err := json.Unmarshal(v, &e); err != nil {
+						return err
+					}
+					if e.Dir == "in" && e.User == userOK {
+						lines = append(lines, e.Text)
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off > ids[1] {
+			if strings.Join(lines, "|") != "/start|[button] n:conn" {
+				t.Fatalf("offset %d stored, but the log's lines are %q", off, lines)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("offset %d after 20 s", off)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(f.find("sendMessage", toChat(userOK))); n != 0 {
+		t.Errorf("answered before the check: the test did not catch the moment (%d answers)", n)
+	}
+	f.waitCall("sendMessage", toChat(userOK))
+}
+
+// An operator's reply to a relayed message whose relation was never stored
+// (the appliance stopped in between) reaches the user Telegram says it was
+// forwarded from, when that user has an open ticket; without that, nothing
+// is passed on.
+func TestReplyFindsTicketByForwardOrigin(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	f.push(press(userOK, 9, "n:human"))
+	f.waitCall("sendMessage", and(toChat(opsChat), textHas("Consulta #1 de User100")))
+
+	lost := replyMsg(operator1, opsChat, 700, 4242, "sin dueño")
+	f.push(lost)
+	f.push(textMsg(operator1, opsChat, 701, "/tickets"))
+	f.waitCall("sendMessage", and(toChat(opsChat), textHas("#1 User100")))
+	if n := len(f.find("copyMessage", nil)); n != 0 {
+		t.Fatalf("a reply to an unknown message was passed on (%d copies)", n)
+	}
+
+	u := replyMsg(operator1, opsChat, 702, 4243, "Reinicia el reproductor")
+	u.Message.ReplyToMessage.ForwardOrigin = &echotron.MessageOrigin{Type: "user", SenderUser: &echotron.User{ID: userOK, FirstName: "User100"}}
+	f.push(u)
+	cp := f.waitCall("copyMessage", toChat(userOK))
+	if cp.int("from_chat_id") != opsChat || cp.int("message_id") != 702 {
+		t.Fatalf("copy to user: %v", cp.Params)
+	}
+	// the relation is stored now: a second reply needs no origin
+	f.push(replyMsg(operator1, opsChat, 703, 4243, "¿Mejor?"))
+	deadline := time.Now().Add(20 * time.Second)
+	for len(f.find("copyMessage", toChat(userOK))) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second reply was not passed on")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -139,10 +139,13 @@ func (b *Bot) onMessage(ctx context.Context, m *echotron.Message) {
 	if m.From != nil {
 		user = m.From.ID
 	}
-	b.logLine(user, chat, "in", b.messageText(m))
+	// its "in" line was logged when the update was taken (inLines)
 	if b.rules().opChats[chat] {
 		if m.ReplyToMessage != nil {
 			t, ok, err := related(b.st, chat, m.ReplyToMessage.ID)
+			if err == nil && !ok {
+				t, ok, err = b.forwardedTicket(chat, m.ReplyToMessage)
+			}
 			if err != nil {
 				b.log.Error("cannot read which ticket a reply belongs to", "err", err)
 				b.send(ctx, 0, chat, b.tx.notAvailable, nil)
@@ -249,7 +252,7 @@ func (b *Bot) onCallback(ctx context.Context, q *echotron.CallbackQuery) {
 	if q.Message != nil {
 		chat = q.Message.Chat.ID
 	}
-	b.logLine(user, chat, "in", "[button] "+q.Data)
+	// its "in" line was logged when the update was taken (inLines)
 	if !b.admit(ctx, q.From, chat) {
 		return
 	}
@@ -532,6 +535,24 @@ func (b *Bot) relayToOperators(ctx context.Context, m *echotron.Message, t Ticke
 			}
 		}
 	}
+}
+
+// forwardedTicket finds the ticket of a relayed message whose relation was
+// not stored (the appliance stopped between relaying it and storing which
+// ticket it belongs to): the open ticket of the user it was forwarded from,
+// when Telegram says who (users may hide it). The relation is stored then.
+func (b *Bot) forwardedTicket(chat int64, m *echotron.Message) (Ticket, bool, error) {
+	if m.ForwardOrigin == nil || m.ForwardOrigin.SenderUser == nil {
+		return Ticket{}, false, nil
+	}
+	t, ok, err := userTicket(b.st, m.ForwardOrigin.SenderUser.ID)
+	if err != nil || !ok {
+		return t, false, err
+	}
+	if err := relate(b.st, chat, m.ID, t.ID); err != nil {
+		b.log.Error("cannot store a ticket relation", "err", err)
+	}
+	return t, true, nil
 }
 
 // operatorReply handles an operator's reply to a relayed message.

@@ -62,16 +62,6 @@ func loadOffset(st *store.Store) (int, error) {
 	return off, err
 }
 
-func saveOffset(st *store.Store, off int) error {
-	return st.Update(func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketState)
-		if err != nil {
-			return err
-		}
-		return b.Put(keyOffset, idKey(int64(off)))
-	})
-}
-
 // SetAccess allows (or, with allowed false, denies) a Telegram user in the
 // store. The store's word overrides the config's allowed_users.
 func SetAccess(st *store.Store, user int64, allowed bool) error {
@@ -351,28 +341,49 @@ type LogEntry struct {
 
 // writeLog appends entries in one transaction.
 func writeLog(st *store.Store, entries []LogEntry) error {
+	return st.Update(func(tx *bolt.Tx) error { return appendLog(tx, entries) })
+}
+
+// saveOffsetAndLog stores the next update offset and the log lines of the
+// updates before it in one transaction: an update taken is in the log even
+// if the appliance is killed while handling it.
+func saveOffsetAndLog(st *store.Store, off int, entries []LogEntry) error {
 	return st.Update(func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketLog)
+		b, err := bucket(tx, bucketState)
 		if err != nil {
 			return err
 		}
-		b.FillPercent = 0.95 // keys are (nearly) always appended: pack the pages
-		for _, e := range entries {
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			data, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(e.Time.UnixNano())), seq)
-			if err := b.Put(k, data); err != nil {
-				return err
-			}
+		if err := b.Put(keyOffset, idKey(int64(off))); err != nil {
+			return err
 		}
-		return nil
+		return appendLog(tx, entries)
 	})
+}
+
+func appendLog(tx *bolt.Tx, entries []LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b, err := bucket(tx, bucketLog)
+	if err != nil {
+		return err
+	}
+	b.FillPercent = 0.95 // keys are (nearly) always appended: pack the pages
+	for _, e := range entries {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(e.Time.UnixNano())), seq)
+		if err := b.Put(k, data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pruneLog deletes the log entries older than before and returns how many.
