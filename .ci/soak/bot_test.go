@@ -222,6 +222,7 @@ type botStats struct {
 	mu          sync.Mutex
 	updates     int                // updates sent
 	unanswered  []string           // updates that never got their answer
+	killed      []string           // updates without an answer that were taken at a kill -9 of the appliance
 	escalations int                // tickets opened (the operators told)
 	replies     int                // operator replies passed on to the user
 	inLines     map[int64][]string // per user: the lines the log must hold
@@ -242,6 +243,7 @@ func botUser(ctx context.Context, f *fakeBotAPI, user int64, a *appliance, cls *
 	// missing (the conversation starts over).
 	step := func(what string, u map[string]any, preds ...func(botCall) bool) ([]*botCall, bool) {
 		inFault := a.fault.Load() > 0 || !a.ready.Load()
+		kills := a.kills.Load()
 		start := time.Now()
 		mark := f.push(u)
 		st.mu.Lock()
@@ -256,8 +258,17 @@ func botUser(ctx context.Context, f *fakeBotAPI, user int64, a *appliance, cls *
 			}
 		}
 		if err != nil {
+			// The bot stores an update as taken (and its log line) before it
+			// handles it, so that none is handled twice: one taken just as the
+			// appliance is killed is not answered (README). That is the
+			// fault's; any other is a loss.
 			st.mu.Lock()
-			st.unanswered = append(st.unanswered, err.Error())
+			if a.kills.Load() != kills {
+				st.killed = append(st.killed, err.Error())
+				inFault = true
+			} else {
+				st.unanswered = append(st.unanswered, err.Error())
+			}
 			st.mu.Unlock()
 		}
 		cls.done(start, err, inFault || a.fault.Load() > 0)
@@ -366,7 +377,8 @@ func escalated(ctx context.Context, f *fakeBotAPI, user int64, i int, msgID *int
 	reply := fmt.Sprintf("soak reply %d/%d: try another browser", user, i)
 	_, ok = step("operator's reply", map[string]any{"message": map[string]any{"message_id": 1_000_000 + got[0].result, "date": time.Now().Unix(),
 		"text": reply, "chat": ops, "from": map[string]any{"id": botAdmin, "is_bot": false, "first_name": "Tech"},
-		"reply_to_message": map[string]any{"message_id": got[0].result, "date": time.Now().Unix(), "chat": ops}}},
+		"reply_to_message": map[string]any{"message_id": got[0].result, "date": time.Now().Unix(), "chat": ops, "text": text,
+			"forward_origin": map[string]any{"type": "user", "date": time.Now().Unix(), "sender_user": from}}}},
 		func(c botCall) bool { return c.method == "copyMessage" && c.p["chat_id"] == uid })
 	if ok {
 		st.mu.Lock()

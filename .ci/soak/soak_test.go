@@ -98,6 +98,7 @@ type appliance struct {
 	log           *os.File
 	ready         atomic.Bool
 	fault         atomic.Int32 // >0 while a fault is being injected or recovered from
+	kills         atomic.Int32 // kill -9s so far
 	httpAddr      string
 }
 
@@ -135,6 +136,7 @@ func (a *appliance) kill9() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ready.Store(false)
+	a.kills.Add(1)
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
 }
@@ -216,6 +218,19 @@ func TestSoak(t *testing.T) {
 	vol := filepath.Join(dir, "vol")
 	volHow := smallFS(t, vol, int64(knob("SOAK_DISK_MIB", 2048))<<20)
 	media := filepath.Join(vol, "media")
+	t.Cleanup(func() { // a soak that stopped early leaves no appliance behind (nor a busy mount)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.cmd == nil {
+			return
+		}
+		select {
+		case <-a.done:
+		default:
+			a.cmd.Process.Kill()
+			<-a.done
+		}
+	})
 	// The support bot talks to a fake Bot API.
 	nBot := knob("SOAK_BOT_USERS", 20)
 	botAPI := newFakeBotAPI()
@@ -906,8 +921,11 @@ poll_timeout = "10s"
 	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted; %d kept and checked on disk at the end\n",
 		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts), countKept(attempts))
 	fmt.Fprintf(&b, "films: %d uploaded; titles %v; ffmpeg killed mid-transcode and the film published on a retry: %s\n", len(films), byState, strings.Join(ffRetried, ", "))
-	fmt.Fprintf(&b, "bot: %d users, %d updates, %d escalations (tickets opened to the operators), %d operator replies passed on, %d unanswered; %d log lines checked, %d missing; %d alerts to the admin\n",
-		nBot, botSt.updates, botSt.escalations, botSt.replies, len(botSt.unanswered), botLines, botMissing, botAlerts)
+	fmt.Fprintf(&b, "bot: %d users, %d updates, %d escalations (tickets opened to the operators), %d operator replies passed on, %d unanswered (+%d taken at a kill -9, in the log); %d log lines checked, %d missing; %d alerts to the admin\n",
+		nBot, botSt.updates, botSt.escalations, botSt.replies, len(botSt.unanswered), len(botSt.killed), botLines, botMissing, botAlerts)
+	for _, k := range botSt.killed {
+		fmt.Fprintf(&b, "  taken at a kill -9, not answered: %s\n", k)
+	}
 	fmt.Fprintf(&b, "media file system: %s\n", volHow)
 	for _, n := range diskNotes {
 		fmt.Fprintf(&b, "  %s\n", n)
