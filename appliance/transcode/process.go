@@ -37,15 +37,16 @@ func (e sourceError) Unwrap() error { return e.err }
 
 // crashError is ffmpeg killed by a signal (a crash, the OOM killer, an
 // operator's kill -9): not the source's fault at first, so the job runs
-// again, up to maxAttempts; a source that crashes ffmpeg every time is then
-// failed as the source's fault.
+// again, until ffmpeg has crashed maxCrashes times on it; a source that
+// crashes ffmpeg every time is then failed as the source's fault. (Runs
+// cut short by the appliance stopping are not crashes of ffmpeg.)
 type crashError struct{ err error }
 
 func (e crashError) Error() string { return e.err.Error() }
 func (e crashError) Unwrap() error { return e.err }
 
-// maxAttempts is how many times a job whose ffmpeg crashes is run.
-const maxAttempts = 3
+// maxCrashes is how many times ffmpeg may crash on a job before it fails.
+const maxCrashes = 3
 
 // crashed reports whether ffmpeg ended on a signal rather than exiting.
 func crashed(fe *ffmpeg.Error) bool {
@@ -238,14 +239,14 @@ func (q *Queue) process(ctx context.Context, j Job) (diskFull bool) {
 		q.setDegraded("disk full: " + err.Error())
 		q.requeue(j, "disk full: "+err.Error())
 		return true
-	case errors.As(err, new(crashError)) && j.Attempts < maxAttempts:
+	case errors.As(err, new(crashError)) && j.Crashes+1 < maxCrashes:
 		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
-		q.log.Warn("ffmpeg crashed; the job runs again", "source", j.Source, "id", j.ID, "attempt", j.Attempts, "of", maxAttempts, "err", shorten(err.Error()))
-		q.requeue(j, fmt.Sprintf("ffmpeg crashed (attempt %d of %d): %v", j.Attempts, maxAttempts, err))
+		q.log.Warn("ffmpeg crashed; the job runs again", "source", j.Source, "id", j.ID, "crashes", j.Crashes+1, "of", maxCrashes, "err", shorten(err.Error()))
+		q.requeueCrashed(j, fmt.Sprintf("ffmpeg crashed (%d of %d allowed): %v", j.Crashes+1, maxCrashes, err))
 		return false
 	case errors.As(err, new(crashError)):
 		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
-		q.fail(j, sourceError{fmt.Errorf("ffmpeg crashed on every one of %d attempts: %w", j.Attempts, err)})
+		q.fail(j, sourceError{fmt.Errorf("ffmpeg crashed on this source %d times: %w", j.Crashes+1, err)})
 		return false
 	case err != nil:
 		q.removeStage(q.cat.StagingDir(j.ID, j.Seq))
@@ -491,6 +492,25 @@ func (q *Queue) requeue(j Job, note string) {
 		return putJob(tx, cur)
 	})
 	if err == nil && !j.Repackage {
+		err = q.cat.SetState(j.ID, library.StateQueued)
+	}
+	if err != nil {
+		q.log.Error("cannot requeue", "source", j.Source, "err", err)
+	}
+}
+
+// requeueCrashed is requeue for a job whose ffmpeg crashed: the crash is
+// counted.
+func (q *Queue) requeueCrashed(j Job, note string) {
+	err := q.st.Update(func(tx *bolt.Tx) error {
+		cur, ok, err := getJob(tx, j.ID)
+		if err != nil || !ok || cur.Seq != j.Seq {
+			return err
+		}
+		cur.State, cur.Error, cur.Crashes = Pending, note, cur.Crashes+1
+		return putJob(tx, cur)
+	})
+	if err == nil {
 		err = q.cat.SetState(j.ID, library.StateQueued)
 	}
 	if err != nil {

@@ -54,6 +54,7 @@ type Job struct {
 	ETA      float64   `json:"eta,omitempty"`   // seconds left
 	Error    string    `json:"error,omitempty"`
 	Attempts int       `json:"attempts"`
+	Crashes  int       `json:"crashes,omitempty"` // runs ended by ffmpeg killed by a signal
 	Enqueued time.Time `json:"enqueued"`
 	Started  time.Time `json:"started,omitzero"`
 	Finished time.Time `json:"finished,omitzero"`

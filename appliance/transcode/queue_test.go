@@ -917,8 +917,8 @@ func TestFFmpegCrashRetried(t *testing.T) {
 		t.Errorf("published HLS lasts %s, want 4 s", p.Format.Duration)
 	}
 	j, _, _ := e.q.Job(id)
-	if j.Attempts != 2 || j.State != Done || j.Error != "" {
-		t.Errorf("job %+v, want done at the second attempt", j)
+	if j.Attempts != 2 || j.Crashes != 1 || j.State != Done || j.Error != "" {
+		t.Errorf("job %+v, want done at the second attempt, one crash counted", j)
 	}
 	if _, err := os.Stat(filepath.Join(e.media, filepath.FromSlash(rel))); err != nil {
 		t.Errorf("the source must stay in place: %v", err)
@@ -926,7 +926,7 @@ func TestFFmpegCrashRetried(t *testing.T) {
 }
 
 // TestFFmpegCrashEveryTime: a source that crashes ffmpeg at every attempt
-// fails after maxAttempts, with the reason, and goes to quarantine.
+// fails at the maxCrashes-th crash, with the reason, and goes to quarantine.
 func TestFFmpegCrashEveryTime(t *testing.T) {
 	e := newEnv(t, nil)
 	e.readRate = 1
@@ -937,15 +937,15 @@ func TestFFmpegCrashEveryTime(t *testing.T) {
 	kills := killFFmpeg(t, "Cursed (2023)", 100)
 	id := e.enqueue(rel)
 	it := e.waitItem(id, library.StateFailed)
-	if kills() != maxAttempts {
-		t.Errorf("ffmpeg was killed %d times, want %d", kills(), maxAttempts)
+	if kills() != maxCrashes {
+		t.Errorf("ffmpeg was killed %d times, want %d", kills(), maxCrashes)
 	}
-	if !strings.Contains(it.Error, fmt.Sprintf("ffmpeg crashed on every one of %d attempts", maxAttempts)) || !strings.Contains(it.Error, "killed") {
+	if !strings.Contains(it.Error, fmt.Sprintf("ffmpeg crashed on this source %d times", maxCrashes)) || !strings.Contains(it.Error, "killed") {
 		t.Errorf("reason %q", it.Error)
 	}
 	j, _, _ := e.q.Job(id)
-	if j.Attempts != maxAttempts || j.State != Failed {
-		t.Errorf("job %+v, want failed after %d attempts", j, maxAttempts)
+	if j.Attempts != maxCrashes || j.Crashes != maxCrashes-1 || j.State != Failed {
+		t.Errorf("job %+v, want failed at the %d-th crash", j, maxCrashes)
 	}
 	if _, err := os.Stat(filepath.Join(e.media, filepath.FromSlash(rel))); !os.IsNotExist(err) {
 		t.Errorf("the source should be in quarantine: %v", err)
