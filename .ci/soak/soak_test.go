@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -549,6 +550,7 @@ poll_timeout = "10s"
 		cpuSecs  float64
 		note     string
 		restarts int
+		load     string // the machine's load average (1 min), shared with other work
 	}
 	var samples []sample
 	var events []string
@@ -737,7 +739,7 @@ poll_timeout = "10s"
 			}
 			pid := a.pid()
 			rss, cpu := procStats(pid)
-			s := sample{at: el, rssKiB: rss, restarts: restarts}
+			s := sample{at: el, rssKiB: rss, restarts: restarts, load: loadAvg()}
 			if pid != lastPID {
 				lastCPU = 0 // a new process since the last sample
 			}
@@ -932,9 +934,9 @@ poll_timeout = "10s"
 	}
 	fmt.Fprintf(&b, "backups: %d complete (each verified), %d listed incomplete; %d interrupted by kill -9 (README: listed as incomplete)\n\n", complete, incomplete, killedBackups)
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "time\tRSS MiB\tCPU (cores)\trestarts\t")
+	fmt.Fprintf(tw, "time\tRSS MiB\tCPU (cores)\trestarts\tload (1 min, %d cores)\t\n", runtime.NumCPU())
 	for _, s := range samples {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%d\t\n", s.at.Round(time.Second), float64(s.rssKiB)/1024, s.cpuSecs, s.restarts)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%d\t%s\t\n", s.at.Round(time.Second), float64(s.rssKiB)/1024, s.cpuSecs, s.restarts, s.load)
 	}
 	tw.Flush()
 	b.WriteString("\nevents:\n  " + strings.Join(events, "\n  ") + "\n")
@@ -1102,6 +1104,18 @@ func fileSum(p string) string {
 		return ""
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// loadAvg is the machine's 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // procStats reads a process's resident memory (KiB) and CPU time (s).
