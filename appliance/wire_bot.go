@@ -16,13 +16,15 @@ func (a *app) wireBot() error {
 		return nil
 	}
 	opts := bot.Options{
-		Config:   c,
-		Store:    a.store,
-		Log:      a.log.With("svc", "bot"),
-		Health:   a.health,
-		Name:     "bot",
-		Metrics:  a.reg,
-		DiskPath: a.dataDir,
+		Config:  c,
+		Store:   a.store,
+		Log:     a.log.With("svc", "bot"),
+		Health:  a.health,
+		Name:    "bot",
+		Metrics: a.reg,
+	}
+	for _, d := range a.webuiDisks() { // data_dir, media, HLS, backups: each file system
+		opts.DiskPaths = append(opts.DiskPaths, d.Path)
 	}
 	if a.backup != nil {
 		opts.Backups = a.backup

@@ -87,9 +87,9 @@ type Options struct {
 	Catalogue Catalogue
 	Backups   Backups
 	Metrics   prometheus.Registerer // may be nil
-	// DiskPath is the file system watched for "disk nearly full" alerts
-	// (empty: none).
-	DiskPath string
+	// DiskPaths are the folders whose file systems are watched for "disk
+	// nearly full" alerts (none: no such alerts).
+	DiskPaths []string
 	// Unthrottled turns off echotron's client-side request limits (30/s, and
 	// per chat 1/s with bursts of 20). For tests and benchmarks against a fake.
 	Unthrottled bool
@@ -97,27 +97,27 @@ type Options struct {
 
 // Bot is the support bot. It starts nothing until Run.
 type Bot struct {
-	cfg      config.Bot
-	st       *store.Store
-	log      *slog.Logger
-	health   Health
-	name     string
-	streams  LiveStreams
-	jobs     Jobs
-	cat      Catalogue
-	backups  Backups
-	diskPath string
-	api      echotron.API
-	poll     *poller
-	token    string
-	tree     tree
-	tx       *texts
-	metrics  metrics
-	backoff  time.Duration // first retry delay
-	inflight chan struct{} // see maxInflight
-	watch    time.Duration // how often services and the disk are checked
-	sendDown atomic.Bool   // webhook mode: the last call failed for want of the network
-	now      func() time.Time
+	cfg       config.Bot
+	st        *store.Store
+	log       *slog.Logger
+	health    Health
+	name      string
+	streams   LiveStreams
+	jobs      Jobs
+	cat       Catalogue
+	backups   Backups
+	diskPaths []string
+	api       echotron.API
+	poll      *poller
+	token     string
+	tree      tree
+	tx        *texts
+	metrics   metrics
+	backoff   time.Duration // first retry delay
+	inflight  chan struct{} // see maxInflight
+	watch     time.Duration // how often services and the disk are checked
+	sendDown  atomic.Bool   // webhook mode: the last call failed for want of the network
+	now       func() time.Time
 
 	allowCfg map[int64]bool
 	admins   map[int64]bool
@@ -163,7 +163,7 @@ func New(o Options) (*Bot, error) {
 	base := strings.TrimRight(c.APIURL, "/") + "/bot" + c.Token + "/"
 	b := &Bot{
 		cfg: c, st: o.Store, log: o.Log, health: o.Health, name: o.Name,
-		streams: o.Streams, jobs: o.Jobs, cat: o.Catalogue, backups: o.Backups, diskPath: o.DiskPath,
+		streams: o.Streams, jobs: o.Jobs, cat: o.Catalogue, backups: o.Backups, diskPaths: o.DiskPaths,
 		api:   echotron.CustomAPI(base, c.Token),
 		poll:  &poller{base: base, token: c.Token, hc: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}},
 		token: c.Token, tree: newTree(nodes), tx: textsFor(c.Language),
@@ -604,7 +604,7 @@ func (b *Bot) housekeeping(ctx context.Context) {
 	}
 	prune()
 	down := map[string]bool{}
-	diskWarned, statfsFailed := false, false
+	diskWarned, statfsFailed := map[string]bool{}, map[string]bool{}
 	tick := time.NewTicker(b.watch)
 	defer tick.Stop()
 	lastPrune := b.now()
@@ -627,24 +627,26 @@ func (b *Bot) housekeeping(ctx context.Context) {
 				down[s.Name] = bad
 			}
 		}
-		if b.diskPath != "" {
+		seen := map[[2]int32]bool{} // each file system once, under its first folder
+		for _, p := range b.diskPaths {
 			var fs syscall.Statfs_t
-			err := syscall.Statfs(b.diskPath, &fs)
+			err := syscall.Statfs(p, &fs)
 			switch {
 			case err != nil:
-				if !statfsFailed {
-					b.log.Warn("cannot read the disk's free space", "path", b.diskPath, "err", err)
+				if !statfsFailed[p] {
+					b.log.Warn("cannot read the disk's free space", "path", p, "err", err)
 				}
-				statfsFailed = true
-			case fs.Blocks > 0:
-				statfsFailed = false
+				statfsFailed[p] = true
+			case fs.Blocks > 0 && !seen[fs.Fsid.X__val]:
+				seen[fs.Fsid.X__val] = true
+				statfsFailed[p] = false
 				free := float64(fs.Bavail) / float64(fs.Blocks)
-				if free < 0.05 && !diskWarned {
+				if free < 0.05 && !diskWarned[p] {
 					bs := uint64(fs.Bsize)
 					b.Alert(ctx, AlertDiskFull, config.HumanBytes(fs.Bavail*bs), config.HumanBytes(fs.Blocks*bs),
-						fmt.Sprintf("%.1f%%", free*100), b.diskPath)
+						fmt.Sprintf("%.1f%%", free*100), p)
 				}
-				diskWarned = free < 0.05
+				diskWarned[p] = free < 0.05
 			}
 		}
 	}

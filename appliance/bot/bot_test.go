@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -745,5 +748,54 @@ func TestReplyFindsTicketByForwardOrigin(t *testing.T) {
 			t.Fatal("the second reply was not passed on")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A folder on a nearly full file system of its own (the media disk, say)
+// alerts the admins once, naming it; a folder on a roomy one does not.
+func TestDiskAlertPerFileSystem(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test mounts a small tmpfs (a full disk) and needs root: run it as root (`sudo make test`)")
+	}
+	media := t.TempDir()
+	if err := syscall.Mount("tmpfs", media, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatalf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(media, 0); err != nil {
+			t.Errorf("umount: %v", err)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(media, "filler"), make([]byte, 250<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(media, "sub"), 0o755); err != nil { // the same file system again: one alert
+		t.Fatal(err)
+	}
+	fake := newFakeAPI(t)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	cfg := testConfig(fake.URL())
+	cfg.Language = "en"
+	roomy := t.TempDir()
+	b, err := New(Options{Config: cfg, Store: st, Log: testLog(t), Unthrottled: true, DiskPaths: []string{roomy, media, filepath.Join(media, "sub")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.watch = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	a := fake.waitCall("sendMessage", and(toChat(adminID), textHas("disk nearly full")))
+	if !strings.Contains(a.Params["text"], media) || strings.Contains(a.Params["text"], roomy) {
+		t.Errorf("alert: %q", a.Params["text"])
+	}
+	time.Sleep(200 * time.Millisecond) // ten more looks at the disks
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.find("sendMessage", and(toChat(adminID), textHas("disk nearly full")))); n != 1 {
+		t.Errorf("%d disk alerts, want 1:\n%s", n, fake.dump())
 	}
 }
