@@ -837,6 +837,9 @@ poll_timeout = "10s"
 	}
 	botSt.mu.Unlock()
 	botAlerts := botAPI.count("sendMessage", func(c botCall) bool { return c.p["chat_id"] == strconv.Itoa(botAdmin) })
+	diskAlerts := botAPI.count("sendMessage", func(c botCall) bool {
+		return c.p["chat_id"] == strconv.Itoa(botAdmin) && strings.Contains(c.p["text"], "disk nearly full") && strings.Contains(c.p["text"], vol)
+	})
 	bstart := time.Now()
 	out, err := exec.Command(bin, "backup", "run", "-c", a.cfg).CombinedOutput()
 	cBackup.done(bstart, err, false)
@@ -923,8 +926,8 @@ poll_timeout = "10s"
 	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted; %d kept and checked on disk at the end\n",
 		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts), countKept(attempts))
 	fmt.Fprintf(&b, "films: %d uploaded; titles %v; ffmpeg killed mid-transcode and the film published on a retry: %s\n", len(films), byState, strings.Join(ffRetried, ", "))
-	fmt.Fprintf(&b, "bot: %d users, %d updates, %d escalations (tickets opened to the operators), %d operator replies passed on, %d unanswered (+%d taken at a kill -9, in the log); %d log lines checked, %d missing; %d alerts to the admin\n",
-		nBot, botSt.updates, botSt.escalations, botSt.replies, len(botSt.unanswered), len(botSt.killed), botLines, botMissing, botAlerts)
+	fmt.Fprintf(&b, "bot: %d users, %d updates, %d escalations (tickets opened to the operators), %d operator replies passed on, %d unanswered (+%d taken at a kill -9, in the log); %d log lines checked, %d missing; %d alerts to the admin (%d: the media disk nearly full)\n",
+		nBot, botSt.updates, botSt.escalations, botSt.replies, len(botSt.unanswered), len(botSt.killed), botLines, botMissing, botAlerts, diskAlerts)
 	for _, k := range botSt.killed {
 		fmt.Fprintf(&b, "  taken at a kill -9, not answered: %s\n", k)
 	}
@@ -968,6 +971,9 @@ poll_timeout = "10s"
 	}
 	if len(ffKilled) == 0 {
 		t.Error("ffmpeg was never killed mid-transcode: the fault did not run")
+	}
+	if diskAlerts == 0 {
+		t.Error("the full media disk alerted no admin through the bot")
 	}
 	if cBot.ok == 0 {
 		t.Error("no bot update was answered: the soak measured nothing there")
