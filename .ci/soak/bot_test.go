@@ -162,6 +162,13 @@ func (f *fakeBotAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// mark is the call index the next answers come after.
+func (f *fakeBotAPI) mark() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
 // push queues one update and returns the call index its answer comes after.
 func (f *fakeBotAPI) push(u map[string]any) int {
 	f.mu.Lock()
@@ -326,12 +333,7 @@ func botUser(ctx context.Context, f *fakeBotAPI, user int64, a *appliance, cls *
 				func(c botCall) bool { return c.method == "answerCallbackQuery" && c.p["callback_query_id"] == qid },
 				toUser("editMessageText", "sendMessage"),
 			}
-			if data == "n:human" {
-				uid := strconv.FormatInt(user, 10)
-				preds = append(preds, func(c botCall) bool {
-					return c.method == "sendMessage" && c.p["chat_id"] == strconv.Itoa(botOpsChat) && strings.Contains(c.p["text"], uid)
-				})
-			}
+			mark := f.mark()
 			got, ok := step("button "+data, map[string]any{"callback_query": map[string]any{"id": qid, "from": from, "data": data,
 				"chat_instance": "soak", "message": map[string]any{"message_id": menuMsg, "date": time.Now().Unix(), "chat": private, "text": "menu"}}}, preds...)
 			st.want(user, "[button] "+data)
@@ -339,9 +341,17 @@ func botUser(ctx context.Context, f *fakeBotAPI, user int64, a *appliance, cls *
 				break
 			}
 			if data == "n:human" {
-				st.mu.Lock()
-				st.escalations++
-				st.mu.Unlock()
+				// A new ticket is announced to the operators; a ticket left
+				// open by a conversation a kill -9 cut short is not (the user
+				// is told it is still open): either way the user writes on.
+				uid := strconv.FormatInt(user, 10)
+				if c := f.await(mark, time.Now().Add(5*time.Second), func(c botCall) bool {
+					return c.method == "sendMessage" && c.p["chat_id"] == strconv.Itoa(botOpsChat) && strings.Contains(c.p["text"], uid)
+				}); c[0] != nil {
+					st.mu.Lock()
+					st.escalations++
+					st.mu.Unlock()
+				}
 				escalated(ctx, f, user, i, &msgID, from, private, step, st)
 				break
 			}
