@@ -70,7 +70,7 @@ bench: build
 # faults for SOAK_DURATION (10m), then a table; fails on any loss. As root
 # (it mounts a tmpfs for the full-disk fault). Knobs: SOAK_UPLOADERS (50),
 # SOAK_PUBLISHERS (5), SOAK_PLAYERS (100), SOAK_VIEWERS (500), SOAK_BOT_USERS (20),
-# SOAK_BACKUP_EVERY (2m), SOAK_FILM_EVERY (10s), SOAK_DISK_MIB (2048); SOAK_LOG=FILE keeps
+# SOAK_BACKUP_EVERY (2m), SOAK_FILM_EVERY (10s), SOAK_DISK_MIB (6144); SOAK_LOG=FILE keeps
 # the appliance's log. See .ci/soak/soak_test.go.
 soak: build
 	THECURE_BIN=$(CURDIR)/bin/thecure $(GO) test -tags soak -count=1 -v -timeout 90m -run TestSoak ./.ci/soak/

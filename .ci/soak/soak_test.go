@@ -214,10 +214,12 @@ func TestSoak(t *testing.T) {
 	a := &appliance{bin: bin, dir: dir, cfg: filepath.Join(dir, "config.toml"), log: logf, httpAddr: freePort(t)}
 	ftpAddr, rtmpAddr := freePort(t), freePort(t)
 	pasv := 40000 + mrand.IntN(15000)
-	// The media and HLS dirs on a small file system of their own, which
-	// the full-disk fault fills; the store and backups stay on the host's.
+	// The media and HLS dirs on a file system of their own, which the
+	// full-disk fault fills; the store and backups stay on the host's. It
+	// must hold what the run keeps (one upload in keepEvery, the films'
+	// HLS): about 2 GiB in 10 minutes on a 2-core box, so 6 GiB by default.
 	vol := filepath.Join(dir, "vol")
-	volHow := smallFS(t, vol, int64(knob("SOAK_DISK_MIB", 2048))<<20)
+	volHow := smallFS(t, vol, int64(knob("SOAK_DISK_MIB", 6144))<<20)
 	media := filepath.Join(vol, "media")
 	t.Cleanup(func() { // a soak that stopped early leaves no appliance behind (nor a busy mount)
 		a.mu.Lock()
