@@ -928,7 +928,7 @@ poll_timeout = "10s"
 	fmt.Fprintf(&b, "\nbytes verified (downloaded back, SHA-256 equal): %d (%.1f MiB); uploads completed %d of %d attempted; %d kept and checked on disk at the end\n",
 		verified.Load(), float64(verified.Load())/(1<<20), countCompleted(attempts), len(attempts), countKept(attempts))
 	fmt.Fprintf(&b, "films: %d uploaded; titles %v; ffmpeg killed mid-transcode and the film published on a retry: %s\n", len(films), byState, strings.Join(ffRetried, ", "))
-	fmt.Fprintf(&b, "bot: %d users, %d updates, %d escalations (tickets opened to the operators), %d operator replies passed on, %d unanswered (+%d taken at a kill -9, in the log); %d log lines checked, %d missing; %d alerts to the admin (%d: the media disk nearly full)\n",
+	fmt.Fprintf(&b, "bot: %d users, %d updates, %d escalations (tickets opened to the operators), %d operator replies passed on, %d unanswered (%d of them taken at a kill -9); %d log lines checked, %d missing; %d alerts to the admin (%d: the media disk nearly full)\n",
 		nBot, botSt.updates, botSt.escalations, botSt.replies, len(botSt.unanswered), len(botSt.killed), botLines, botMissing, botAlerts, diskAlerts)
 	for _, k := range botSt.killed {
 		fmt.Fprintf(&b, "  taken at a kill -9, not answered: %s\n", k)

@@ -262,9 +262,21 @@ func (b *Bot) Run(ctx context.Context) error {
 	if !b.connect(ctx) {
 		return nil
 	}
+	inbox, err := loadInbox(b.st)
+	if err != nil {
+		b.log.Error("cannot read the updates left unhandled at the last stop", "err", err)
+	}
 	b.mu.Lock()
 	b.running = ctx
+	// taken before the last stop but not handled: handled first (a reply
+	// may be sent twice if the stop came just after it, never lost)
+	for _, u := range inbox {
+		b.dispatchLocked(ctx, u)
+	}
 	b.mu.Unlock()
+	if len(inbox) > 0 {
+		b.log.Info("handling updates left unhandled at the last stop", "updates", len(inbox))
+	}
 	if b.cfg.WebhookURL != "" {
 		<-ctx.Done() // updates arrive through ServeHTTP
 		return nil
@@ -386,10 +398,10 @@ func (b *Bot) pollLoop(ctx context.Context, offset int) {
 		for _, u := range ups {
 			next = max(next, u.ID+1)
 		}
-		// Durable first: once the offset is stored these updates are never
-		// handled again, even if the appliance stops halfway through them;
-		// their lines are in the conversation log from the same moment.
-		if err := saveOffsetAndLog(b.st, next, b.inLines(ups)); err != nil {
+		// Durable first: the offset, the updates (in the inbox until each is
+		// handled: one taken when the appliance is killed is handled after
+		// the restart) and their lines in the conversation log, at once.
+		if err := saveOffsetAndLog(b.st, next, ups, b.inLines(ups)); err != nil {
 			b.setHealth(health.Down, "store: "+err.Error())
 			b.log.Error("cannot store the update offset", "err", err)
 			sleep(ctx, delays.NextBackOff())
@@ -460,7 +472,13 @@ func (b *Bot) drain(ctx context.Context, chat int64, q *chatQueue) {
 		q.pending[0] = nil
 		q.pending = q.pending[1:]
 		b.mu.Unlock()
+		if ctx.Err() != nil {
+			continue // stopping: it stays in the inbox for the next start
+		}
 		b.handle(ctx, u)
+		if err := handled(b.st, u.ID); err != nil {
+			b.log.Error("cannot take a handled update out of the inbox; it may be answered again after a restart", "update", u.ID, "err", err)
+		}
 	}
 }
 
@@ -509,7 +527,7 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // a redelivery: handled already
 		return
 	}
-	if err := saveOffsetAndLog(b.st, u.ID+1, b.inLines([]*echotron.Update{&u})); err != nil {
+	if err := saveOffsetAndLog(b.st, u.ID+1, []*echotron.Update{&u}, b.inLines([]*echotron.Update{&u})); err != nil {
 		http.Error(w, "store", http.StatusInternalServerError)
 		return
 	}

@@ -799,3 +799,38 @@ func TestDiskAlertPerFileSystem(t *testing.T) {
 		t.Errorf("%d disk alerts, want 1:\n%s", n, fake.dump())
 	}
 }
+
+// An update taken (its offset stored) but not handled when the appliance
+// was killed is handled at the next start, and only once; a handled one
+// leaves the inbox.
+func TestUnhandledUpdateHandledAfterRestart(t *testing.T) {
+	fake := newFakeAPI(t)
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	// what a kill -9 right after taking the update leaves in the store
+	ids := fake.push(textMsg(userOK, userOK, 1, "/status"))
+	u := textMsg(userOK, userOK, 1, "/status")
+	u.ID = ids[0]
+	if err := saveOffsetAndLog(st, u.ID+1, []*echotron.Update{&u}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, fake, st, testConfig(fake.URL()))
+	fake.waitCall("sendMessage", textHas("Cola de conversión"))
+	more := fake.push(textMsg(userOK, userOK, 2, "/help"))
+	fake.waitCall("sendMessage", textHas("/close: cerrar"))
+	fake.waitOffset(more[0] + 1)
+	h.stop()
+	left, err := loadInbox(st)
+	if err != nil || len(left) != 0 {
+		t.Errorf("inbox after handling: %d updates, %v", len(left), err)
+	}
+	st.Close()
+	st = openStore(t, dir)
+	t.Cleanup(func() { st.Close() })
+	h = start(t, fake, st, testConfig(fake.URL()))
+	fake.waitOffset(more[0] + 1)
+	h.stop()
+	if n := len(fake.find("sendMessage", textHas("Cola de conversión"))); n != 1 {
+		t.Errorf("/status answered %d times, want 1:\n%s", n, fake.dump())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/NicoNex/echotron/v3"
 	bolt "go.etcd.io/bbolt"
 
 	"thecure/appliance/store"
@@ -21,6 +22,7 @@ var (
 	bucketOpen    = []byte("bot_open")    // user id -> id of the user's open ticket
 	bucketRelay   = []byte("bot_relay")   // chat id + message id -> ticket id
 	bucketLog     = []byte("bot_log")     // time (ns) + sequence -> LogEntry (JSON)
+	bucketInbox   = []byte("bot_inbox")   // update id -> update taken but not yet handled (JSON)
 
 	keyOffset = []byte("offset")
 )
@@ -344,10 +346,11 @@ func writeLog(st *store.Store, entries []LogEntry) error {
 	return st.Update(func(tx *bolt.Tx) error { return appendLog(tx, entries) })
 }
 
-// saveOffsetAndLog stores the next update offset and the log lines of the
-// updates before it in one transaction: an update taken is in the log even
-// if the appliance is killed while handling it.
-func saveOffsetAndLog(st *store.Store, off int, entries []LogEntry) error {
+// saveOffsetAndLog stores the next update offset, the updates before it
+// (in the inbox until handled) and their log lines in one transaction: an
+// update taken is in the log, and is handled after a restart, even if the
+// appliance is killed while handling it.
+func saveOffsetAndLog(st *store.Store, off int, ups []*echotron.Update, entries []LogEntry) error {
 	return st.Update(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketState)
 		if err != nil {
@@ -356,8 +359,52 @@ func saveOffsetAndLog(st *store.Store, off int, entries []LogEntry) error {
 		if err := b.Put(keyOffset, idKey(int64(off))); err != nil {
 			return err
 		}
+		in, err := bucket(tx, bucketInbox)
+		if err != nil {
+			return err
+		}
+		for _, u := range ups {
+			raw, err := json.Marshal(u)
+			if err != nil {
+				return err
+			}
+			if err := in.Put(idKey(int64(u.ID)), raw); err != nil {
+				return err
+			}
+		}
 		return appendLog(tx, entries)
 	})
+}
+
+// handled takes update id out of the inbox.
+func handled(st *store.Store, id int) error {
+	return st.Update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketInbox); b != nil {
+			return b.Delete(idKey(int64(id)))
+		}
+		return nil
+	})
+}
+
+// loadInbox is the updates taken but not handled when the appliance
+// stopped, oldest first.
+func loadInbox(st *store.Store) ([]*echotron.Update, error) {
+	var out []*echotron.Update
+	err := st.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketInbox)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var u echotron.Update
+			if err := json.Unmarshal(v, &u); err != nil {
+				return fmt.Errorf("inbox update %d: %w", keyID(k), err)
+			}
+			out = append(out, &u)
+			return nil
+		})
+	})
+	return out, err
 }
 
 func appendLog(tx *bolt.Tx, entries []LogEntry) error {
