@@ -16,15 +16,16 @@ import (
 	"thecure/appliance/config"
 )
 
-// msePage plays the video of a live LL-HLS stream with Media Source
-// Extensions, as hls.js does: the init file once, then every new segment.
+// msePage plays a live LL-HLS stream (video and audio in one fMP4 stream,
+// both codecs in CODECS) with Media Source Extensions, as hls.js does: the
+// init file once, then every new segment.
 const msePage = `<!doctype html><video id="v" muted autoplay playsinline></video><script>
 const base = "BASE", v = document.getElementById("v"), ms = new MediaSource();
 v.src = URL.createObjectURL(ms);
 const get = async (u, bin) => { const r = await fetch(base + u); if (!r.ok) throw new Error(u + ": " + r.status); return bin ? r.arrayBuffer() : r.text(); };
 ms.addEventListener("sourceopen", async () => { try {
   const mv = await get("index.m3u8");
-  const codecs = /CODECS="([^"]+)"/.exec(mv)[1].split(",").filter(c => c.startsWith("avc1"))[0];
+  const codecs = /CODECS="([^"]+)"/.exec(mv)[1];
   const media = mv.split("\n").filter(l => l && !l.startsWith("#"))[0];
   const sb = ms.addSourceBuffer('video/mp4; codecs="' + codecs + '"');
   const append = b => new Promise((ok, bad) => { sb.addEventListener("updateend", ok, {once: true}); sb.addEventListener("error", bad, {once: true}); sb.appendBuffer(b); });

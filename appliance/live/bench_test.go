@@ -52,7 +52,7 @@ func BenchmarkHLSServe(b *testing.B) {
 	defer func() { cancel(); <-fed; s.Close() }()
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}
-	pl := base + "/live/bench/video1_stream.m3u8"
+	pl := base + "/live/bench/main_stream.m3u8"
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := hc.Get(pl); err == nil {
 			resp.Body.Close()

@@ -118,11 +118,7 @@ func TestNothingLostAtTheEnd(t *testing.T) {
 			apptest.WaitFor(t, 20*time.Second, "the stream to end", func() bool {
 				return hub.Status("end").State == live.StateEnded
 			})
-			media := "video1_stream.m3u8"
-			if variant == config.HLSMPEGTS {
-				media = "main_stream.m3u8"
-			}
-			code, body, _ := apptest.Get(t, http.DefaultClient, httpURL+"/live/end/"+media)
+			code, body, _ := apptest.Get(t, http.DefaultClient, httpURL+"/live/end/main_stream.m3u8")
 			if code != 200 {
 				t.Fatalf("final playlist: %d\n%s", code, body)
 			}
@@ -179,10 +175,10 @@ func TestFirstPartPublished(t *testing.T) {
 		write(aus[i])
 	}
 	code, body, _ := apptest.Get(t, http.DefaultClient, base+"/live/early/index.m3u8")
-	if code != 200 || !strings.Contains(body, "video1_stream.m3u8") {
+	if code != 200 || !strings.Contains(body, "main_stream.m3u8") {
 		t.Fatalf("multivariant playlist after 0.5 s of a 2 s GOP: %d\n%s", code, body)
 	}
-	code, body, _ = apptest.Get(t, http.DefaultClient, base+"/live/early/video1_stream.m3u8")
+	code, body, _ = apptest.Get(t, http.DefaultClient, base+"/live/early/main_stream.m3u8")
 	if code != 200 {
 		t.Fatalf("media playlist after 0.5 s of a 2 s GOP: %d\n%s", code, body)
 	}
@@ -203,7 +199,7 @@ func TestFirstPartPublished(t *testing.T) {
 	next := len(m.Parts)
 	got := make(chan string, 1)
 	go func() {
-		resp, err := http.Get(fmt.Sprintf("%s/live/early/video1_stream.m3u8?_HLS_msn=0&_HLS_part=%d", base, next))
+		resp, err := http.Get(fmt.Sprintf("%s/live/early/main_stream.m3u8?_HLS_msn=0&_HLS_part=%d", base, next))
 		if err != nil {
 			got <- err.Error()
 			return
@@ -250,7 +246,7 @@ func TestServeContentSemantics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, body, hdr := apptest.Get(t, http.DefaultClient, base+"/live/etag/video1_stream.m3u8")
+	code, body, hdr := apptest.Get(t, http.DefaultClient, base+"/live/etag/main_stream.m3u8")
 	if code != 200 || hdr.Get("Etag") == "" {
 		t.Fatalf("playlist: %d %v\n%s", code, hdr, body)
 	}
@@ -259,7 +255,7 @@ func TestServeContentSemantics(t *testing.T) {
 		t.Fatal(err)
 	}
 	seg := pl.(*playlist.Media).Segments[0].URI
-	for _, u := range []string{"video1_stream.m3u8", seg} {
+	for _, u := range []string{"main_stream.m3u8", seg} {
 		code, b, hdr := apptest.Get(t, http.DefaultClient, base+"/live/etag/"+u)
 		if code != 200 || hdr.Get("Etag") == "" || hdr.Get("Content-Length") != strconv.Itoa(len(b)) {
 			t.Fatalf("%s: %d %v", u, code, hdr)

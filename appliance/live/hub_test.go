@@ -194,7 +194,7 @@ func TestPublishAccessUnits(t *testing.T) {
 	// Players get the last playlist, finished like a VOD, at once (even a
 	// blocking LL-HLS request for a segment that will never come).
 	start = time.Now()
-	code, body, err = get(t, context.Background(), base+"/live/chan1/video1_stream.m3u8?_HLS_msn=99999&_HLS_part=0")
+	code, body, err = get(t, context.Background(), base+"/live/chan1/main_stream.m3u8?_HLS_msn=99999&_HLS_part=0")
 	if err != nil || code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") || strings.Contains(body, "PRELOAD-HINT") {
 		t.Errorf("media playlist after Close: %d %v\n%s", code, err, body)
 	}
@@ -240,7 +240,7 @@ func TestBlockingRequests(t *testing.T) {
 
 	done := make(chan int, 1)
 	go func() {
-		code, _, _ := get(t, context.Background(), base+"/live/idle/video1_stream.m3u8")
+		code, _, _ := get(t, context.Background(), base+"/live/idle/main_stream.m3u8")
 		done <- code
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -299,7 +299,7 @@ func TestStartListsOnlyWhatExists(t *testing.T) {
 	}()
 	checked, rounds := map[string]bool{}, 0
 	for deadline := time.Now().Add(3500 * time.Millisecond); time.Now().Before(deadline); rounds++ {
-		code, body, err := get(t, context.Background(), base+"/live/cam/video1_stream.m3u8")
+		code, body, err := get(t, context.Background(), base+"/live/cam/main_stream.m3u8")
 		if err != nil || code != 200 {
 			t.Fatalf("media playlist: %d %v", code, err)
 		}
@@ -346,7 +346,7 @@ func TestStartListsOnlyWhatExists(t *testing.T) {
 	if err != nil || code != 200 || !strings.Contains(body, `"state":"ended"`) {
 		t.Errorf("/api/live/cam after Close: %d %v %s", code, err, body)
 	}
-	code, body, err = get(t, context.Background(), base+"/live/cam/video1_stream.m3u8")
+	code, body, err = get(t, context.Background(), base+"/live/cam/main_stream.m3u8")
 	if err != nil || code != 200 {
 		t.Fatalf("final playlist: %d %v", code, err)
 	}

@@ -61,7 +61,7 @@ func BenchmarkLiveDelay(b *testing.B) {
 		seen := map[string]bool{}
 		deadline := time.Now().Add(20 * time.Second / 4)
 		for time.Now().Before(deadline) {
-			resp, err := http.Get(s3.url("box1/live/" + name + "/video1_stream.m3u8"))
+			resp, err := http.Get(s3.url("box1/live/" + name + "/main_stream.m3u8"))
 			if err == nil {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()

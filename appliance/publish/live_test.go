@@ -47,7 +47,7 @@ func TestLiveStream(t *testing.T) {
 			t.Errorf("%s: %d %q %q, want %q %q", k, code, ctype, cache, want, wantCache)
 		}
 	}
-	_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/video1_stream.m3u8"))
+	_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/main_stream.m3u8"))
 	for _, tag := range []string{"EXT-X-PART", "PRELOAD-HINT", "CAN-BLOCK-RELOAD"} {
 		if strings.Contains(pl, tag) {
 			t.Errorf("the bucket's playlist has %s:\n%s", tag, pl)
@@ -65,7 +65,7 @@ func TestLiveStream(t *testing.T) {
 	})
 	stop()
 	apptest.WaitFor(t, 20*time.Second, "the ENDLIST playlist", func() bool {
-		_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/video1_stream.m3u8"))
+		_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/main_stream.m3u8"))
 		return strings.Contains(pl, "#EXT-X-ENDLIST")
 	})
 	apptest.WaitFor(t, 20*time.Second, "the ended stream deleted", func() bool {
@@ -107,14 +107,14 @@ func TestBucketDownLosesNothing(t *testing.T) {
 	// lost during the outage (about 20 were made)
 	stop()
 	apptest.WaitFor(t, 30*time.Second, "the stream's end in the bucket", func() bool {
-		_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/video1_stream.m3u8"))
+		_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/main_stream.m3u8"))
 		return strings.Contains(pl, "#EXT-X-ENDLIST")
 	})
 	segs := videoSegments(s3, "box1/live/cam/")
 	if len(segs) < 10 || segs[0] != 0 || segs[len(segs)-1] != len(segs)-1 {
 		t.Errorf("video segments in the bucket: %v", segs)
 	}
-	_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/video1_stream.m3u8"))
+	_, pl, _ := apptest.Get(t, http.DefaultClient, s3.url("box1/live/cam/main_stream.m3u8"))
 	if n := strings.Count(pl, "#EXTINF"); n != len(segs) {
 		t.Errorf("the playlist lists %d segments, the bucket has %d", n, len(segs))
 	}

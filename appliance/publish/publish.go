@@ -15,7 +15,7 @@
 //
 //	vod/ID/VERSION/...   a title's HLS tree; VERSION changes when the title is
 //	                     packaged again, so every file under it is immutable
-//	live/NAME/...        a live stream: index.m3u8, STREAM_stream.m3u8, and
+//	live/NAME/...        a live stream: index.m3u8, main_stream.m3u8, and
 //	                     the segments the playlists list
 package publish
 

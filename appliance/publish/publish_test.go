@@ -180,7 +180,7 @@ func TestRestartReconciles(t *testing.T) {
 	}
 }
 
-var reSeg = regexp.MustCompile(`_video1_seg(\d+)\.mp4$`)
+var reSeg = regexp.MustCompile(`_main_seg(\d+)\.mp4$`)
 
 // videoSegments are the numbers of the video segments of a live stream in
 // the bucket.

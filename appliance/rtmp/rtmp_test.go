@@ -164,7 +164,7 @@ func TestPublishPlayHLS(t *testing.T) {
 		t.Errorf("multivariant playlist lacks resolution or AAC: %s", body)
 	}
 	apptest.WaitFor(t, 30*time.Second, "a whole segment", func() bool {
-		_, b, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/video1_stream.m3u8")
+		_, b, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/main_stream.m3u8")
 		return strings.Contains(b, "#EXTINF:")
 	})
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
@@ -214,7 +214,7 @@ func TestPublishPlayHLS(t *testing.T) {
 	}
 	apptest.WaitFor(t, 10*time.Second, "the stream to end", func() bool { return !e.hub.Live("cam1") && len(e.streams(t)) == 0 })
 	// HLS players get the last playlist, finished with EXT-X-ENDLIST.
-	if code, body, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/video1_stream.m3u8"); code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") {
+	if code, body, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/cam1/main_stream.m3u8"); code != 200 || !strings.HasSuffix(body, "#EXT-X-ENDLIST\n") {
 		t.Errorf("media playlist after the end: %d\n%s", code, body)
 	}
 }
@@ -223,7 +223,7 @@ func TestLLHLSBlockingRequest(t *testing.T) {
 	e := start(t, func(c *config.Config) { c.HLS.RequestTimeout = config.Duration(2 * time.Second) })
 	publish(t, e.url("ll"), 20)
 	apptest.WaitFor(t, 30*time.Second, "the stream to be live", func() bool { return e.hub.Live("ll") })
-	code, body, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/ll/video1_stream.m3u8")
+	code, body, _ := apptest.Get(t, http.DefaultClient, e.httpURL+"/live/ll/main_stream.m3u8")
 	if code != 200 || !strings.Contains(body, "#EXT-X-PART:") || !strings.Contains(body, "#EXT-X-PRELOAD-HINT") {
 		t.Fatalf("media playlist: %d\n%s", code, body)
 	}
@@ -236,7 +236,7 @@ func TestLLHLSBlockingRequest(t *testing.T) {
 	}
 	segs := strings.Count(body, "#EXTINF:")
 	start := time.Now()
-	code, body, _ = apptest.Get(t, http.DefaultClient, fmt.Sprintf("%s/live/ll/video1_stream.m3u8?_HLS_msn=%d&_HLS_part=0", e.httpURL, msn+segs+1))
+	code, body, _ = apptest.Get(t, http.DefaultClient, fmt.Sprintf("%s/live/ll/main_stream.m3u8?_HLS_msn=%d&_HLS_part=0", e.httpURL, msn+segs+1))
 	if code != 200 || !strings.Contains(body, "#EXTM3U") {
 		t.Fatalf("blocking reload: %d %s", code, body)
 	}
@@ -246,7 +246,7 @@ func TestLLHLSBlockingRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
-		fmt.Sprintf("%s/live/ll/video1_stream.m3u8?_HLS_msn=%d&_HLS_part=0", e.httpURL, msn+segs+1+10), nil)
+		fmt.Sprintf("%s/live/ll/main_stream.m3u8?_HLS_msn=%d&_HLS_part=0", e.httpURL, msn+segs+1+10), nil)
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 		// msn too far ahead: the muxer may refuse it at once

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -421,65 +422,9 @@ func (m *Muxer) Start() error {
 		m.streams = append(m.streams, stream)
 
 	default:
-		defaultAudioChosen := false
-
-		for i, track := range m.mtracks {
-			var id string
-			if track.Codec.IsVideo() {
-				id = "video" + strconv.FormatInt(int64(i+1), 10)
-			} else {
-				id = "audio" + strconv.FormatInt(int64(i+1), 10)
-			}
-
-			isRendition := !track.isLeading || (!track.Codec.IsVideo() && len(m.Tracks) > 1)
-			isDefault := false
-			name := ""
-
-			if isRendition {
-				if !hasDefaultAudio {
-					if !defaultAudioChosen {
-						defaultAudioChosen = true
-						isDefault = true
-					}
-				} else {
-					isDefault = track.IsDefault
-				}
-
-				if track.Name != "" {
-					name = track.Name
-				} else {
-					name = id
-				}
-			}
-
-			stream := &muxerStream{
-				variant:        m.Variant,
-				segmentMaxSize: m.SegmentMaxSize,
-				segmentCount:   m.SegmentCount,
-				onEncodeError:  m.OnEncodeError,
-				mutex:          &m.mutex,
-				cond:           m.cond,
-				notify:         m.notify,
-				segMinDuration: m.SegmentMinDuration,
-				publishing:     m.OnPublish != nil, // thecure
-				prefix:         m.prefix,
-				storageFactory: m.storageFactory,
-				directory:      m.Directory,
-				server:         m.server,
-				tracks:         []*muxerTrack{track},
-				id:             id,
-				isLeading:      track.isLeading,
-				isRendition:    isRendition,
-				name:           name,
-				language:       track.Language,
-				isDefault:      isDefault,
-				nextSegmentID:  nextSegmentID,
-			}
-			err = stream.initialize()
-			if err != nil {
-				return err
-			}
-			m.streams = append(m.streams, stream)
+		err = m.createFMP4Streams(leadingTrackIndex, hasDefaultAudio, nextSegmentID)
+		if err != nil {
+			return err
 		}
 	}
 
@@ -492,6 +437,96 @@ func (m *Muxer) Start() error {
 		return nil
 	}()
 
+	return nil
+}
+
+// createFMP4Streams makes the streams of the fMP4 variants (thecure): the
+// leading track and the default audio track are muxed in one stream, "main"
+// (one init file with both tracks, parts and segments carrying both), as
+// the MPEG-TS variant does, so that a player makes one playlist request and
+// one part or segment request where upstream's separate audio rendition
+// (EXT-X-MEDIA) made it make two of each. Other audio tracks stay
+// renditions; the main stream's audio is then the group's default one,
+// listed without a URI (its media is in the main stream).
+func (m *Muxer) createFMP4Streams(leadingTrackIndex int, hasDefaultAudio bool, nextSegmentID uint64) error {
+	leading := m.mtracks[leadingTrackIndex]
+	audioID := func(i int) string { return "audio" + strconv.FormatInt(int64(i+1), 10) }
+
+	// the index of the audio track of the main stream (-1: none)
+	mainAudio := -1
+	if leading.Codec.IsVideo() {
+		for i, track := range m.mtracks {
+			if !track.Codec.IsVideo() && (!hasDefaultAudio || track.IsDefault) {
+				mainAudio = i
+				break
+			}
+		}
+	} else {
+		mainAudio = leadingTrackIndex
+	}
+
+	mainTracks := []*muxerTrack{leading}
+	if mainAudio >= 0 && mainAudio != leadingTrackIndex {
+		mainTracks = append(mainTracks, m.mtracks[mainAudio])
+	}
+
+	newStream := func(id string, tracks []*muxerTrack) *muxerStream {
+		return &muxerStream{
+			variant:        m.Variant,
+			segmentMaxSize: m.SegmentMaxSize,
+			segmentCount:   m.SegmentCount,
+			onEncodeError:  m.OnEncodeError,
+			mutex:          &m.mutex,
+			cond:           m.cond,
+			notify:         m.notify,
+			segMinDuration: m.SegmentMinDuration,
+			publishing:     m.OnPublish != nil,
+			prefix:         m.prefix,
+			storageFactory: m.storageFactory,
+			directory:      m.Directory,
+			server:         m.server,
+			tracks:         tracks,
+			id:             id,
+			nextSegmentID:  nextSegmentID,
+		}
+	}
+
+	renditions := len(m.mtracks) > len(mainTracks) // other audio tracks
+
+	main := newStream("main", mainTracks)
+	main.isLeading = true
+	if renditions && mainAudio >= 0 {
+		track := m.mtracks[mainAudio]
+		main.isRendition = true
+		main.isDefault = !hasDefaultAudio || track.IsDefault
+		main.name = track.Name
+		if main.name == "" {
+			main.name = audioID(mainAudio)
+		}
+		main.language = track.Language
+	}
+	if err := main.initialize(); err != nil {
+		return err
+	}
+	m.streams = append(m.streams, main)
+
+	for i, track := range m.mtracks {
+		if slices.Contains(mainTracks, track) {
+			continue
+		}
+		s := newStream(audioID(i), []*muxerTrack{track})
+		s.isRendition = true
+		s.isDefault = hasDefaultAudio && track.IsDefault
+		s.name = track.Name
+		if s.name == "" {
+			s.name = s.id
+		}
+		s.language = track.Language
+		if err := s.initialize(); err != nil {
+			return err
+		}
+		m.streams = append(m.streams, s)
+	}
 	return nil
 }
 
