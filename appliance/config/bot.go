@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 )
 
 // Bot configures the Telegram support bot (off by default).
@@ -74,10 +73,13 @@ func defaultBot() Bot {
 	}
 }
 
-var (
-	menuID      = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
-	secretToken = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
-)
+// menuID: 1-32 characters a-z 0-9 _ -.
+func menuID(s string) bool {
+	return charset(s, 1, 32, func(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-' })
+}
+
+// secretToken: 1-256 characters A-Z a-z 0-9 _ - (what Telegram accepts).
+func secretToken(s string) bool { return charset(s, 1, 256, tokenChar) }
 
 func (v *validator) bot(c *Bot) {
 	v.secret(!c.Enabled || c.Token != "", "bot.token", "enabled = true needs a token (token, token_file or the THECURE_BOT_TOKEN environment variable)")
@@ -101,7 +103,7 @@ func (v *validator) bot(c *Bot) {
 		} else if u.Path == "" || u.Path == "/" || u.RawQuery != "" {
 			v.fail("bot.webhook_url", "%q needs a path of its own (such as /telegram/SOMETHING) and no query: the web server routes it to the bot", c.WebhookURL)
 		}
-		if !secretToken.MatchString(c.WebhookSecret) {
+		if !secretToken(c.WebhookSecret) {
 			v.fail("bot.webhook_secret", "a webhook needs a secret of 1-256 characters A-Z a-z 0-9 _ - (webhook_secret, webhook_secret_file or THECURE_BOT_WEBHOOK_SECRET)")
 		}
 	}
@@ -121,7 +123,7 @@ func (v *validator) menu(nodes []MenuNode) {
 	for i, n := range nodes {
 		key := fmt.Sprintf("bot.menu[%d]", i)
 		switch {
-		case !menuID.MatchString(n.ID):
+		case !menuID(n.ID):
 			v.fail(key+".id", "%q must be 1-32 characters a-z 0-9 _ -", n.ID)
 		default:
 			if j, dup := index[n.ID]; dup {

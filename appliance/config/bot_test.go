@@ -98,3 +98,41 @@ func TestBotWebhookNeedsSecret(t *testing.T) {
 		t.Fatalf("want a webhook_secret problem, got %v", err)
 	}
 }
+
+// The character-set checks that replaced regular expressions accept and
+// refuse what those did: ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ (stream names),
+// ^[a-z0-9_-]{1,32}$ (menu ids), ^[A-Za-z0-9_-]{1,256}$ (webhook secrets).
+func TestCharsetChecks(t *testing.T) {
+	for _, c := range []struct {
+		s                   string
+		stream, menu, token bool
+	}{
+		{"", false, false, false},
+		{"a", true, true, true},
+		{"Live_1-x", true, false, true},
+		{"live_1-x", true, true, true},
+		{"_live", false, true, true},
+		{"-live", false, true, true},
+		{"9", true, true, true},
+		{"a b", false, false, false},
+		{"a/b", false, false, false},
+		{"caf\u00e9", false, false, false},
+		{"a.b", false, false, false},
+		{strings.Repeat("a", 32), true, true, true},
+		{strings.Repeat("a", 33), true, false, true},
+		{strings.Repeat("a", 64), true, false, true},
+		{strings.Repeat("a", 65), false, false, true},
+		{strings.Repeat("a", 256), false, false, true},
+		{strings.Repeat("a", 257), false, false, false},
+	} {
+		if got := ValidStreamName(c.s); got != c.stream {
+			t.Errorf("ValidStreamName(%.20q) = %v", c.s, got)
+		}
+		if got := menuID(c.s); got != c.menu {
+			t.Errorf("menuID(%.20q) = %v", c.s, got)
+		}
+		if got := secretToken(c.s); got != c.token {
+			t.Errorf("secretToken(%.20q) = %v", c.s, got)
+		}
+	}
+}

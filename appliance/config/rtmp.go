@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"strings"
 )
 
@@ -91,11 +90,33 @@ func defaultRTMP() RTMP {
 // MaxRTMPConnectionsPerAddress is the largest rtmp.max_connections_per_address.
 const MaxRTMPConnectionsPerAddress = 10000
 
-// streamName is what a live stream may be called (it appears in URLs and paths).
-var streamName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+// ValidStreamName tells whether name may be used for a live stream (it
+// appears in URLs and paths): 1-64 characters A-Z a-z 0-9 _ -, the first a
+// letter or digit.
+func ValidStreamName(name string) bool {
+	return charset(name, 1, 64, tokenChar) && name[0] != '_' && name[0] != '-'
+}
 
-// ValidStreamName tells whether name may be used for a live stream.
-func ValidStreamName(name string) bool { return streamName.MatchString(name) }
+// tokenChar: A-Z a-z 0-9 _ -.
+func tokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+}
+
+// charset tells whether s has min to max bytes, each of them ok. These
+// checks were regular expressions with counted repetitions ({1,256}), which
+// the regexp package compiles into one instruction per repetition: 320 KB
+// built at every start, for three character classes.
+func charset(s string, min, max int, ok func(byte) bool) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 func (v *validator) rtmp(c *RTMP) {
 	v.prefixes(c.AllowPublish, "rtmp.allow_publish")

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Item kinds.
@@ -27,18 +28,37 @@ type Meta struct {
 	Track   int
 }
 
-var (
-	reParenYear = regexp.MustCompile(`[(\[]((?:19|20)\d{2})[)\]]`)
-	reYearTok   = regexp.MustCompile(`^(?:19|20)\d{2}$`)
-	reResTok    = regexp.MustCompile(`(?i)^(?:\d{3,4}[pi]|4k|8k|uhd)$`)
-	reJunkTok   = regexp.MustCompile(`(?i)^(?:\d{3,4}[pi]|4k|8k|uhd|hdr|hdr10|dv|bluray|blu-ray|brrip|bdrip|bdremux|webrip|web-dl|webdl|web|hdtv|hdrip|dvdrip|dvd|x264|x265|h264|h265|h\.264|h\.265|hevc|avc|xvid|divx|aac|aac2\.0|ac3|dts|ddp5\.1|dd5\.1|remux|proper|repack|internal|multi|dual|subs?|vose|castellano|spanish|esp|nf|amzn|dsnp|hmax|atvp|10bit)$`)
-	reSxxExx    = regexp.MustCompile(`(?i)^(.*?)[\s._-]*\bs(\d{1,2})[\s._-]*e(\d{1,3})(?:[\s._-]*e?\d{1,3}\b)?(.*)$`)
-	reNxNN      = regexp.MustCompile(`(?i)^(.*?)[\s._-]*\b(\d{1,2})x(\d{1,3})\b(.*)$`)
-	reSeason    = regexp.MustCompile(`(?i)^(?:season|temporada|staffel|saison|series|s)[\s._-]*(\d{1,2})$`)
-	reEpisode   = regexp.MustCompile(`(?i)^(?:e|ep|episode|episodio|cap[ií]tulo|cap)?[\s._-]*(\d{1,3})\b[\s._-]*(.*)$`)
-	reNamedEp   = regexp.MustCompile(`(?i)^(.*?)[\s._-]+(?:episode|episodio|cap[ií]tulo|cap|ep)[\s._-]*(\d{1,3})\b[\s._-]*(.*)$`)
-	reTrackNo   = regexp.MustCompile(`^(?:\d{1,2}-)?(\d{1,3})(?:\s*[-.]\s*|\s+)`)
-)
+// nameRegexps are the patterns that read titles, years, seasons, episodes
+// and track numbers out of file names. They are compiled at the first name
+// parsed, not at every start: together about 170 KB and a millisecond, for
+// something a box that only streams live never does.
+type nameRegexps struct {
+	reParenYear *regexp.Regexp
+	reYearTok   *regexp.Regexp
+	reResTok    *regexp.Regexp
+	reJunkTok   *regexp.Regexp
+	reSxxExx    *regexp.Regexp
+	reNxNN      *regexp.Regexp
+	reSeason    *regexp.Regexp
+	reEpisode   *regexp.Regexp
+	reNamedEp   *regexp.Regexp
+	reTrackNo   *regexp.Regexp
+}
+
+var res = sync.OnceValue(func() *nameRegexps {
+	return &nameRegexps{
+		reParenYear: regexp.MustCompile(`[(\[]((?:19|20)\d{2})[)\]]`),
+		reYearTok:   regexp.MustCompile(`^(?:19|20)\d{2}$`),
+		reResTok:    regexp.MustCompile(`(?i)^(?:\d{3,4}[pi]|4k|8k|uhd)$`),
+		reJunkTok:   regexp.MustCompile(`(?i)^(?:\d{3,4}[pi]|4k|8k|uhd|hdr|hdr10|dv|bluray|blu-ray|brrip|bdrip|bdremux|webrip|web-dl|webdl|web|hdtv|hdrip|dvdrip|dvd|x264|x265|h264|h265|h\.264|h\.265|hevc|avc|xvid|divx|aac|aac2\.0|ac3|dts|ddp5\.1|dd5\.1|remux|proper|repack|internal|multi|dual|subs?|vose|castellano|spanish|esp|nf|amzn|dsnp|hmax|atvp|10bit)$`),
+		reSxxExx:    regexp.MustCompile(`(?i)^(.*?)[\s._-]*\bs(\d{1,2})[\s._-]*e(\d{1,3})(?:[\s._-]*e?\d{1,3}\b)?(.*)$`),
+		reNxNN:      regexp.MustCompile(`(?i)^(.*?)[\s._-]*\b(\d{1,2})x(\d{1,3})\b(.*)$`),
+		reSeason:    regexp.MustCompile(`(?i)^(?:season|temporada|staffel|saison|series|s)[\s._-]*(\d{1,2})$`),
+		reEpisode:   regexp.MustCompile(`(?i)^(?:e|ep|episode|episodio|cap[ií]tulo|cap)?[\s._-]*(\d{1,3})\b[\s._-]*(.*)$`),
+		reNamedEp:   regexp.MustCompile(`(?i)^(.*?)[\s._-]+(?:episode|episodio|cap[ií]tulo|cap|ep)[\s._-]*(\d{1,3})\b[\s._-]*(.*)$`),
+		reTrackNo:   regexp.MustCompile(`^(?:\d{1,2}-)?(\d{1,3})(?:\s*[-.]\s*|\s+)`),
+	}
+})
 
 // clean turns a file name stem into words: dots and underscores become
 // spaces when the name has no spaces, and separators are trimmed.
@@ -76,7 +96,7 @@ func ParseName(folderKind, rel string) Meta {
 // splitYear takes a parenthesised year off a name: the name is everything
 // before it, every word kept ("Ventana Web (2023)").
 func splitYear(s string) (string, int, bool) {
-	loc := reParenYear.FindStringSubmatchIndex(s)
+	loc := res().reParenYear.FindStringSubmatchIndex(s)
 	if loc == nil || loc[0] == 0 {
 		return s, 0, false
 	}
@@ -95,13 +115,13 @@ func sceneTitle(s string) (string, int) {
 	}
 	cut, year := len(words), 0
 	for i, w := range words {
-		if i > 0 && reResTok.MatchString(w) {
+		if i > 0 && res().reResTok.MatchString(w) {
 			cut = i
 			break
 		}
 	}
 	for i := cut - 1; i > 0; i-- {
-		if w := strings.Trim(words[i], "()[]"); reYearTok.MatchString(w) {
+		if w := strings.Trim(words[i], "()[]"); res().reYearTok.MatchString(w) {
 			year, _ = strconv.Atoi(w)
 			cut = i
 			break
@@ -144,7 +164,7 @@ func episodeTitle(rest string) string {
 		words = strings.Fields(rest)
 	}
 	for i, w := range words {
-		if reJunkTok.MatchString(strings.Trim(w, "()[]")) {
+		if res().reJunkTok.MatchString(strings.Trim(w, "()[]")) {
 			words = words[:i]
 			break
 		}
@@ -159,18 +179,18 @@ func parseEpisode(dirs []string, base string) Meta {
 	}
 	var rest string
 	coded := false
-	if g := reSxxExx.FindStringSubmatch(base); g != nil {
+	if g := res().reSxxExx.FindStringSubmatch(base); g != nil {
 		m.Show, rest, coded = showName(g[1]), g[4], true
 		m.Season, _ = strconv.Atoi(g[2])
 		m.Episode, _ = strconv.Atoi(g[3])
-	} else if g := reNxNN.FindStringSubmatch(base); g != nil {
+	} else if g := res().reNxNN.FindStringSubmatch(base); g != nil {
 		m.Show, rest, coded = showName(g[1]), g[4], true
 		m.Season, _ = strconv.Atoi(g[2])
 		m.Episode, _ = strconv.Atoi(g[3])
 	}
 	// folders: Show/Season 1/...
 	for i, d := range dirs {
-		if g := reSeason.FindStringSubmatch(strings.TrimSpace(d)); g != nil {
+		if g := res().reSeason.FindStringSubmatch(strings.TrimSpace(d)); g != nil {
 			if m.Season == 0 {
 				m.Season, _ = strconv.Atoi(g[1])
 			}
@@ -183,10 +203,10 @@ func parseEpisode(dirs []string, base string) Meta {
 		m.Show = showName(dirs[0])
 	}
 	if !coded {
-		if g := reEpisode.FindStringSubmatch(clean(base)); g != nil {
+		if g := res().reEpisode.FindStringSubmatch(clean(base)); g != nil {
 			m.Episode, _ = strconv.Atoi(g[1])
 			rest = g[2]
-		} else if g := reNamedEp.FindStringSubmatch(base); g != nil {
+		} else if g := res().reNamedEp.FindStringSubmatch(base); g != nil {
 			if m.Show == "" {
 				m.Show = showName(g[1])
 			}
@@ -224,7 +244,7 @@ func parseTrack(dirs []string, base string) Meta {
 		m.Album, m.Year = a, y
 	}
 	s := strings.TrimSpace(base)
-	if g := reTrackNo.FindStringSubmatch(s); g != nil {
+	if g := res().reTrackNo.FindStringSubmatch(s); g != nil {
 		m.Track, _ = strconv.Atoi(g[1])
 		s = s[len(g[0]):]
 	}
@@ -233,7 +253,7 @@ func parseTrack(dirs []string, base string) Meta {
 			m.Artist = clean(a)
 		}
 		s = t
-		if g := reTrackNo.FindStringSubmatch(s); g != nil && m.Track == 0 {
+		if g := res().reTrackNo.FindStringSubmatch(s); g != nil && m.Track == 0 {
 			m.Track, _ = strconv.Atoi(g[1])
 			s = s[len(g[0]):]
 		}

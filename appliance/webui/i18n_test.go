@@ -117,3 +117,32 @@ func TestTemplateKeysTranslated(t *testing.T) {
 		}
 	}
 }
+
+// Every page template parses, in every language (New leaves parsing to
+// each page's first request).
+func TestPagesParse(t *testing.T) {
+	for _, lang := range []string{"es", "en"} {
+		tr, err := newTranslator(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages, err := parsePages(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pages) != len(pageNames) {
+			t.Fatalf("%s: %d pages, want %d", lang, len(pages), len(pageNames))
+		}
+		for _, name := range pageNames {
+			tmpl, err := pages[name].get()
+			if err != nil {
+				t.Fatalf("%s: page %s: %v", lang, name, err)
+			}
+			for _, def := range []string{"layout", "content"} {
+				if tmpl.Lookup(def) == nil {
+					t.Errorf("%s: page %s defines no %q", lang, name, def)
+				}
+			}
+		}
+	}
+}

@@ -16,13 +16,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"thecure/appliance/config"
 )
 
-// pageTemplate is one page: the layout plus the page's own content.
-type pageTemplate struct{ t *template.Template }
+// pageTemplate is one page: the layout plus the page's own content, parsed
+// at its first request (get). Parsing every page at start held about 800 KB
+// of parse trees (one copy of the layout per page) for pages that an
+// appliance busy streaming may never show; TestPagesParse keeps a broken
+// template from reaching a build.
+type pageTemplate struct {
+	get func() (*template.Template, error)
+}
 
 // pageNames are the page templates; each defines "content" and "title".
 var pageNames = []string{"catalogue", "watch", "live", "login", "admin", "charts", "manage", "support", "error"}
@@ -74,20 +81,25 @@ func parsePages(tr *translator) (map[string]*pageTemplate, error) {
 		"hhmm":       func(t time.Time) string { return t.Local().Format("15:04") },
 		"u64":        func(n int64) uint64 { return uint64(max(n, 0)) },
 	}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/status.html")
-	if err != nil {
-		return nil, err
-	}
+	base := sync.OnceValues(func() (*template.Template, error) {
+		return template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/status.html")
+	})
+	var mu sync.Mutex // one Clone of base at a time
 	out := map[string]*pageTemplate{}
 	for _, name := range pageNames {
-		c, err := base.Clone()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := c.ParseFS(templateFS, "templates/"+name+".html"); err != nil {
-			return nil, err
-		}
-		out[name] = &pageTemplate{t: c}
+		out[name] = &pageTemplate{get: sync.OnceValues(func() (*template.Template, error) {
+			b, err := base()
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			c, err := b.Clone()
+			mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			return c.ParseFS(templateFS, "templates/"+name+".html")
+		})}
 	}
 	return out, nil
 }
@@ -129,7 +141,11 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page, titl
 
 func (u *UI) exec(w http.ResponseWriter, code int, page, name string, data any) {
 	var buf bytes.Buffer
-	if err := u.pages[page].t.ExecuteTemplate(&buf, name, data); err != nil {
+	t, err := u.pages[page].get()
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, name, data)
+	}
+	if err != nil {
 		u.log.Error("page template", "page", page, "err", err)
 		http.Error(w, u.tr.t("err.internal"), http.StatusInternalServerError)
 		return

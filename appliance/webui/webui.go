@@ -245,8 +245,8 @@ type UI struct {
 	logins   *prometheus.CounterVec
 }
 
-// New builds the pages; it parses every template now, so a broken template
-// fails here and not on a visitor's request.
+// New builds the pages; each template is parsed at its page's first
+// request (TestPagesParse parses them all).
 func New(o Options) (*UI, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
