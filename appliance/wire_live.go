@@ -3,8 +3,10 @@ package appliance
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 
 	"thecure/appliance/bot"
 	"thecure/appliance/health"
@@ -20,6 +22,15 @@ var _ rtmp.Hub = (*live.Hub)(nil)
 func (a *app) wireLive() error {
 	hub := live.NewHub(a.cfg.HLS, a.log.With("svc", "live"), a.reg)
 	a.live = hub
+	if a.cfg.HLS.SegmentDir != "" {
+		dir, err := filepath.Abs(a.cfg.Path(a.cfg.HLS.SegmentDir))
+		if err != nil {
+			return fmt.Errorf("hls.segment_dir: %w", err)
+		}
+		if err := hub.SetSegmentDir(dir); err != nil {
+			return fmt.Errorf("hls.segment_dir: %w", err)
+		}
+	}
 	if a.publish != nil && a.cfg.Publish.S3.Live {
 		hub.SetSink(a.publish) // live streams into the [publish.s3] bucket too
 	}

@@ -26,6 +26,7 @@ func (c *Config) files(now time.Time) (Problems, []string) {
 		{"library.media_dir", c.Path(c.Library.MediaDir)},
 		{"library.hls_dir", c.Path(c.Library.HLSDir)},
 		{"backup.dir", c.Path(c.Backup.Dir)},
+		{"hls.segment_dir", c.Path(c.HLS.SegmentDir)},
 	} {
 		if st, err := os.Stat(d.path); d.path != "" && err == nil && !st.IsDir() {
 			probs = append(probs, Problem{Key: d.key, Msg: fmt.Sprintf("%s is a file, not a folder", d.path)})

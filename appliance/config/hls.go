@@ -17,6 +17,10 @@ type HLS struct {
 	SegmentCount    int      `toml:"segment_count"`    // segments in the live window
 	// RequestTimeout bounds a blocking playlist or part request.
 	RequestTimeout Duration `toml:"request_timeout"`
+	// SegmentDir keeps the segments of every live window on the file
+	// system, one folder per publication (relative to data_dir); "": in
+	// memory.
+	SegmentDir string `toml:"segment_dir"`
 }
 
 func defaultHLS() HLS {
@@ -26,6 +30,7 @@ func defaultHLS() HLS {
 		PartDuration:    Duration(200 * time.Millisecond),
 		SegmentCount:    7,
 		RequestTimeout:  Duration(10 * time.Second),
+		SegmentDir:      "live",
 	}
 }
 
@@ -42,4 +47,5 @@ func (v *validator) hls(c *HLS) {
 		v.fail("hls.segment_count", "must be at least %d for variant %q", min, c.Variant)
 	}
 	v.check(c.RequestTimeout >= Duration(time.Second), "hls.request_timeout", "must be at least 1s")
+	v.check(c.SegmentDir != "." && c.SegmentDir != "/", "hls.segment_dir", "must be a folder of its own (\"\" keeps the segments in memory)")
 }

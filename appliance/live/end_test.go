@@ -36,6 +36,7 @@ func rtmpHub(t *testing.T, variant string) (hub *live.Hub, rtmpURL, httpURL stri
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	reg := prometheus.NewRegistry()
 	hub = live.NewHub(cfg.HLS, log, reg)
+	segmentDir(t, hub, cfg.HLS)
 	srv, err := rtmp.New(cfg.RTMP, log, hub, reg)
 	if err != nil {
 		t.Fatal(err)

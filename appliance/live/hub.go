@@ -10,8 +10,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +71,8 @@ type Hub struct {
 
 	bytesIn   *prometheus.CounterVec
 	published prometheus.Counter
-	sink      Sink // a copy of every stream elsewhere (sink.go); nil: none
+	sink      Sink   // a copy of every stream elsewhere (sink.go); nil: none
+	segDir    string // where the muxers keep their segments (SetSegmentDir); "": in memory
 }
 
 // NewHub makes an empty hub and registers its metrics on reg.
@@ -206,7 +211,7 @@ func variant(v string) gohlslib.MuxerVariant {
 
 // Publish starts a live stream with the given tracks: its HLS muxer runs
 // until Close. A name already live gives ErrLive.
-func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
+func (h *Hub) Publish(name string, t Tracks) (_ *Stream, err error) {
 	if !config.ValidStreamName(name) {
 		return nil, fmt.Errorf("invalid stream name %q", name)
 	}
@@ -225,6 +230,18 @@ func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
 		},
 	}
 	s.muxer.OnPublish = h.onPublish(s)
+	if h.segDir != "" {
+		s.dir = filepath.Join(h.segDir, name+"."+strconv.FormatInt(s.started.UnixNano(), 36)+pubSuffix)
+		if err := os.Mkdir(s.dir, 0o700); err != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		s.muxer.Directory = s.dir
+		defer func() {
+			if err != nil {
+				s.removeDir()
+			}
+		}()
+	}
 	if t.H264 != nil {
 		var sps h264.SPS
 		if err := sps.Unmarshal(t.H264.SPS); err != nil {
@@ -254,9 +271,9 @@ func (h *Hub) Publish(name string, t Tracks) (*Stream, error) {
 	}
 	if old, ok := h.ended[name]; ok { // a new publication replaces the ended one
 		delete(h.ended, name)
-		go old.muxer.Close()
+		go old.closeMuxer()
 	}
-	if err := s.muxer.Start(); err != nil {
+	if err = s.muxer.Start(); err != nil {
 		return nil, fmt.Errorf("stream %s: start hls muxer: %w", name, err)
 	}
 	h.streams[name] = s
@@ -277,6 +294,7 @@ type Stream struct {
 	audio   *gohlslib.Track
 	pending chan struct{} // blocking HLS requests in flight (a semaphore)
 	bytesIn prometheus.Counter
+	dir     string // the muxer's segments, "" for in memory
 
 	videoCodec, audioCodec string
 	width, height          int
@@ -393,9 +411,62 @@ func (s *Stream) Close() {
 			delete(h.ended, s.name)
 		}
 		h.mu.Unlock()
-		s.muxer.Close()
+		s.closeMuxer()
 	})
 	h.log.Info("live stream ended", "stream", s.name, "uptime", time.Since(s.started).Round(time.Second))
+}
+
+// closeMuxer stops the muxer and removes its segments.
+func (s *Stream) closeMuxer() {
+	s.muxer.Close()
+	s.removeDir()
+}
+
+func (s *Stream) removeDir() {
+	if s.dir == "" {
+		return
+	}
+	if err := os.RemoveAll(s.dir); err != nil {
+		s.log().Warn("live segments not removed", "stream", s.name, "err", err)
+	}
+}
+
+// pubSuffix ends the name of a publication's folder of segments
+// (NAME.PUBLICATION.hls), so that SetSegmentDir knows what it may remove.
+const pubSuffix = ".hls"
+
+// SetSegmentDir has every stream published from now on keep its segments
+// in a folder of dir (made if missing, mode 0700) instead of in memory:
+// only the parts of the segment in progress stay in memory (LL-HLS players
+// fetch them as they come), complete segments are read from the file system,
+// whose page cache keeps what is read often (memory the kernel may reclaim,
+// where the Go heap would hold the whole window plus the collector's
+// headroom), and are sent with sendfile. Each folder is removed with its
+// stream's muxer; folders left by an earlier run (a crash, or streams still
+// in their end grace at shutdown) are removed now. Call it before the first
+// Publish.
+func (h *Hub) SetSegmentDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), pubSuffix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		if name, _, ok := strings.Cut(base, "."); !ok || !config.ValidStreamName(name) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	h.segDir = dir
+	return nil
 }
 
 // endGrace is how long an ended stream's last playlist stays served: long

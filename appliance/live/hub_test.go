@@ -126,6 +126,7 @@ func newHub(t testing.TB, edit func(*config.HLS)) (*live.Hub, string) {
 		edit(&cfg)
 	}
 	hub := live.NewHub(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	segmentDir(t, hub, cfg)
 	mux := http.NewServeMux()
 	for p, h := range hub.Routes() {
 		mux.Handle(p, h)

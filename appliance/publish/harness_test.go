@@ -270,6 +270,11 @@ func newBox(t testing.TB, dir string, cfg config.PublishS3, hls func(*config.HLS
 		hls(&hc)
 	}
 	b.hub = live.NewHub(hc, log, prometheus.NewRegistry())
+	if hc.SegmentDir != "" { // as the appliance does: segments on disk, read back for the bucket
+		if err := b.hub.SetSegmentDir(filepath.Join(dir, hc.SegmentDir)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.hub.SetSink(b.svc)
 	b.cat.SetRemote(b.svc.URL)
 	return b

@@ -1,6 +1,8 @@
 package gohlslib
 
 import (
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
@@ -64,8 +66,12 @@ func (m *Muxer) publication() (MuxerPublication, bool) {
 			if id < s.pubNext {
 				continue
 			}
+			data, err := segmentChunks(seg)
+			if err != nil { // thecure: a segment on disk that cannot be read back
+				m.OnEncodeError(fmt.Errorf("publish %s: %w", seg.getPath(), err))
+			}
 			p.Files = append(p.Files, MuxerFile{
-				Path: seg.getPath(), ContentType: s.mediaContentType(), Data: segmentChunks(seg),
+				Path: seg.getPath(), ContentType: s.mediaContentType(), Data: data,
 				Duration: seg.getDuration(), Start: start,
 			})
 			s.pubNext = id + 1
@@ -114,14 +120,29 @@ func segmentIDStart(seg muxerSegment) (uint64, time.Time) {
 	return 0, time.Time{}
 }
 
-func segmentChunks(seg muxerSegment) [][]byte {
+func segmentChunks(seg muxerSegment) ([][]byte, error) {
+	var chunks [][]byte
 	switch s := seg.(type) {
 	case *muxerSegmentFMP4:
-		return storageChunks(s.storage)
+		chunks = storageChunks(s.storage)
 	case *muxerSegmentMPEGTS:
-		return storageChunks(s.storage)
+		chunks = storageChunks(s.storage)
 	}
-	return nil
+	if chunks != nil {
+		return chunks, nil
+	}
+	// thecure: a segment on disk is read back for the publication (once,
+	// when it is complete; the caller keeps it only until it is uploaded)
+	r, err := seg.reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{b}, nil
 }
 
 func (s *muxerStream) initContentType() string {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -167,7 +168,7 @@ func newMediaFile(name, contentType string, chunks [][]byte, open func() (io.Rea
 // (ranges, conditional requests, no copy), else from its reader.
 func (f *mediaFile) serve(w http.ResponseWriter, r *http.Request) {
 	if f.chunks == nil {
-		serveReader(w, f.contentType[0], f.open)
+		f.serveOpened(w, r)
 		return
 	}
 	h := w.Header()
@@ -201,18 +202,39 @@ func storageChunks(st any) [][]byte {
 	return nil
 }
 
-// serveReader answers media that is not in memory (disk storage).
-func serveReader(w http.ResponseWriter, contentType string, open func() (io.ReadCloser, error)) {
-	r, err := open()
+// serveOpened answers media that is not in memory (disk storage, thecure):
+// with http.ServeContent semantics when the reader can seek (a whole file
+// then goes out with sendfile), else as it is read. A file already removed
+// (its segment left the window) is 404.
+func (f *mediaFile) serveOpened(w http.ResponseWriter, r *http.Request) {
+	rc, err := f.open()
 	if err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
+		http.NotFound(w, r)
 		return
 	}
-	defer r.Close()
-	w.Header().Set("Cache-Control", "public, max-age="+segmentMaxAge)
-	w.Header().Set("Content-Type", contentType)
+	defer rc.Close()
+	h := w.Header()
+	h["Cache-Control"] = hdrMedia
+	h["Content-Type"] = f.contentType
+	h["Etag"] = f.etag
+	if file, ok := rc.(*os.File); ok && plainGet(r) {
+		// what ServeContent would do, with less work (as for memory):
+		// the headers, then the file with sendfile
+		if fi, err := file.Stat(); err == nil {
+			h["Last-Modified"] = f.lastMod
+			h["Accept-Ranges"] = hdrBytes
+			h["Content-Length"] = []string{strconv.FormatInt(fi.Size(), 10)}
+			w.WriteHeader(http.StatusOK)
+			io.Copy(w, file) //nolint:errcheck // the client went away: nothing to do
+			return
+		}
+	}
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		http.ServeContent(w, r, "", f.modTime, rs)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
-	io.Copy(w, r) //nolint:errcheck // the client went away: nothing to do
+	io.Copy(w, rc) //nolint:errcheck // the client went away: nothing to do
 }
 
 // chunkReader is an io.ReadSeeker over byte slices.

@@ -968,6 +968,15 @@ func (s *muxerStream) registerSegment(segment muxerSegment) {
 	}
 	path := segment.getPath()
 	s.server.registerPath(path, newMediaFile(path, s.mediaContentType(), chunks, segment.reader).serve)
+
+	// thecure: with disk storage, the segment's parts were served from
+	// memory while it was made; now they are ranges of its file, and the
+	// memory is freed (unless the file could not be written: chunks)
+	if seg, ok := segment.(*muxerSegmentFMP4); ok && chunks == nil && s.variant == MuxerVariantLowLatency {
+		for _, part := range seg.parts {
+			s.server.registerPath(part.path, newMediaFile(part.path, s.mediaContentType(), nil, part.reader).serve)
+		}
+	}
 }
 
 // provisionalTargetDuration is the target duration, or before the first
