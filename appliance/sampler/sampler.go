@@ -5,9 +5,13 @@
 // (1 min) it writes that minute's averages to its own bucket in the store,
 // so a restart loses only the fine resolution, not the day.
 //
-// Memory bound: the ring holds Capacity (8640) points, 24 h at 10 s: 8 bytes
-// of time per point and 4 bytes (float32) per point and series, at most
-// MaxSeries (64) series: 8640×8 + 64×8640×4 ≈ 2.3 MB, whatever the uptime.
+// Memory bound: two rings, the last hour at 10 s (FineCapacity, 360 points)
+// and the day in minute averages (CoarseCapacity, 1440 points: the minutes
+// it stores, and after a restart loads): 8 bytes of time per point and 4
+// bytes (float32) per point and series, at most MaxSeries (64) series:
+// 1800×8 + 64×1800×4 ≈ 475 KB, whatever the uptime. (One ring of the day at
+// 10 s held 2.3 MB, a third of the live heap of a box with one stream,
+// for a resolution that a restart lost anyway.)
 // Store bound: one key per minute, pruned after Keep (24 h): at most 1440
 // keys of at most MaxSeries small JSON numbers each.
 package sampler
@@ -37,9 +41,12 @@ const (
 	Step        = 10 * time.Second
 	PersistStep = time.Minute
 	Keep        = 24 * time.Hour
-	Capacity    = int(Keep / Step) // 8640 points
-	MaxSeries   = 64
-	maxName     = 80
+	// FineCapacity is the points of the last hour, every Step.
+	FineCapacity = int(time.Hour / Step) // 360 points
+	// CoarseCapacity is the minutes of the day, every PersistStep.
+	CoarseCapacity = int(Keep / PersistStep) // 1440 points
+	MaxSeries      = 64
+	maxName        = 80
 )
 
 // bucket is the store bucket of the per-minute points.
@@ -77,9 +84,8 @@ type Sampler struct {
 	now   func() time.Time
 
 	mu     sync.Mutex
-	times  []int64 // ring of Unix seconds
-	head   int     // next slot
-	n      int     // points held
+	fine   ring // every Step, the last hour
+	coarse ring // every minute (averages), the day
 	series map[string]*series
 	order  []string
 	full   bool // MaxSeries reached (warned once)
@@ -91,8 +97,49 @@ type Sampler struct {
 }
 
 type series struct {
-	spec Spec // Name is the full series name
-	vals []float32
+	spec   Spec      // Name is the full series name
+	fine   []float32 // values in the fine ring's slots
+	coarse []float32 // values in the coarse ring's slots
+}
+
+// ring is the times of a fixed number of points, oldest overwritten; the
+// series keep their values in the same slots.
+type ring struct {
+	times []int64 // Unix seconds
+	head  int     // next slot
+	n     int     // points held
+}
+
+func newRing(capacity int) ring { return ring{times: make([]int64, capacity)} }
+
+// add takes the next slot for time t and returns it.
+func (r *ring) add(t int64) int {
+	i := r.head
+	r.times[i] = t
+	r.head = (r.head + 1) % len(r.times)
+	r.n = min(r.n+1, len(r.times))
+	return i
+}
+
+// slots lists the slots held, oldest first, whose time is in [from, to).
+func (r *ring) slots(from, to int64) []int {
+	var out []int
+	first := (r.head - r.n + len(r.times)) % len(r.times)
+	for i := range r.n {
+		j := (first + i) % len(r.times)
+		if t := r.times[j]; t >= from && t < to {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// oldest is the time of the oldest point held (ok false when empty).
+func (r *ring) oldest() (int64, bool) {
+	if r.n == 0 {
+		return 0, false
+	}
+	return r.times[(r.head-r.n+len(r.times))%len(r.times)], true
 }
 
 type counterPoint struct {
@@ -118,7 +165,8 @@ func New(g prometheus.Gatherer, st *store.Store, log *slog.Logger, specs []Spec)
 	}
 	return &Sampler{
 		g: g, st: st, log: log, specs: specs, now: time.Now,
-		times:  make([]int64, Capacity),
+		fine:   newRing(FineCapacity),
+		coarse: newRing(CoarseCapacity),
 		series: map[string]*series{},
 		prev:   map[string]counterPoint{},
 		acc:    map[string]*avg{},
@@ -160,7 +208,9 @@ func (s *Sampler) Sample() {
 	s.stats.Samples++
 	if m := now.Truncate(PersistStep).Unix(); m != s.minT {
 		if s.minT != 0 {
-			s.persistLocked(s.minT)
+			point := s.averagesLocked()
+			s.pushMinute(s.minT, point)
+			s.persistLocked(s.minT, point)
 		}
 		s.minT = m
 		clear(s.acc)
@@ -254,9 +304,12 @@ func (s *Sampler) known(name string, sp Spec) bool {
 		return false
 	}
 	sp.Name = name
-	sr := &series{spec: sp, vals: make([]float32, Capacity)}
-	for i := range sr.vals {
-		sr.vals[i] = float32(math.NaN())
+	sr := &series{spec: sp, fine: make([]float32, FineCapacity), coarse: make([]float32, CoarseCapacity)}
+	for i := range sr.fine {
+		sr.fine[i] = float32(math.NaN())
+	}
+	for i := range sr.coarse {
+		sr.coarse[i] = float32(math.NaN())
 	}
 	s.series[name] = sr
 	s.order = append(s.order, name)
@@ -293,18 +346,28 @@ func value(m *dto.Metric) float64 {
 	return 0
 }
 
-// push appends one point (s.mu held).
+// push appends one point to the fine ring (s.mu held).
 func (s *Sampler) push(t int64, vals map[string]float64) {
-	s.times[s.head] = t
+	i := s.fine.add(t)
 	for name, sr := range s.series {
 		v, ok := vals[name]
 		if !ok {
 			v = math.NaN()
 		}
-		sr.vals[s.head] = float32(v)
+		sr.fine[i] = float32(v)
 	}
-	s.head = (s.head + 1) % Capacity
-	s.n = min(s.n+1, Capacity)
+}
+
+// pushMinute appends one minute's averages to the coarse ring (s.mu held).
+func (s *Sampler) pushMinute(t int64, vals map[string]float32) {
+	i := s.coarse.add(t)
+	for name, sr := range s.series {
+		v, ok := vals[name]
+		if !ok {
+			v = float32(math.NaN())
+		}
+		sr.coarse[i] = v
+	}
 }
 
 // Series is one series of a Window.
@@ -342,25 +405,32 @@ type Window struct {
 	Series []Series `json:"series"`
 }
 
-// Window returns the points at or after since.
+// Window returns the points at or after since: the minutes older than the
+// last hour, then the last hour's points every Step.
 func (s *Sampler) Window(since time.Time) Window {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := Window{Step: int(Step / time.Second), Times: []int64{}, Series: []Series{}}
-	first := (s.head - s.n + Capacity) % Capacity
-	var idx []int
-	for i := range s.n {
-		j := (first + i) % Capacity
-		if s.times[j] >= since.Unix() {
-			idx = append(idx, j)
-			w.Times = append(w.Times, s.times[j])
-		}
+	end := int64(math.MaxInt64) // minutes end where the fine points begin
+	if t, ok := s.fine.oldest(); ok {
+		end = t - int64(PersistStep/time.Second) + 1 // minutes wholly before it
+	}
+	coarse := s.coarse.slots(since.Unix(), end)
+	fine := s.fine.slots(since.Unix(), math.MaxInt64)
+	for _, j := range coarse {
+		w.Times = append(w.Times, s.coarse.times[j])
+	}
+	for _, j := range fine {
+		w.Times = append(w.Times, s.fine.times[j])
 	}
 	for _, name := range s.order {
 		sr := s.series[name]
-		out := Series{Name: name, Chart: sr.spec.Chart, Unit: sr.spec.Unit, Values: make(Points, len(idx))}
-		for k, j := range idx {
-			out.Values[k] = sr.vals[j]
+		out := Series{Name: name, Chart: sr.spec.Chart, Unit: sr.spec.Unit, Values: make(Points, 0, len(w.Times))}
+		for _, j := range coarse {
+			out.Values = append(out.Values, sr.coarse[j])
+		}
+		for _, j := range fine {
+			out.Values = append(out.Values, sr.fine[j])
 		}
 		w.Series = append(w.Series, out)
 	}
@@ -379,21 +449,26 @@ func (s *Sampler) flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.minT != 0 {
-		s.persistLocked(s.minT)
+		s.persistLocked(s.minT, s.averagesLocked())
 	}
 }
 
-// persistLocked writes minute m's averages and prunes what is older than
-// Keep (s.mu held; a failure is logged: the ring in memory still has it).
-func (s *Sampler) persistLocked(m int64) {
-	if s.st == nil || len(s.acc) == 0 {
-		return
-	}
+// averagesLocked is the minute in progress: each series' average (s.mu held).
+func (s *Sampler) averagesLocked() map[string]float32 {
 	point := make(map[string]float32, len(s.acc))
 	for name, a := range s.acc {
 		if a.n > 0 {
 			point[name] = float32(a.sum / float64(a.n))
 		}
+	}
+	return point
+}
+
+// persistLocked writes minute m's averages and prunes what is older than
+// Keep (s.mu held; a failure is logged: the rings in memory still have it).
+func (s *Sampler) persistLocked(m int64, point map[string]float32) {
+	if s.st == nil || len(point) == 0 {
+		return
 	}
 	val, err := json.Marshal(point)
 	if err != nil {
@@ -426,7 +501,7 @@ func (s *Sampler) persistLocked(m int64) {
 
 func key(t int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(t)) }
 
-// load fills the ring with the stored minutes of the last Keep.
+// load fills the coarse ring with the stored minutes of the last Keep.
 func (s *Sampler) load() error {
 	if s.st == nil {
 		return nil
@@ -434,7 +509,7 @@ func (s *Sampler) load() error {
 	since := s.now().Add(-Keep).Unix()
 	type point struct {
 		t    int64
-		vals map[string]float64
+		vals map[string]float32
 	}
 	var pts []point
 	err := s.st.View(func(tx *bolt.Tx) error {
@@ -447,7 +522,7 @@ func (s *Sampler) load() error {
 			if len(k) != 8 {
 				continue
 			}
-			var m map[string]float64
+			var m map[string]float32
 			if err := json.Unmarshal(v, &m); err != nil {
 				return errors.Join(errors.New("minute "+time.Unix(int64(binary.BigEndian.Uint64(k)), 0).UTC().Format(time.RFC3339)), err)
 			}
@@ -478,7 +553,7 @@ func (s *Sampler) load() error {
 			}
 		}
 		s.mu.Lock()
-		s.push(p.t, p.vals)
+		s.pushMinute(p.t, p.vals)
 		s.mu.Unlock()
 	}
 	return nil

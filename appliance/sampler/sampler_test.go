@@ -116,16 +116,39 @@ func TestRingAndStoreStayBounded(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}
 	s := New(reg, st, nil, testSpecs())
 	s.now = clk.now
-	for range Capacity + 400 { // more than a day
+	for range int(Keep/Step) + 400 { // more than a day
 		s.Sample()
 		clk.t = clk.t.Add(Step)
 	}
+	last := clk.t.Add(-Step).Unix()
 	w := s.Window(time.Time{})
-	if len(w.Series) != MaxSeries || len(w.Times) != Capacity {
-		t.Errorf("%d series × %d points, want %d × %d", len(w.Series), len(w.Times), MaxSeries, Capacity)
+	if len(w.Series) != MaxSeries {
+		t.Errorf("%d series, want %d", len(w.Series), MaxSeries)
 	}
-	if w.Times[0] != clk.t.Add(-Step*time.Duration(Capacity)).Unix() {
-		t.Error("the ring does not hold the latest day")
+	// the day in minutes, then the last hour every 10 s
+	n := len(w.Times)
+	if n < FineCapacity+CoarseCapacity-int(time.Hour/PersistStep)-1 || n > FineCapacity+CoarseCapacity {
+		t.Errorf("%d points, want the last hour's %d and the day's minutes before it", n, FineCapacity)
+	}
+	for i := 1; i < n; i++ {
+		if w.Times[i] <= w.Times[i-1] {
+			t.Fatalf("times not in order at %d: %d then %d", i, w.Times[i-1], w.Times[i])
+		}
+	}
+	if w.Times[n-1] != last || w.Times[n-FineCapacity] != last-int64((FineCapacity-1)*int(Step/time.Second)) {
+		t.Error("the fine ring does not hold the last hour")
+	}
+	if first := w.Times[0]; first < last-int64(Keep/time.Second)-60 || first%60 != 0 || w.Times[1]-first != 60 {
+		t.Errorf("the coarse ring does not hold the day in minutes: first %d, then %d", first, w.Times[1])
+	}
+	for _, sr := range w.Series {
+		if len(sr.Values) != n || math.IsNaN(float64(sr.Values[0])) || math.IsNaN(float64(sr.Values[n-1])) {
+			t.Fatalf("series %s: %d values, first %v, last %v", sr.Name, len(sr.Values), sr.Values[0], sr.Values[n-1])
+		}
+	}
+	// the last hour alone is the fine points
+	if h := s.Window(clk.t.Add(-time.Hour)); len(h.Times) != FineCapacity || h.Times[0] != w.Times[n-FineCapacity] {
+		t.Errorf("last hour: %d points, want %d", len(h.Times), FineCapacity)
 	}
 	keys := 0
 	if err := st.View(func(tx *bolt.Tx) error {
