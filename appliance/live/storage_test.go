@@ -57,7 +57,7 @@ func TestSegmentStorage(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			code, body, _ := apptest.Get(t, http.DefaultClient, base+"/live/store/video1_stream.m3u8")
+			code, body, _ := apptest.Get(t, http.DefaultClient, base+"/live/store/main_stream.m3u8")
 			if code != 200 {
 				t.Fatalf("playlist: %d\n%s", code, body)
 			}
