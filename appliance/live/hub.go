@@ -233,14 +233,17 @@ func (h *Hub) Publish(name string, t Tracks) (_ *Stream, err error) {
 	if h.segDir != "" {
 		s.dir = filepath.Join(h.segDir, name+"."+strconv.FormatInt(s.started.UnixNano(), 36)+pubSuffix)
 		if err := os.Mkdir(s.dir, 0o700); err != nil {
-			return nil, fmt.Errorf("stream %s: %w", name, err)
+			// the stream goes on with its segments in memory
+			h.log.Warn("live segments kept in memory", "stream", name, "err", err)
+			s.dir = ""
+		} else {
+			s.muxer.Directory = s.dir
+			defer func() {
+				if err != nil {
+					s.removeDir()
+				}
+			}()
 		}
-		s.muxer.Directory = s.dir
-		defer func() {
-			if err != nil {
-				s.removeDir()
-			}
-		}()
 	}
 	if t.H264 != nil {
 		var sps h264.SPS

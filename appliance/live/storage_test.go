@@ -173,3 +173,75 @@ func TestSegmentDirLeftovers(t *testing.T) {
 		t.Errorf("a missing folder is made: %v", err)
 	}
 }
+
+// A file system that refuses the segments does not stop the stream: with
+// no folder for the publication (its path is a file), or files that cannot
+// be created in it (the folder removed under the muxer), the segments are
+// kept in memory and served as usual.
+func TestSegmentDirFailures(t *testing.T) {
+	tracks, aus := readClip(t, 4, 25)
+	for _, c := range []string{"no folder", "no files"} {
+		t.Run(c, func(t *testing.T) {
+			root := t.TempDir()
+			hub, base := newHub(t, func(c *config.HLS) { c.SegmentDir = "" })
+			if err := hub.SetSegmentDir(root); err != nil {
+				t.Fatal(err)
+			}
+			if c == "no folder" { // the folder of segments is now a file
+				if err := os.Remove(root); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(root, []byte("not a folder"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := hub.Publish("fs", tracks)
+			if err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			if c == "no files" {
+				folders, _ := filepath.Glob(filepath.Join(root, "fs.*.hls"))
+				if len(folders) != 1 {
+					t.Fatalf("folders %v", folders)
+				}
+				if err := os.RemoveAll(folders[0]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, a := range aus {
+				if a.video != nil {
+					err = s.WriteH264(a.pts, a.video)
+				} else {
+					err = s.WriteAAC(a.pts, a.audio)
+				}
+				if err != nil {
+					t.Fatalf("write: %v", err)
+				}
+			}
+			code, body, _ := apptest.Get(t, http.DefaultClient, base+"/live/fs/main_stream.m3u8")
+			if code != 200 {
+				t.Fatalf("playlist: %d\n%s", code, body)
+			}
+			pl, err := playlist.Unmarshal([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := pl.(*playlist.Media)
+			if len(m.Segments) < 2 {
+				t.Fatalf("want complete segments:\n%s", body)
+			}
+			for _, seg := range m.Segments {
+				code, b, _ := apptest.Get(t, http.DefaultClient, base+"/live/fs/"+seg.URI)
+				if code != 200 || len(b) < 1000 {
+					t.Errorf("%s: %d, %d bytes", seg.URI, code, len(b))
+				}
+				for _, p := range seg.Parts {
+					if code, b, _ := apptest.Get(t, http.DefaultClient, base+"/live/fs/"+p.URI); code != 200 || len(b) == 0 {
+						t.Errorf("%s: %d, %d bytes", p.URI, code, len(b))
+					}
+				}
+			}
+			s.Close()
+		})
+	}
+}

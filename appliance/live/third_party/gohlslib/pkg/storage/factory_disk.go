@@ -15,7 +15,13 @@ func NewFactoryDisk(dirPath string) Factory {
 	}
 }
 
-// NewFile implements Factory.
+// NewFile implements Factory. A file that cannot be created (thecure: a
+// read-only or broken file system) is kept in memory instead, as one that
+// cannot be written is (fileDisk): the stream goes on.
 func (s *factoryDisk) NewFile(fileName string) (File, error) {
-	return newFileDisk(filepath.Join(s.dirPath, fileName))
+	f, err := newFileDisk(filepath.Join(s.dirPath, fileName))
+	if err != nil {
+		return newFileRAM(), nil
+	}
+	return f, nil
 }
