@@ -50,7 +50,8 @@ var (
 	profSock  = flag.String("profile-sock", "", "after measuring, a CPU profile of the fan-out from thecure's control socket")
 	profOut   = flag.String("profile-out", "", "where the profile goes")
 	profFor   = flag.Duration("profile-for", 20*time.Second, "profile duration")
-	endClip   = flag.String("end", "", "instead: publish this clip once and follow it as one HLS viewer (first part, media after the end)")
+	endClip   = flag.String("end", "", "instead: publish this clip once and measure the server's CPU and RSS for that one stream (see -viewer)")
+	viewer    = flag.String("viewer", "player", "with -end: player (one HLS viewer that behaves like a real player of the server's format: LL-HLS blocking reloads, or a plain reload per segment) or none (no HLS request while measuring)")
 )
 
 func main() {
