@@ -144,6 +144,8 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *rtmpmsg.NetS
 	h.in = &ingest{name: name, hub: s.hub, log: h.log, onStart: st.started}
 	// an accepted publisher sends media: raise the chunk reader's limits
 	h.rc.GetChunkStreamer().SetReadLimits(maxMediaMessage, maxMediaBuffered)
+	// and is read with a buffer that takes whatever has arrived in one read
+	h.rc.SetReadBufferSize(publisherReadBuffer)
 	h.c.setMode(modePublishing)
 	h.log.Info("rtmp publisher started", "type", cmd.PublishingType)
 	return nil

@@ -119,6 +119,21 @@ func (c *Conn) GetChunkStreamer() *ChunkStreamer {
 	return c.streamer
 }
 
+// SetReadBufferSize gives the connection a read buffer of size bytes from
+// now on (a larger one only), keeping the bytes the current one holds: a
+// publisher's stream is read with one read per arrival instead of one per
+// ReaderBufferSize bytes, while idle connections keep a small buffer. Call
+// it from a Handler callback (the reading goroutine). Reads then go through
+// the old buffer, which hands over what it holds, then reads straight into
+// the new one (bufio reads large requests directly). (thecure patch)
+func (c *Conn) SetReadBufferSize(size int) {
+	if size <= c.bufr.Size() {
+		return
+	}
+	c.bufr = bufio.NewReaderSize(c.bufr, size)
+	c.streamer.r.reader = c.bufr
+}
+
 func (c *Conn) Close() error {
 	c.m.Lock()
 	defer c.m.Unlock()
