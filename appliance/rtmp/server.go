@@ -255,6 +255,8 @@ type conn struct {
 	wmu sync.Mutex
 	// when the read and write deadlines were last pushed back
 	readSet  time.Time // reading goroutine only
+	readAt   time.Time // when the last read of a publisher started; reading goroutine only
+	drained  bool      // that read took all the socket had; reading goroutine only
 	writeSet time.Time // under wmu
 }
 
@@ -292,15 +294,39 @@ func (c *conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	m := c.mode
 	c.mu.Unlock()
-	if m == modePublishing {
-		// push the deadline back at most every deadlineSlack: timers are not free
-		if now := time.Now(); now.Sub(c.readSet) > deadlineSlack {
-			c.readSet = now
-			_ = c.Conn.SetReadDeadline(now.Add(c.s.cfg.ReadTimeout.Std()))
+	if m != modePublishing {
+		return c.Conn.Read(b)
+	}
+	now := time.Now()
+	if c.drained {
+		// merged reads: the last read took all there was, so what
+		// arrives in the next mergeReads is read at once
+		if wait := mergeReads - now.Sub(c.readAt); wait > 0 {
+			time.Sleep(wait)
+			now = time.Now()
 		}
 	}
-	return c.Conn.Read(b)
+	// push the deadline back at most every deadlineSlack: timers are not free
+	if now.Sub(c.readSet) > deadlineSlack {
+		c.readSet = now
+		_ = c.Conn.SetReadDeadline(now.Add(c.s.cfg.ReadTimeout.Std()))
+	}
+	n, err := c.Conn.Read(b)
+	c.readAt, c.drained = now, n < len(b)
+	return n, err
 }
+
+// mergeReads is the least time between two reads of a publisher that
+// found its socket drained (SRS's "merged read", 350 ms by default there):
+// ffmpeg writes each frame as it comes (about 80 a second for 30 fps video
+// and 48 kHz AAC), and reading each as it arrives cost a wake-up of the
+// reading goroutine, two reads (the second finds nothing) and the
+// runtime's thread hand-offs around them, several times nginx-rtmp's CPU
+// for the whole ingest. Reads merged over this long take what the socket
+// holds in one read; a publisher faster than the read buffer per interval
+// is read without pause. It delays ingest by at most this (HLS parts are
+// 200 ms or more; RTMP players get writes merged over mergeWrites anyway).
+const mergeReads = 100 * time.Millisecond
 
 func (c *conn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
