@@ -54,19 +54,14 @@ func (p *muxerPart) finalize(endDTS time.Duration) error {
 		}
 	}
 
-	// thecure: room for the payloads and the boxes around them, at once
+	// thecure: room for the part, exactly, at once; the boxes written
+	// directly (muxer_part_marshal.go), not by fmp4.Part.Marshal
 	if st, ok := p.storage.(interface{ Grow(int) }); ok {
-		n := 1024
-		for _, tr := range part.Tracks {
-			n += 64 + 16*len(tr.Samples)
-			for _, sa := range tr.Samples {
-				n += len(sa.Payload)
-			}
-		}
-		st.Grow(n)
+		moof, data := partSize(part.Tracks)
+		st.Grow(moof + partMdatHeader + data)
 	}
 
-	err := part.Marshal(p.storage.Writer())
+	err := marshalPart(p.storage.Writer(), part.SequenceNumber, part.Tracks)
 	if err != nil {
 		return err
 	}
