@@ -34,7 +34,7 @@ type env struct {
 	srv      *rtmp.Server
 }
 
-func start(t *testing.T, edit func(c *config.Config)) *env {
+func start(t testing.TB, edit func(c *config.Config)) *env {
 	t.Helper()
 	cfg := config.Default()
 	cfg.RTMP.Listen = "127.0.0.1:0"
