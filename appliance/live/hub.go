@@ -370,6 +370,18 @@ func (s *Stream) WriteH264(pts time.Duration, au [][]byte) error {
 	return s.muxer.WriteH264(s.video, s.ntp(pts), int64(pts)*90000/int64(time.Second), au)
 }
 
+// WriteH264AVCC is WriteH264 with the access unit also in AVCC form (each
+// NAL unit of au after its 4-byte length, nothing else), as FLV carries
+// it: the HLS muxer uses those bytes instead of making them again. avcc
+// must not be modified afterwards.
+func (s *Stream) WriteH264AVCC(pts time.Duration, au [][]byte, avcc []byte) error {
+	if s.video == nil {
+		return errors.New("stream has no video track")
+	}
+	s.count(len(avcc)-4*len(au), true)
+	return s.muxer.WriteH264AVCC(s.video, s.ntp(pts), int64(pts)*90000/int64(time.Second), au, avcc)
+}
+
 // WriteAAC adds one AAC access unit (raw, no ADTS header) with its presentation time.
 func (s *Stream) WriteAAC(pts time.Duration, au []byte) error {
 	if s.audio == nil {

@@ -213,15 +213,25 @@ func (in *ingest) write(m *message) error {
 		if len(au) == 0 {
 			return nil
 		}
+		// the frame's bytes are the muxer's sample as they are when they
+		// hold exactly au with 4-byte lengths (no copy)
+		avcc := v.data
+		if in.avc.lengthSize != 4 || len(v.data) != naluBytes(au)+4*len(au) {
+			avcc = nil
+		}
 		if h264.IsRandomAccess(au) && !hasParams(au) {
 			au = append([][]byte{in.avc.sps, in.avc.pps}, au...)
+			avcc = nil
 		}
 		pts := time.Duration(int64(m.ts)+int64(v.cts)) * time.Millisecond
-		if in.knownDTS { // a local feed's decode times are exact
+		switch {
+		case in.knownDTS: // a local feed's decode times are exact
 			err = in.out.WriteH264DTS(time.Duration(m.ts)*time.Millisecond, pts, au)
-			break
+		case avcc != nil:
+			err = in.out.WriteH264AVCC(pts, au, avcc)
+		default:
+			err = in.out.WriteH264(pts, au)
 		}
-		err = in.out.WriteH264(pts, au)
 	case typeAudio:
 		if in.noAudio {
 			return nil
@@ -272,6 +282,14 @@ func browserPlayable(sps *h264.SPS) error {
 			sps.ChromaFormatIdc, sps.BitDepthLumaMinus8+8)
 	}
 	return nil
+}
+
+func naluBytes(au [][]byte) int {
+	n := 0
+	for _, nalu := range au {
+		n += len(nalu)
+	}
+	return n
 }
 
 func hasParams(au [][]byte) bool {

@@ -643,7 +643,26 @@ func (m *Muxer) WriteH264(
 	if m.segmenter.ended { // thecure: after Finish
 		return errEnded
 	}
-	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au, nil)
+	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au, nil, nil)
+}
+
+// WriteH264AVCC is WriteH264 with the access unit also given in AVCC form
+// (each NAL unit of au after its 4-byte big-endian length, nothing else),
+// as FLV and MP4 carry it: fMP4 samples use those bytes as they are
+// instead of marshalling au again (thecure).
+func (m *Muxer) WriteH264AVCC(
+	track *Track,
+	ntp time.Time,
+	pts int64,
+	au [][]byte,
+	avcc []byte,
+) error {
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	if m.segmenter.ended {
+		return errEnded
+	}
+	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au, nil, avcc)
 }
 
 // WriteOpus writes Opus packets.
@@ -931,5 +950,5 @@ func (m *Muxer) WriteH264DTS(
 	if m.segmenter.ended {
 		return errEnded
 	}
-	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au, &dts)
+	return m.segmenter.writeH264(m.mtracksByTrack[track], ntp, pts, au, &dts, nil)
 }

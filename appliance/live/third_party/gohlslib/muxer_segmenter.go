@@ -293,6 +293,7 @@ func (s *muxerSegmenter) writeH264(
 	pts int64,
 	au [][]byte,
 	givenDTS *int64, // thecure: the source's decode time, when it knows it
+	avcc []byte, // thecure: au in AVCC form (4-byte lengths) when the source has it, else nil
 ) error {
 	codec := track.Codec.(*codecs.H264)
 	randomAccess := false
@@ -386,11 +387,17 @@ func (s *muxerSegmenter) writeH264(
 	}
 
 	ps := &fmp4.Sample{}
-	err = ps.FillH264(
-		int32(pts-dts),
-		au)
-	if err != nil {
-		return err
+	if avcc != nil { // thecure: the source's bytes, not marshalled again
+		ps.PTSOffset = int32(pts - dts)
+		ps.IsNonSyncSample = !randomAccess
+		ps.Payload = avcc
+	} else {
+		err = ps.FillH264(
+			int32(pts-dts),
+			au)
+		if err != nil {
+			return err
+		}
 	}
 
 	return s.fmp4WriteSample(
