@@ -88,10 +88,14 @@ type chunkMessageHeader struct {
 }
 
 func decodeChunkMessageHeader(r io.Reader, fmt byte, buf []byte, mh *chunkMessageHeader) error {
-	if buf == nil || len(buf) < 11 {
-		buf = make([]byte, 11)
+	// thecure patch: the 4 bytes of 24-bit and extended values are taken
+	// from buf too (a make here cost a heap allocation for every chunk,
+	// which with ffmpeg's 128-byte chunks was most of an ingest's)
+	if len(buf) < 15 {
+		buf = make([]byte, 15)
 	}
-	cache32bits := make([]byte, 4)
+	cache32bits := buf[11:15:15]
+	cache32bits[0] = 0
 
 	switch fmt {
 	case 0:
