@@ -29,6 +29,12 @@ func (p *partRAM) Reader() (io.ReadCloser, error) {
 // Grow makes room for n more bytes at once (thecure), when the size is
 // known before writing: no doubling, no copy at Seal.
 func (p *partRAM) Grow(n int) {
+	if p.buffer.Cap() == 0 {
+		// exactly n (Buffer.Grow rounds up, up to a page, which Seal
+		// then copied away)
+		p.buffer.Buffer = *bytes.NewBuffer(make([]byte, 0, n))
+		return
+	}
 	p.buffer.Grow(n)
 }
 
