@@ -27,8 +27,12 @@ func (p *partDisk) Writer() io.WriteSeeker {
 }
 
 // Grow makes room for n more bytes at once, when the size is known before
-// writing.
+// writing: exactly n on an empty part, as partRAM.Grow.
 func (p *partDisk) Grow(n int) {
+	if p.buffer.Cap() == 0 {
+		p.buffer.Buffer = *bytes.NewBuffer(make([]byte, 0, n))
+		return
+	}
 	p.buffer.Grow(n)
 }
 
