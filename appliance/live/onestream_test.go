@@ -83,6 +83,32 @@ func TestAudioAndVideoInOneStream(t *testing.T) {
 				}
 
 				media := base + "/live/one/main_stream.m3u8"
+				if variant == config.HLSLowLatency {
+					// a segment is its parts, served from the same bytes
+					_, body, _ := apptest.Get(t, http.DefaultClient, media)
+					pl, err := playlist.Unmarshal([]byte(body))
+					if err != nil {
+						t.Fatalf("media playlist: %v\n%s", err, body)
+					}
+					checked := 0
+					for _, seg := range pl.(*playlist.Media).Segments {
+						if len(seg.Parts) == 0 {
+							continue
+						}
+						var parts string
+						for _, p := range seg.Parts {
+							_, b, _ := apptest.Get(t, http.DefaultClient, base+"/live/one/"+p.URI)
+							parts += b
+						}
+						if _, b, _ := apptest.Get(t, http.DefaultClient, base+"/live/one/"+seg.URI); b != parts || len(b) == 0 {
+							t.Errorf("%s: %d bytes, its %d parts %d bytes", seg.URI, len(b), len(seg.Parts), len(parts))
+						}
+						checked++
+					}
+					if checked == 0 {
+						t.Errorf("no segment with parts:\n%s", body)
+					}
+				}
 				out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format=duration",
 					"-of", "default=nw=1", media).CombinedOutput()
 				if err != nil {

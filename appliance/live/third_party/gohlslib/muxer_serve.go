@@ -164,6 +164,17 @@ func newMediaFile(name, contentType string, chunks [][]byte, open func() (io.Rea
 	return f
 }
 
+// withChunks is the same file with its bytes in other slices (thecure: a
+// part whose segment joined its parts' bytes in one slice).
+func (f *mediaFile) withChunks(chunks [][]byte) *mediaFile {
+	if chunks == nil {
+		return f
+	}
+	g := *f
+	g.chunks = chunks
+	return &g
+}
+
 // serve answers the file: from memory with http.ServeContent semantics
 // (ranges, conditional requests, no copy), else from its reader.
 func (f *mediaFile) serve(w http.ResponseWriter, r *http.Request) {

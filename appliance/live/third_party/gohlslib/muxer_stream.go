@@ -146,6 +146,7 @@ type muxerStream struct {
 	pubInit                bool             // thecure: the init file was published
 	pubNext                uint64           // thecure: the first segment not yet published
 	publishing             bool             // thecure: Muxer.OnPublish is set
+	partFiles              []*mediaFile     // thecure: the served parts of the segment in progress
 	pubGone                []string         // thecure: segments gone since the last publication
 
 	// thecure: EXT-X-DISCONTINUITY where the H.264 parameters change: the
@@ -740,8 +741,9 @@ func (s *muxerStream) rotateParts(
 		part.segment.parts = append(part.segment.parts, part)
 
 		// thecure: bytes served from memory with ServeContent semantics
-		s.server.registerPath(part.path,
-			newMediaFile(part.path, s.mediaContentType(), storageChunks(part.storage), part.reader).serve)
+		f := newMediaFile(part.path, s.mediaContentType(), storageChunks(part.storage), part.reader)
+		s.partFiles = append(s.partFiles, f)
+		s.server.registerPath(part.path, f.serve)
 
 		// EXT-X-PRELOAD-HINT (thecure: the wait honours the request's
 		// context; a part that never comes, the stream having ended, is 410)
@@ -962,6 +964,17 @@ func (s *muxerStream) registerSegment(segment muxerSegment) {
 	var chunks [][]byte
 	switch seg := segment.(type) {
 	case *muxerSegmentFMP4:
+		// one slice per segment (one write per request), its parts
+		// served from pieces of it
+		if j, ok := seg.storage.(interface{ Join() }); ok {
+			j.Join()
+			for i, part := range seg.parts {
+				if i < len(s.partFiles) {
+					s.server.registerPath(part.path, s.partFiles[i].withChunks(storageChunks(part.storage)).serve)
+				}
+			}
+		}
+		s.partFiles = nil
 		chunks = storageChunks(seg.storage)
 	case *muxerSegmentMPEGTS:
 		chunks = storageChunks(seg.storage)
