@@ -27,14 +27,26 @@ var (
 	corsMethods = []string{"GET, OPTIONS"}
 	corsHeaders = []string{"Range, Origin, Accept"}
 	corsExpose  = []string{"Content-Length, Content-Range"}
+	corsMaxAge  = []string{"86400"}
 )
 
+// cors sets the CORS headers of a response. Allow-Methods and
+// Allow-Headers mean something only in the answer to a preflight (OPTIONS)
+// request: other answers go without them, so that a segment's response
+// headers stay few (net/http copies the header map of every response).
 func cors(w http.ResponseWriter) {
 	hd := w.Header()
 	hd["Access-Control-Allow-Origin"] = corsOrigin
+	hd["Access-Control-Expose-Headers"] = corsExpose
+}
+
+// preflight answers a CORS preflight request.
+func preflight(w http.ResponseWriter) {
+	hd := w.Header()
 	hd["Access-Control-Allow-Methods"] = corsMethods
 	hd["Access-Control-Allow-Headers"] = corsHeaders
-	hd["Access-Control-Expose-Headers"] = corsExpose
+	hd["Access-Control-Max-Age"] = corsMaxAge
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // ServeAPI answers the list of live streams as JSON.
@@ -70,8 +82,7 @@ func (h *Hub) ServeStatus(w http.ResponseWriter, r *http.Request) {
 func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	cors(w)
 	if r.Method == http.MethodOptions {
-		w.Header().Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
+		preflight(w)
 		return
 	}
 	name, file := r.PathValue("name"), r.PathValue("file")
