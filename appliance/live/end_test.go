@@ -237,16 +237,7 @@ func TestServeContentSemantics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range aus {
-		if a.video != nil {
-			err = s.WriteH264(a.pts, a.video)
-		} else {
-			err = s.WriteAAC(a.pts, a.audio)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeAll(t, s, aus)
 	code, body, hdr := apptest.Get(t, http.DefaultClient, base+"/live/etag/main_stream.m3u8")
 	if code != 200 || hdr.Get("Etag") == "" {
 		t.Fatalf("playlist: %d %v\n%s", code, hdr, body)

@@ -17,16 +17,7 @@ func TestCORS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, a := range aus {
-		if a.video != nil {
-			err = s.WriteH264(a.pts, a.video)
-		} else {
-			err = s.WriteAAC(a.pts, a.audio)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeAll(t, s, aus)
 	req, _ := http.NewRequest(http.MethodOptions, base+"/live/cors/main_stream.m3u8", nil)
 	req.Header.Set("Origin", "https://example.com")
 	req.Header.Set("Access-Control-Request-Method", "GET")

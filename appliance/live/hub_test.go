@@ -23,6 +23,7 @@ import (
 	mtscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/live"
 )
@@ -32,6 +33,42 @@ type au struct {
 	pts   time.Duration
 	video [][]byte // H.264 NAL units, or nil
 	audio []byte   // one AAC access unit
+}
+
+// writeTo writes the access unit to s.
+func (a au) writeTo(s *live.Stream) error {
+	if a.video != nil {
+		return s.WriteH264(a.pts, a.video)
+	}
+	return s.WriteAAC(a.pts, a.audio)
+}
+
+// writeAll writes every access unit to s, as fast as it goes.
+func writeAll(t testing.TB, s *live.Stream, aus []au) {
+	t.Helper()
+	for _, a := range aus {
+		if err := a.writeTo(s); err != nil {
+			t.Fatalf("write at %s: %v", a.pts, err)
+		}
+	}
+}
+
+// mediaPlaylist gets a media playlist and parses it.
+func mediaPlaylist(t *testing.T, url string) (*playlist.Media, string) {
+	t.Helper()
+	code, body, _ := apptest.Get(t, http.DefaultClient, url)
+	if code != 200 {
+		t.Fatalf("%s: %d\n%s", url, code, body)
+	}
+	pl, err := playlist.Unmarshal([]byte(body))
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", url, err, body)
+	}
+	m, ok := pl.(*playlist.Media)
+	if !ok {
+		t.Fatalf("%s: not a media playlist\n%s", url, body)
+	}
+	return m, body
 }
 
 // readTS makes a short MPEG-TS clip with ffmpeg and reads its access units,

@@ -53,16 +53,7 @@ func TestSinkGetsAPlainCopy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, a := range aus {
-				if a.video != nil {
-					err = s.WriteH264(a.pts, a.video)
-				} else {
-					err = s.WriteAAC(a.pts, a.audio)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			writeAll(t, s, aus)
 			s.Close()
 			sink.mu.Lock()
 			defer sink.mu.Unlock()

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
-
 	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/live"
@@ -47,25 +45,8 @@ func TestSegmentStorage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, a := range aus {
-				if a.video != nil {
-					err = s.WriteH264(a.pts, a.video)
-				} else {
-					err = s.WriteAAC(a.pts, a.audio)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			code, body, _ := apptest.Get(t, http.DefaultClient, base+"/live/store/main_stream.m3u8")
-			if code != 200 {
-				t.Fatalf("playlist: %d\n%s", code, body)
-			}
-			pl, err := playlist.Unmarshal([]byte(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := pl.(*playlist.Media)
+			writeAll(t, s, aus)
+			m, body := mediaPlaylist(t, base+"/live/store/main_stream.m3u8")
 			if len(m.Segments) < 3 {
 				t.Fatalf("want at least 3 complete segments:\n%s", body)
 			}
@@ -208,25 +189,8 @@ func TestSegmentDirFailures(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for _, a := range aus {
-				if a.video != nil {
-					err = s.WriteH264(a.pts, a.video)
-				} else {
-					err = s.WriteAAC(a.pts, a.audio)
-				}
-				if err != nil {
-					t.Fatalf("write: %v", err)
-				}
-			}
-			code, body, _ := apptest.Get(t, http.DefaultClient, base+"/live/fs/main_stream.m3u8")
-			if code != 200 {
-				t.Fatalf("playlist: %d\n%s", code, body)
-			}
-			pl, err := playlist.Unmarshal([]byte(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := pl.(*playlist.Media)
+			writeAll(t, s, aus)
+			m, body := mediaPlaylist(t, base+"/live/fs/main_stream.m3u8")
 			if len(m.Segments) < 2 {
 				t.Fatalf("want complete segments:\n%s", body)
 			}
