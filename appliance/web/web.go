@@ -200,7 +200,16 @@ func (r *recorder) Write(b []byte) (int, error) {
 // http.ServeContent (VOD segments) go out with sendfile instead of through a
 // user-space buffer.
 func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
-	n, err := io.Copy(r.ResponseWriter, src)
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		// straight to net/http's ReadFrom, which sends an *os.File with
+		// sendfile (io.Copy would take the file's WriteTo, which cannot
+		// see the socket behind a ResponseWriter and copies through memory)
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(r.ResponseWriter, src)
+	}
 	r.bytes += n
 	return n, err
 }

@@ -236,7 +236,7 @@ func (f *mediaFile) serveOpened(w http.ResponseWriter, r *http.Request) {
 			h["Accept-Ranges"] = hdrBytes
 			h["Content-Length"] = []string{strconv.FormatInt(fi.Size(), 10)}
 			w.WriteHeader(http.StatusOK)
-			io.Copy(w, file) //nolint:errcheck // the client went away: nothing to do
+			sendFile(w, file)
 			return
 		}
 	}
@@ -246,6 +246,23 @@ func (f *mediaFile) serveOpened(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	io.Copy(w, rc) //nolint:errcheck // the client went away: nothing to do
+}
+
+// sendFile sends a whole file after the headers (thecure) with sendfile:
+// the headers are flushed first, so that net/http does not read the file's
+// first 512 bytes into memory to send them with the headers, and the file
+// is given to the writer's ReadFrom (io.Copy would take the file's WriteTo,
+// which cannot see the socket behind a ResponseWriter and copies through
+// memory).
+func sendFile(w http.ResponseWriter, f *os.File) {
+	if http.NewResponseController(w).Flush() != nil {
+		return // the client went away
+	}
+	if rf, ok := w.(io.ReaderFrom); ok {
+		rf.ReadFrom(f) //nolint:errcheck // the client went away: nothing to do
+		return
+	}
+	io.Copy(w, f) //nolint:errcheck // the client went away: nothing to do
 }
 
 // chunkReader is an io.ReadSeeker over byte slices.
