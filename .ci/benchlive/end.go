@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -172,20 +171,7 @@ type follower struct {
 
 func (f *follower) get(ctx context.Context, u string) (string, error) {
 	f.requests++
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := f.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return "", fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	return string(b), err
+	return fetchContext(ctx, f.hc, u)
 }
 
 // once fetches u unless it was fetched already.

@@ -199,7 +199,16 @@ func profile(sock string, d time.Duration, out string) error {
 }
 
 func fetch(hc *http.Client, u string) (string, error) {
-	resp, err := hc.Get(u)
+	return fetchContext(context.Background(), hc, u)
+}
+
+// fetchContext gets u's body; anything but 200 is an error.
+func fetchContext(ctx context.Context, hc *http.Client, u string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return "", err
 	}

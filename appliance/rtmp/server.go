@@ -309,6 +309,7 @@ func (c *conn) Read(b []byte) (int, error) {
 	// push the deadline back at most every deadlineSlack: timers are not free
 	if now.Sub(c.readSet) > deadlineSlack {
 		c.readSet = now
+		// an error means the socket is closed, which the Read below reports
 		_ = c.Conn.SetReadDeadline(now.Add(c.s.cfg.ReadTimeout.Std()))
 	}
 	n, err := c.Conn.Read(b)
