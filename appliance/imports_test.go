@@ -37,6 +37,7 @@ var allowedImports = map[string][]string{
 	"control": {"health"}, // GET /status carries the services' health.Service
 	// leaves
 	"ffmpeg":   {},
+	"exepages": {}, // the executable's start-up pages given back
 	"tlscert":  {},
 	"users":    {},
 	"live":     {},

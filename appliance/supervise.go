@@ -10,6 +10,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sync/errgroup"
 
+	"thecure/appliance/exepages"
 	"thecure/appliance/health"
 )
 
@@ -51,6 +52,13 @@ func (a *app) run(ctx context.Context) error {
 	// Every listener was bound before any service started: systemd may
 	// start what comes after thecure (systemctl start returns now).
 	a.notify(daemon.SdNotifyReady)
+	// Start-up's code and data need not stay mapped (see exepages): about
+	// 14 MB of RSS at idle.
+	if n, err := exepages.Release(); err != nil {
+		a.log.Warn("cannot release the start-up pages", "err", err)
+	} else {
+		a.log.Debug("start-up pages released", "bytes", n)
+	}
 	sdDone := make(chan struct{})
 	go func() { defer close(sdDone); a.superviseSystemd(gctx) }()
 	defer func() { <-sdDone }()
