@@ -65,51 +65,72 @@ func readOnlyExecutableMappings() ([]Mapping, error) {
 	if !ok {
 		return nil, errors.New("no inode for /proc/self/exe")
 	}
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return parseMaps(f, st.Dev, st.Ino)
+	return parseSmaps(f, st.Dev, st.Ino)
 }
 
-// parseMaps returns the private mappings that are neither writable nor
-// shared of the file with device dev and inode ino, in the format of
-// proc_pid_maps(5): "start-end perms offset major:minor inode path".
-func parseMaps(r io.Reader, dev, ino uint64) ([]Mapping, error) {
+// parseSmaps returns the private read-only mappings of the file with device
+// dev and inode ino that hold no anonymous page, from the format of
+// proc_pid_smaps(5): a line "start-end perms offset major:minor inode path"
+// per mapping, then its "Key: value kB" lines. A mapping with anonymous
+// pages was written to before it was made read-only (a dynamically linked
+// or PIE binary's relocations, RELRO): dropping those pages would bring the
+// file's unrelocated bytes back, so such a mapping is left alone.
+func parseSmaps(r io.Reader, dev, ino uint64) ([]Mapping, error) {
 	var out []Mapping
+	var cur *Mapping // the mapping being read, if it is one of ours
 	s := bufio.NewScanner(r)
 	for s.Scan() {
 		f := strings.Fields(s.Text())
-		if len(f) < 5 {
+		if len(f) >= 5 && len(f[1]) == 4 && strings.Contains(f[0], "-") { // a mapping's first line
+			cur = nil
+			if m, ok := ours(f, dev, ino); ok {
+				cur = &m
+			}
 			continue
 		}
-		perms := f[1]
-		if len(perms) != 4 || perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p' {
-			continue
+		// the anonymous pages come after the mapping's size and RSS lines
+		if cur != nil && len(f) >= 2 && f[0] == "Anonymous:" {
+			if f[1] == "0" {
+				out = append(out, *cur)
+			}
+			cur = nil
 		}
-		if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino {
-			continue
-		}
-		major, minor, ok := strings.Cut(f[3], ":")
-		if !ok {
-			continue
-		}
-		ma, err1 := strconv.ParseUint(major, 16, 32)
-		mi, err2 := strconv.ParseUint(minor, 16, 32)
-		if err1 != nil || err2 != nil || unix.Mkdev(uint32(ma), uint32(mi)) != dev {
-			continue
-		}
-		lo, hi, ok := strings.Cut(f[0], "-")
-		if !ok {
-			continue
-		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
-			continue
-		}
-		out = append(out, Mapping{Start: uintptr(start), End: uintptr(end)})
 	}
 	return out, s.Err()
+}
+
+// ours tells whether a mapping's first line, in fields, is a private
+// read-only mapping of the file dev, ino, and gives its range.
+func ours(f []string, dev, ino uint64) (Mapping, bool) {
+	perms := f[1]
+	if perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p' {
+		return Mapping{}, false
+	}
+	if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino {
+		return Mapping{}, false
+	}
+	major, minor, ok := strings.Cut(f[3], ":")
+	if !ok {
+		return Mapping{}, false
+	}
+	ma, err1 := strconv.ParseUint(major, 16, 32)
+	mi, err2 := strconv.ParseUint(minor, 16, 32)
+	if err1 != nil || err2 != nil || unix.Mkdev(uint32(ma), uint32(mi)) != dev {
+		return Mapping{}, false
+	}
+	lo, hi, ok := strings.Cut(f[0], "-")
+	if !ok {
+		return Mapping{}, false
+	}
+	start, err1 := strconv.ParseUint(lo, 16, 64)
+	end, err2 := strconv.ParseUint(hi, 16, 64)
+	if err1 != nil || err2 != nil || end <= start {
+		return Mapping{}, false
+	}
+	return Mapping{Start: uintptr(start), End: uintptr(end)}, true
 }

@@ -11,21 +11,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestParseMaps(t *testing.T) {
+// smapsEntry is one mapping as /proc/self/smaps shows it, with anon kB of
+// anonymous pages.
+func smapsEntry(line string, anon int) string {
+	return line + "\nSize:                 40 kB\nRss:                  40 kB\nAnonymous:            " +
+		strconv.Itoa(anon) + " kB\nVmFlags: rd mr mw me\n"
+}
+
+func TestParseSmaps(t *testing.T) {
 	dev := unix.Mkdev(0xfe, 0x01)
-	maps := `00400000-00e9c000 r-xp 00000000 fe:01 4242                       /usr/bin/thecure
-00e9c000-01a93000 r--p 00a9c000 fe:01 4242                       /usr/bin/thecure
-01a93000-01b10000 rw-p 01693000 fe:01 4242                       /usr/bin/thecure
-01b10000-01c00000 rw-p 00000000 00:00 0
-02000000-02001000 r--s 00000000 fe:01 4242                       /usr/bin/thecure
-03000000-03001000 r--p 00000000 fe:02 4242                       /other/disk/same/inode
-04000000-04001000 r--p 00000000 fe:01 4243                       /usr/bin/other
-05000000-05002000 r-xp 00000000 fe:01 4242                       /usr/bin/thecure (deleted)
-7f12d0008000-7f12d0010000 r--s 00000000 fe:01 99                 /var/lib/thecure/thecure.db
-garbage line
-06000000-05000000 r--p 00000000 fe:01 4242                       /usr/bin/thecure
-`
-	got, err := parseMaps(strings.NewReader(maps), dev, 4242)
+	smaps := smapsEntry("00400000-00e9c000 r-xp 00000000 fe:01 4242                       /usr/bin/thecure", 0) +
+		smapsEntry("00e9c000-01a93000 r--p 00a9c000 fe:01 4242                       /usr/bin/thecure", 0) +
+		// written before made read-only (RELRO): left alone
+		smapsEntry("01a90000-01a93000 r--p 01690000 fe:01 4242                       /usr/bin/thecure", 8) +
+		smapsEntry("01a93000-01b10000 rw-p 01693000 fe:01 4242                       /usr/bin/thecure", 0) +
+		smapsEntry("01b10000-01c00000 rw-p 00000000 00:00 0", 12) +
+		smapsEntry("02000000-02001000 r--s 00000000 fe:01 4242                       /usr/bin/thecure", 0) +
+		smapsEntry("03000000-03001000 r--p 00000000 fe:02 4242                       /other/disk/same/inode", 0) +
+		smapsEntry("04000000-04001000 r--p 00000000 fe:01 4243                       /usr/bin/other", 0) +
+		smapsEntry("05000000-05002000 r-xp 00000000 fe:01 4242                       /usr/bin/thecure (deleted)", 0) +
+		smapsEntry("7f12d0008000-7f12d0010000 r--s 00000000 fe:01 99                 /var/lib/thecure/thecure.db", 0) +
+		"garbage line\n" +
+		smapsEntry("06000000-05000000 r--p 00000000 fe:01 4242                       /usr/bin/thecure", 0) +
+		// no Anonymous line (a truncated read): left alone
+		"07000000-07001000 r--p 00000000 fe:01 4242                       /usr/bin/thecure\nRss: 4 kB\n"
+	got, err := parseSmaps(strings.NewReader(smaps), dev, 4242)
 	if err != nil {
 		t.Fatal(err)
 	}
