@@ -15,9 +15,11 @@
 // to do for mapped code.
 //
 // Only private, read-only mappings of the executable's own file (text,
-// rodata, pclntab) are touched: their pages are never written, so dropping
-// them loses nothing (MADV_DONTNEED on such a mapping refaults the file's
-// bytes). Writable mappings (data, bss, heap) are never touched.
+// rodata, pclntab) that hold no anonymous page are touched: their pages are
+// the file's bytes, so dropping them loses nothing (MADV_DONTNEED on such a
+// mapping refaults the file's bytes). Writable mappings (data, bss, heap)
+// are never touched. Measured with .ci/bench-live: idle RSS 22.8 -> 17.2 MB
+// (18 MB after minutes idle), one 3 Mb/s stream's 25.6-27.1 -> 21.3-23 MB.
 package exepages
 
 import (
@@ -33,8 +35,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Mapping is one address range of /proc/self/maps.
-type Mapping struct {
+// mapping is one address range of /proc/self/smaps.
+type mapping struct {
 	Start, End uintptr
 }
 
@@ -56,7 +58,7 @@ func Release() (int, error) {
 	return n, nil
 }
 
-func readOnlyExecutableMappings() ([]Mapping, error) {
+func readOnlyExecutableMappings() ([]mapping, error) {
 	fi, err := os.Stat("/proc/self/exe")
 	if err != nil {
 		return nil, err
@@ -80,9 +82,9 @@ func readOnlyExecutableMappings() ([]Mapping, error) {
 // pages was written to before it was made read-only (a dynamically linked
 // or PIE binary's relocations, RELRO): dropping those pages would bring the
 // file's unrelocated bytes back, so such a mapping is left alone.
-func parseSmaps(r io.Reader, dev, ino uint64) ([]Mapping, error) {
-	var out []Mapping
-	var cur *Mapping // the mapping being read, if it is one of ours
+func parseSmaps(r io.Reader, dev, ino uint64) ([]mapping, error) {
+	var out []mapping
+	var cur *mapping // the mapping being read, if it is one of ours
 	s := bufio.NewScanner(r)
 	for s.Scan() {
 		f := strings.Fields(s.Text())
@@ -106,31 +108,31 @@ func parseSmaps(r io.Reader, dev, ino uint64) ([]Mapping, error) {
 
 // ours tells whether a mapping's first line, in fields, is a private
 // read-only mapping of the file dev, ino, and gives its range.
-func ours(f []string, dev, ino uint64) (Mapping, bool) {
+func ours(f []string, dev, ino uint64) (mapping, bool) {
 	perms := f[1]
 	if perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p' {
-		return Mapping{}, false
+		return mapping{}, false
 	}
 	if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino {
-		return Mapping{}, false
+		return mapping{}, false
 	}
 	major, minor, ok := strings.Cut(f[3], ":")
 	if !ok {
-		return Mapping{}, false
+		return mapping{}, false
 	}
 	ma, err1 := strconv.ParseUint(major, 16, 32)
 	mi, err2 := strconv.ParseUint(minor, 16, 32)
 	if err1 != nil || err2 != nil || unix.Mkdev(uint32(ma), uint32(mi)) != dev {
-		return Mapping{}, false
+		return mapping{}, false
 	}
 	lo, hi, ok := strings.Cut(f[0], "-")
 	if !ok {
-		return Mapping{}, false
+		return mapping{}, false
 	}
 	start, err1 := strconv.ParseUint(lo, 16, 64)
 	end, err2 := strconv.ParseUint(hi, 16, 64)
 	if err1 != nil || err2 != nil || end <= start {
-		return Mapping{}, false
+		return mapping{}, false
 	}
-	return Mapping{Start: uintptr(start), End: uintptr(end)}, true
+	return mapping{Start: uintptr(start), End: uintptr(end)}, true
 }

@@ -39,7 +39,7 @@ func TestParseSmaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Mapping{{0x400000, 0xe9c000}, {0xe9c000, 0x1a93000}, {0x5000000, 0x5002000}}
+	want := []mapping{{0x400000, 0xe9c000}, {0xe9c000, 0x1a93000}, {0x5000000, 0x5002000}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %#x, want %#x", got, want)
 	}
