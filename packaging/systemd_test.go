@@ -73,6 +73,12 @@ func TestUnderSystemd(t *testing.T) {
 		if out := m.out(t, "systemctl", "show", "-p", "Type", "-p", "WatchdogUSec", "thecure"); !strings.Contains(out, "Type=notify") || !strings.Contains(out, "WatchdogUSec=30s") {
 			t.Errorf("unit settings: %s", out)
 		}
+		// The unit's sandbox (SystemCallFilter, ProtectProc...) lets thecure
+		// read its own smaps and drop its start-up pages (appliance/exepages;
+		// the warning is appliance/supervise.go's).
+		if j := m.journal(t); strings.Contains(j, "cannot release the start-up pages") {
+			t.Errorf("start-up pages not released under the unit:\n%s", j)
+		}
 	}) {
 		return
 	}
