@@ -116,23 +116,24 @@ func ours(f []string, dev, ino uint64) (mapping, bool) {
 	if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino {
 		return mapping{}, false
 	}
-	major, minor, ok := strings.Cut(f[3], ":")
-	if !ok {
+	major, minor, ok := hexPair(f[3], ":", 32)
+	if !ok || unix.Mkdev(uint32(major), uint32(minor)) != dev {
 		return mapping{}, false
 	}
-	ma, err1 := strconv.ParseUint(major, 16, 32)
-	mi, err2 := strconv.ParseUint(minor, 16, 32)
-	if err1 != nil || err2 != nil || unix.Mkdev(uint32(ma), uint32(mi)) != dev {
-		return mapping{}, false
-	}
-	lo, hi, ok := strings.Cut(f[0], "-")
-	if !ok {
-		return mapping{}, false
-	}
-	start, err1 := strconv.ParseUint(lo, 16, 64)
-	end, err2 := strconv.ParseUint(hi, 16, 64)
-	if err1 != nil || err2 != nil || end <= start {
+	start, end, ok := hexPair(f[0], "-", 64)
+	if !ok || end <= start {
 		return mapping{}, false
 	}
 	return mapping{Start: uintptr(start), End: uintptr(end)}, true
+}
+
+// hexPair parses "A" sep "B", two hexadecimal numbers of at most bits bits.
+func hexPair(s, sep string, bits int) (a, b uint64, ok bool) {
+	x, y, ok := strings.Cut(s, sep)
+	if !ok {
+		return 0, 0, false
+	}
+	a, err1 := strconv.ParseUint(x, 16, bits)
+	b, err2 := strconv.ParseUint(y, 16, bits)
+	return a, b, err1 == nil && err2 == nil
 }
