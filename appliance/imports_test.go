@@ -15,7 +15,7 @@ import (
 // be added here, with its reason, before it passes.
 
 // testHelpers are imported by tests only.
-var testHelpers = []string{"thecure/appliance/apptest", "thecure/appliance/webui/browsertest"}
+var testHelpers = []string{"thecure/appliance/apptest", "thecure/appliance/webui/browsertest", "thecure/appliance/live/livetest"}
 
 // base packages every feature may import: the configuration, the store, the
 // health registry and the control socket (features register their routes).
@@ -70,9 +70,10 @@ var allowedImports = map[string][]string{
 	"thecure":                     {"*"},      // main: appliance.Main
 	"thecure/packaging":           {},         // the package's tests
 	"thecure/packaging/genconfig": {"config"}, // the conffile from config.toml.example and Default()
-	// test helpers import no thecure package
+	// test helpers import no thecure package but what they help test
 	"apptest":           {},
 	"webui/browsertest": {},
+	"live/livetest":     {"apptest", "live"}, // clips as access units for the live hub
 }
 
 type listedPackage struct {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"thecure/appliance/live/livetest"
 )
 
 // BenchmarkHLSServe measures the server's cost of HLS requests from many
@@ -27,10 +29,10 @@ func BenchmarkHLSServe(b *testing.B) {
 	fed := make(chan struct{})
 	go func() { // the clip in a loop, in real time
 		defer close(fed)
-		start, span := time.Now(), aus[len(aus)-1].pts-aus[0].pts+40*time.Millisecond
+		start, span := time.Now(), aus[len(aus)-1].PTS-aus[0].PTS+40*time.Millisecond
 		for loop := time.Duration(0); ; loop += span {
 			for _, a := range aus {
-				pts := loop + a.pts - aus[0].pts
+				pts := loop + a.PTS - aus[0].PTS
 				if d := pts - time.Since(start); d > 0 {
 					select {
 					case <-ctx.Done():
@@ -38,12 +40,7 @@ func BenchmarkHLSServe(b *testing.B) {
 					case <-time.After(d):
 					}
 				}
-				if a.video != nil {
-					err = s.WriteH264(pts, a.video)
-				} else {
-					err = s.WriteAAC(pts, a.audio)
-				}
-				if err != nil {
+				if err := a.PutAt(s, pts); err != nil {
 					return
 				}
 			}
@@ -130,7 +127,7 @@ func fetchInto(hc *http.Client, u string, buf []byte) ([]byte, error) {
 // 2 s GOP, LL-HLS): each operation publishes 10 s of media as fast as it
 // goes and ends the stream; the time is per 10 s of media.
 func BenchmarkMux(b *testing.B) {
-	tracks, aus := readClipSize(b, 10, 50, "1280x720", "3M")
+	tracks, aus := livetest.Clip(b, 10, 50, "1280x720", "3M")
 	hub, _ := newHub(b, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -140,12 +137,7 @@ func BenchmarkMux(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, a := range aus {
-			if a.video != nil {
-				err = s.WriteH264(a.pts, a.video)
-			} else {
-				err = s.WriteAAC(a.pts, a.audio)
-			}
-			if err != nil {
+			if err := a.Put(s); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/live"
+	"thecure/appliance/live/livetest"
 	"thecure/appliance/rtmp"
 )
 
@@ -159,20 +160,14 @@ func TestFirstPartPublished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(a au) {
+	write := func(a livetest.AU) {
 		t.Helper()
-		var err error
-		if a.video != nil {
-			err = s.WriteH264(a.pts, a.video)
-		} else {
-			err = s.WriteAAC(a.pts, a.audio)
-		}
-		if err != nil {
-			t.Fatalf("write at %s: %v", a.pts, err)
+		if err := a.Put(s); err != nil {
+			t.Fatalf("write at %s: %v", a.PTS, err)
 		}
 	}
 	i := 0
-	for ; aus[i].pts-aus[0].pts < 500*time.Millisecond; i++ { // a quarter of the first GOP
+	for ; aus[i].PTS-aus[0].PTS < 500*time.Millisecond; i++ { // a quarter of the first GOP
 		write(aus[i])
 	}
 	code, body, _ := apptest.Get(t, http.DefaultClient, base+"/live/early/index.m3u8")
@@ -214,7 +209,7 @@ func TestFirstPartPublished(t *testing.T) {
 		t.Fatalf("the blocking request was answered before the part existed: %s", b)
 	case <-time.After(300 * time.Millisecond):
 	}
-	for ; i < len(aus) && aus[i].pts-aus[0].pts < 1500*time.Millisecond; i++ {
+	for ; i < len(aus) && aus[i].PTS-aus[0].PTS < 1500*time.Millisecond; i++ {
 		write(aus[i])
 	}
 	select {

@@ -2,53 +2,30 @@ package live_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	mtscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"thecure/appliance/apptest"
 	"thecure/appliance/config"
 	"thecure/appliance/live"
+	"thecure/appliance/live/livetest"
 )
 
-// au is one access unit read from a file.
-type au struct {
-	pts   time.Duration
-	video [][]byte // H.264 NAL units, or nil
-	audio []byte   // one AAC access unit
-}
-
-// writeTo writes the access unit to s.
-func (a au) writeTo(s *live.Stream) error {
-	if a.video != nil {
-		return s.WriteH264(a.pts, a.video)
-	}
-	return s.WriteAAC(a.pts, a.audio)
-}
-
 // writeAll writes every access unit to s, as fast as it goes.
-func writeAll(t testing.TB, s *live.Stream, aus []au) {
+func writeAll(t testing.TB, s *live.Stream, aus []livetest.AU) {
 	t.Helper()
 	for _, a := range aus {
-		if err := a.writeTo(s); err != nil {
-			t.Fatalf("write at %s: %v", a.pts, err)
+		if err := a.Put(s); err != nil {
+			t.Fatalf("write at %s: %v", a.PTS, err)
 		}
 	}
 }
@@ -73,88 +50,16 @@ func mediaPlaylist(t *testing.T, url string) (*playlist.Media, string) {
 
 // readTS makes a short MPEG-TS clip with ffmpeg and reads its access units,
 // as a playout source (not RTMP) would.
-func readTS(t *testing.T) (live.Tracks, []au) {
+func readTS(t *testing.T) (live.Tracks, []livetest.AU) {
 	t.Helper()
 	return readClip(t, 4, 25)
 }
 
 // readClip is readTS for a clip of that many seconds at 25 frames per
 // second with a keyframe every gop frames.
-func readClip(t testing.TB, seconds, gop int) (live.Tracks, []au) {
+func readClip(t testing.TB, seconds, gop int) (live.Tracks, []livetest.AU) {
 	t.Helper()
-	return readClipSize(t, seconds, gop, "160x120", "200k")
-}
-
-// readClipSize is readClip at that size and video bitrate.
-func readClipSize(t testing.TB, seconds, gop int, size, bitrate string) (live.Tracks, []au) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "clip.ts")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=%s:rate=25:duration=%d", size, seconds),
-		"-f", "lavfi", "-i", fmt.Sprintf("sine=sample_rate=48000:duration=%d", seconds),
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", bitrate, "-g", strconv.Itoa(gop),
-		"-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
-		"-c:a", "aac", "-f", "mpegts", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := &mpegts.Reader{R: f}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var tracks live.Tracks
-	var aus []au
-	ts := func(v int64) time.Duration { return time.Duration(v) * time.Second / 90000 }
-	for _, tr := range r.Tracks() {
-		switch c := tr.Codec.(type) {
-		case *mtscodecs.H264:
-			r.OnDataH264(tr, func(pts, _ int64, nalus [][]byte) error {
-				if tracks.H264 == nil {
-					var p live.H264
-					for _, n := range nalus {
-						switch h264.NALUType(n[0] & 0x1f) {
-						case h264.NALUTypeSPS:
-							p.SPS = n
-						case h264.NALUTypePPS:
-							p.PPS = n
-						}
-					}
-					if p.SPS != nil && p.PPS != nil {
-						tracks.H264 = &p
-					}
-				}
-				aus = append(aus, au{pts: ts(pts), video: nalus})
-				return nil
-			})
-		case *mtscodecs.MPEG4Audio:
-			cfg := mpeg4audio.AudioSpecificConfig(c.Config)
-			tracks.AAC = &cfg
-			r.OnDataMPEG4Audio(tr, func(pts int64, frames [][]byte) error {
-				for i, fr := range frames {
-					aus = append(aus, au{pts: ts(pts) + time.Duration(i)*1024*time.Second/time.Duration(cfg.SampleRate), audio: fr})
-				}
-				return nil
-			})
-		}
-	}
-	for {
-		if err := r.Read(); err != nil {
-			if err == io.EOF {
-				break
-			}
-			t.Fatal(err)
-		}
-	}
-	sort.SliceStable(aus, func(i, j int) bool { return aus[i].pts < aus[j].pts })
-	if tracks.H264 == nil || tracks.AAC == nil || len(aus) < 100 {
-		t.Fatalf("clip: %+v, %d access units", tracks, len(aus))
-	}
-	return tracks, aus
+	return livetest.Clip(t, seconds, gop, "160x120", "200k")
 }
 
 func newHub(t testing.TB, edit func(*config.HLS)) (*live.Hub, string) {
@@ -199,16 +104,11 @@ func TestPublishAccessUnits(t *testing.T) {
 	start := time.Now()
 	for _, a := range aus {
 		// in real time, so that the measured rates mean something
-		if d := a.pts - aus[0].pts - time.Since(start); d > 0 {
+		if d := a.PTS - aus[0].PTS - time.Since(start); d > 0 {
 			time.Sleep(d)
 		}
-		if a.video != nil {
-			err = s.WriteH264(a.pts, a.video)
-		} else {
-			err = s.WriteAAC(a.pts, a.audio)
-		}
-		if err != nil {
-			t.Fatalf("write at %s: %v", a.pts, err)
+		if err := a.Put(s); err != nil {
+			t.Fatalf("write at %s: %v", a.PTS, err)
 		}
 	}
 	code, body, err := get(t, context.Background(), base+"/live/chan1/index.m3u8")
@@ -319,16 +219,10 @@ func TestStartListsOnlyWhatExists(t *testing.T) {
 	go func() {
 		start := time.Now()
 		for _, a := range aus {
-			if d := a.pts - aus[0].pts - time.Since(start); d > 0 {
+			if d := a.PTS - aus[0].PTS - time.Since(start); d > 0 {
 				time.Sleep(d)
 			}
-			var err error
-			if a.video != nil {
-				err = s.WriteH264(a.pts, a.video)
-			} else {
-				err = s.WriteAAC(a.pts, a.audio)
-			}
-			if err != nil {
+			if err := a.Put(s); err != nil {
 				fed <- err
 				return
 			}

@@ -45,22 +45,22 @@ func TestAudioAndVideoInOneStream(t *testing.T) {
 				var nv, na int
 				for _, a := range aus {
 					switch {
-					case a.video != nil && tr.H264 != nil:
-						err = s.WriteH264(a.pts, a.video)
+					case a.Video != nil && tr.H264 != nil:
+						err = s.WriteH264(a.PTS, a.Video)
 						nv++
-					case a.video == nil && tr.AAC != nil:
-						err = s.WriteAAC(a.pts, a.audio)
+					case a.Video == nil && tr.AAC != nil:
+						err = s.WriteAAC(a.PTS, a.Audio)
 						na++
 					default:
 						continue
 					}
 					if err != nil {
-						t.Fatalf("write at %s: %v", a.pts, err)
+						t.Fatalf("write at %s: %v", a.PTS, err)
 					}
 					if first < 0 {
-						first = a.pts
+						first = a.PTS
 					}
-					last = a.pts
+					last = a.PTS
 				}
 				s.Close()
 

@@ -18,10 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	mtscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +28,7 @@ import (
 	"thecure/appliance/health"
 	"thecure/appliance/library"
 	"thecure/appliance/live"
+	"thecure/appliance/live/livetest"
 	"thecure/appliance/publish"
 	"thecure/appliance/store"
 )
@@ -399,84 +396,16 @@ func (b *box) localFiles(id string) []string {
 	return out
 }
 
-// au is one access unit of a clip.
-type au struct {
-	pts   time.Duration
-	video [][]byte
-	audio []byte
-}
-
 // readClip makes an MPEG-TS clip with ffmpeg (1 s GOPs) and reads its
 // access units, as a live source hands them to the hub.
-func readClip(t testing.TB, seconds int) (live.Tracks, []au) {
+func readClip(t testing.TB, seconds int) (live.Tracks, []livetest.AU) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "clip.ts")
-	apptest.FFmpeg(t, "-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=160x120:rate=25:duration=%d", seconds),
-		"-f", "lavfi", "-i", fmt.Sprintf("sine=sample_rate=48000:duration=%d", seconds),
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "200k", "-g", "25",
-		"-keyint_min", "25", "-sc_threshold", "0", "-c:a", "aac", "-f", "mpegts", path)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := &mpegts.Reader{R: f}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var tracks live.Tracks
-	var aus []au
-	ts := func(v int64) time.Duration { return time.Duration(v) * time.Second / 90000 }
-	for _, tr := range r.Tracks() {
-		switch c := tr.Codec.(type) {
-		case *mtscodecs.H264:
-			r.OnDataH264(tr, func(pts, _ int64, nalus [][]byte) error {
-				if tracks.H264 == nil {
-					var p live.H264
-					for _, n := range nalus {
-						switch h264.NALUType(n[0] & 0x1f) {
-						case h264.NALUTypeSPS:
-							p.SPS = n
-						case h264.NALUTypePPS:
-							p.PPS = n
-						}
-					}
-					if p.SPS != nil && p.PPS != nil {
-						tracks.H264 = &p
-					}
-				}
-				aus = append(aus, au{pts: ts(pts), video: nalus})
-				return nil
-			})
-		case *mtscodecs.MPEG4Audio:
-			cfg := mpeg4audio.AudioSpecificConfig(c.Config)
-			tracks.AAC = &cfg
-			r.OnDataMPEG4Audio(tr, func(pts int64, frames [][]byte) error {
-				for i, fr := range frames {
-					aus = append(aus, au{pts: ts(pts) + time.Duration(i)*1024*time.Second/time.Duration(cfg.SampleRate), audio: fr})
-				}
-				return nil
-			})
-		}
-	}
-	for {
-		if err := r.Read(); err != nil {
-			if err == io.EOF {
-				break
-			}
-			t.Fatal(err)
-		}
-	}
-	sort.SliceStable(aus, func(i, j int) bool { return aus[i].pts < aus[j].pts })
-	if tracks.H264 == nil || tracks.AAC == nil {
-		t.Fatalf("clip: %+v", tracks)
-	}
-	return tracks, aus
+	return livetest.Clip(t, seconds, 25, "160x120", "200k")
 }
 
 // goLive publishes the clip to the hub as stream name in real time (or
 // faster by speed), looping, until stop; stop ends the stream.
-func (b *box) goLive(name string, tracks live.Tracks, aus []au, speed float64) (stop func()) {
+func (b *box) goLive(name string, tracks live.Tracks, aus []livetest.AU, speed float64) (stop func()) {
 	b.t.Helper()
 	s, err := b.hub.Publish(name, tracks)
 	if err != nil {
@@ -486,21 +415,16 @@ func (b *box) goLive(name string, tracks live.Tracks, aus []au, speed float64) (
 	go func() {
 		defer close(done)
 		start := time.Now()
-		span := aus[len(aus)-1].pts - aus[0].pts + 40*time.Millisecond
+		span := aus[len(aus)-1].PTS - aus[0].PTS + 40*time.Millisecond
 		for loop := time.Duration(0); ; loop += span {
 			for _, a := range aus {
-				pts := loop + a.pts
+				pts := loop + a.PTS
 				select {
 				case <-quit:
 					return
 				case <-time.After(time.Until(start.Add(time.Duration(float64(pts) / speed)))):
 				}
-				if a.video != nil {
-					err = s.WriteH264(pts, a.video)
-				} else {
-					err = s.WriteAAC(pts, a.audio)
-				}
-				if err != nil {
+				if err := a.PutAt(s, pts); err != nil {
 					b.t.Errorf("write: %v", err)
 					return
 				}
