@@ -38,6 +38,7 @@ var allowedImports = map[string][]string{
 	// leaves
 	"ffmpeg":   {},
 	"exepages": {}, // the executable's start-up pages given back
+	"procs":    {}, // GOMAXPROCS from the load
 	"tlscert":  {},
 	"users":    {},
 	"live":     {},

@@ -12,6 +12,7 @@ import (
 
 	"thecure/appliance/exepages"
 	"thecure/appliance/health"
+	"thecure/appliance/procs"
 )
 
 // stopGrace is added to shutdown_timeout before a service that has not
@@ -59,6 +60,9 @@ func (a *app) run(ctx context.Context) error {
 	} else {
 		a.log.Debug("start-up pages released", "bytes", n)
 	}
+	// Go code on one CPU while the load is light, every CPU when it is not
+	// (see procs): a fifth to a third less CPU for live streams and viewers.
+	g.Go(func() error { return procs.New(a.log).Run(gctx) })
 	sdDone := make(chan struct{})
 	go func() { defer close(sdDone); a.superviseSystemd(gctx) }()
 	defer func() { <-sdDone }()

@@ -153,7 +153,7 @@ func run() error {
 	cpu1, w1 := cpuTicks(procs), time.Now()
 	b1, h1 := rtmpBytes.Load(), hlsBytes.Load()
 	secs := w1.Sub(w0).Seconds()
-	fmt.Printf("%-8s fan-out %d RTMP + %d HLS clients: server CPU %.0f%% of one core, RSS %.0f MB (private %.0f MB; max over %.0f s); "+
+	fmt.Printf("%-8s fan-out %d RTMP + %d HLS clients: server CPU %.1f%% of one core, RSS %.0f MB (private %.0f MB; max over %.0f s); "+
 		"RTMP out %.0f Mb/s, HLS out %.0f Mb/s, %d segments, errors rtmp=%d hls=%d\n",
 		*name, *players, *hlsN, 100*float64(cpu1-cpu0)/100/secs, float64(maxRSS)/(1<<20), float64(maxAnon)/(1<<20), secs,
 		float64(b1-b0)*8/secs/1e6, float64(h1-h0)*8/secs/1e6, hlsSegs.Load(), rtmpErrs.Load(), hlsErrs.Load())
