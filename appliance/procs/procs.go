@@ -46,36 +46,21 @@ type Controller struct {
 	log      *slog.Logger
 	interval time.Duration
 	sample   func() (cpu time.Duration, at time.Time, err error) // cpuTime
-	// current, setOne and setDefault are runtime.GOMAXPROCS(0),
-	// runtime.GOMAXPROCS(1) and runtime.SetDefaultGOMAXPROCS.
-	current    func() int
-	setOne     func()
-	setDefault func()
 }
 
 // New returns a Controller that logs its changes (at debug level) to log.
 func New(log *slog.Logger) *Controller {
 	return &Controller{
-		log:        log,
-		interval:   interval,
-		sample:     cpuTime,
-		current:    func() int { return runtime.GOMAXPROCS(0) },
-		setOne:     func() { runtime.GOMAXPROCS(1) },
-		setDefault: runtime.SetDefaultGOMAXPROCS,
+		log:      log,
+		interval: interval,
+		sample:   cpuTime,
 	}
-}
-
-// Enabled says whether Run adapts anything: not when the environment sets
-// GOMAXPROCS.
-func Enabled() bool {
-	_, set := os.LookupEnv("GOMAXPROCS")
-	return !set
 }
 
 // Run adapts GOMAXPROCS until ctx is cancelled, then restores the default.
 // When the environment sets GOMAXPROCS it only waits for ctx.
 func (c *Controller) Run(ctx context.Context) error {
-	if !Enabled() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		<-ctx.Done()
 		return nil
 	}
@@ -90,7 +75,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	defer func() {
 		if p.low {
-			c.setDefault()
+			runtime.SetDefaultGOMAXPROCS()
 		}
 	}()
 	for {
@@ -104,13 +89,13 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			load := float64(used-last) / float64(now.Sub(lastAt))
 			last, lastAt = used, now
-			switch p.step(load, c.current()) {
+			switch p.step(load, runtime.GOMAXPROCS(0)) {
 			case down:
-				c.setOne()
+				runtime.GOMAXPROCS(1)
 				c.log.Debug("GOMAXPROCS 1: lightly loaded", "cpus_used", fmt.Sprintf("%.2f", load))
 			case up:
-				c.setDefault()
-				c.log.Debug("GOMAXPROCS back to Go's default", "procs", c.current(), "cpus_used", fmt.Sprintf("%.2f", load))
+				runtime.SetDefaultGOMAXPROCS()
+				c.log.Debug("GOMAXPROCS back to Go's default", "procs", runtime.GOMAXPROCS(0), "cpus_used", fmt.Sprintf("%.2f", load))
 			}
 		}
 	}
