@@ -114,8 +114,11 @@ func TestUpgradeRepackagesOldTitles(t *testing.T) {
 	for {
 		var items []apiItem
 		var jobs []apiJob
-		getJSON(t, base+"/api/library", &items)
+		// The jobs first: a job is marked done after its title is ready,
+		// so a title read after a done job is the re-packaged one (read
+		// the other way round, the job may finish in between).
 		getJSON(t, base+"/api/jobs", &jobs)
+		getJSON(t, base+"/api/library", &items)
 		for _, i := range items {
 			if i.ID == id {
 				it = i
