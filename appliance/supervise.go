@@ -61,7 +61,7 @@ func (a *app) run(ctx context.Context) error {
 		a.log.Debug("start-up pages released", "bytes", n)
 	}
 	// Go code on one CPU while the load is light, every CPU when it is not
-	// (see procs): a fifth to a third less CPU for live streams and viewers.
+	// (see procs): 10-30 % less CPU for live streams and viewers.
 	g.Go(func() error { return procs.New(a.log).Run(gctx) })
 	sdDone := make(chan struct{})
 	go func() { defer close(sdDone); a.superviseSystemd(gctx) }()

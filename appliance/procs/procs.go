@@ -7,11 +7,11 @@
 // spins, finds nothing and sleeps again (futex calls and context switches
 // per request), and threads migrate between CPUs. A live stream's ingest and
 // its viewers are thousands of such small wake-ups a second, little CPU in
-// all, and on a 2-core box that hand-off is a fifth to a third of what they
-// cost: measured with .ci/bench-live, 100 RTMP players + 200 LL-HLS clients
-// 9 -> 7 % of one core, 200 HLS clients alone 8 -> 6 %, one stream's ingest
-// 0.07-0.09 -> 0.06 CPU-s; a bare net/http file server serving the same
-// clients 8-9 -> 6 %. Throughput work (many FTPS uploads, thousands of
+// all, and on a 2-core box that hand-off is 10-30 % of what they cost:
+// measured with .ci/bench-live, 100 RTMP players + 200 LL-HLS clients
+// 8 -> 7.2 % of one core, 200 HLS clients alone 8 -> 5.8 %, one stream's
+// ingest 0.07-0.09 -> 0.05-0.07 CPU-s; a bare net/http file server serving
+// the same clients 8-9 -> 6 %. Throughput work (many FTPS uploads, thousands of
 // viewers, a burst of logins) needs the other CPUs, and gets them: the
 // Controller samples the process's CPU time every second and restores the
 // default as soon as the appliance uses half a CPU, and goes back to one
