@@ -11,11 +11,11 @@
 // measured with .ci/bench-live, 100 RTMP players + 200 LL-HLS clients
 // 8 -> 7.2 % of one core, 200 HLS clients alone 8 -> 5.8 %, one stream's
 // ingest 0.07-0.09 -> 0.05-0.07 CPU-s; a bare net/http file server serving
-// the same clients 8-9 -> 6 %. Throughput work (many FTPS uploads, thousands of
-// viewers, a burst of logins) needs the other CPUs, and gets them: the
-// Controller samples the process's CPU time every second and restores the
-// default as soon as the appliance uses half a CPU, and goes back to one
-// only after ten seconds under a quarter of one.
+// the same clients 8-9 -> 6 %. Throughput work (many FTPS uploads,
+// thousands of viewers, a burst of logins) needs the other CPUs, and gets
+// them: the Controller samples the process's CPU time every second and
+// restores the default as soon as the appliance uses half a CPU, and goes
+// back to one only after ten seconds under a quarter of one.
 //
 // An operator's GOMAXPROCS (the environment variable) is used as is; so is a
 // default of one CPU (a 1-CPU box or cgroup limit). Child processes (ffmpeg)

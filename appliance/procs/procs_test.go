@@ -98,7 +98,9 @@ func waitProcs(t *testing.T, want int, why string) {
 // TestRun drives the real runtime setting with a CPU clock the test sets.
 func TestRun(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "") // only to restore it after the Unsetenv
-	unsetenv(t)
+	if err := os.Unsetenv("GOMAXPROCS"); err != nil {
+		t.Fatal(err)
+	}
 	runtime.SetDefaultGOMAXPROCS()
 	def := runtime.GOMAXPROCS(0)
 	if def < 2 {
@@ -206,12 +208,5 @@ func TestCPUTime(t *testing.T) {
 	after, _, _ := cpuTime()
 	if after-before > 100*time.Millisecond {
 		t.Fatalf("300 ms asleep counted %v of CPU", after-before)
-	}
-}
-
-func unsetenv(t *testing.T) {
-	t.Helper()
-	if err := os.Unsetenv("GOMAXPROCS"); err != nil {
-		t.Fatal(err)
 	}
 }
